@@ -1,0 +1,29 @@
+// The `mooring` command.
+import { toolsCommand } from "./tools";
+import { localCommand } from "./local";
+
+const usage = `usage: mooring <command> [flags]
+
+commands:
+  tools [--check] [--path NAME]        resolve (build when missing) the pinned toolchain
+  local up|down|status --dir DIR       run a real local Kubernetes control plane
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "tools":
+      return toolsCommand(rest);
+    case "local":
+      return localCommand(rest);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(usage);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`mooring: unknown command "${command}"\n${usage}`);
+      return 2;
+  }
+}
