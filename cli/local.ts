@@ -1,5 +1,76 @@
-// `mooring local`: placeholder until the control plane lands.
-export async function localCommand(_argv: string[]): Promise<number> {
-  process.stderr.write("mooring local: not available yet\n");
-  return 1;
+// `mooring local up|down|status --dir DIR`: a real local control plane, left running detached.
+import * as path from "node:path";
+import { checkFlags, parseArgs, stringFlag } from "./args";
+import { down, status, up } from "../local/controlplane";
+
+const usage = `usage:
+  mooring local up --dir DIR [--nodes N]   start (or reuse) a control plane; prints export KUBECONFIG=...
+  mooring local down --dir DIR [--keep]    stop it; --keep keeps data, PKI and logs for a later up
+  mooring local status --dir DIR           show its processes and /readyz
+`;
+
+const progress = (line: string) => process.stderr.write(`mooring local: ${line}\n`);
+
+function dirFlag(args: ReturnType<typeof parseArgs>): string {
+  const dir = stringFlag(args, "dir");
+  if (!dir) throw new Error("--dir DIR is required");
+  return path.resolve(process.cwd(), dir);
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export async function localCommand(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  try {
+    switch (verb) {
+      case "up": {
+        const args = parseArgs(rest);
+        checkFlags(args, ["dir", "nodes"]);
+        const nodesFlag = stringFlag(args, "nodes");
+        const nodes = nodesFlag === undefined ? undefined : Number(nodesFlag);
+        if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 0)) throw new Error(`--nodes must be a whole number, got ${nodesFlag}`);
+        const started = Date.now();
+        const cp = await up({ dir: dirFlag(args), nodes, log: progress });
+        progress(`${cp.reused ? "reused" : "ready"} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${cp.apiserverUrl}, ${cp.nodes} node(s)`);
+        process.stdout.write(`export KUBECONFIG=${shellQuote(cp.kubeconfigPath)}\n`);
+        return 0;
+      }
+      case "down": {
+        const args = parseArgs(rest, ["keep"]);
+        checkFlags(args, ["dir", "keep"]);
+        const dir = dirFlag(args);
+        const { stopped } = await down({ dir, keep: args.flags.get("keep") === true, log: progress });
+        progress(stopped.length ? `stopped ${stopped.join(", ")}` : "nothing was running");
+        return 0;
+      }
+      case "status": {
+        const args = parseArgs(rest);
+        checkFlags(args, ["dir"]);
+        const s = await status({ dir: dirFlag(args) });
+        if (!s.exists) {
+          process.stdout.write(`${s.dir}: no control plane\n`);
+          return 1;
+        }
+        process.stdout.write(`dir:        ${s.dir}\napiserver:  ${s.apiserverUrl}\nkubeconfig: ${s.kubeconfigPath}\nnodes:      ${s.nodes}\n`);
+        process.stdout.write(`readyz:     ${s.readyz.ok ? "ok" : s.readyz.detail}\n\n`);
+        const rows = [["COMPONENT", "PID", "RUNNING", "PORTS"], ...s.components.map((c) => [c.name, String(c.pid), c.running ? "yes" : "NO", Object.entries(c.ports).map(([k, v]) => `${k}=${v}`).join(" ")])];
+        const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+        for (const r of rows) process.stdout.write(r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
+        return s.readyz.ok && s.components.every((c) => c.running) ? 0 : 1;
+      }
+      case undefined:
+      case "help":
+      case "--help":
+        process.stdout.write(usage);
+        return verb === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`mooring local: unknown subcommand "${verb}"\n${usage}`);
+        return 2;
+    }
+  } catch (err) {
+    process.stderr.write(`mooring local ${verb}: ${(err as Error).message}\n`);
+    return 1;
+  }
 }

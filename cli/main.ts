@@ -1,12 +1,16 @@
 // The `mooring` command.
 import { toolsCommand } from "./tools";
 import { localCommand } from "./local";
+import { controllersCommand } from "./controllers";
+import { manifestsCommand } from "./manifests";
 
 const usage = `usage: mooring <command> [flags]
 
 commands:
   tools [--check] [--path NAME]        resolve (build when missing) the pinned toolchain
   local up|down|status --dir DIR       run a real local Kubernetes control plane
+  controllers --controllers LIST       run controllers in the foreground
+  manifests --crds                     print install manifests as YAML
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -16,6 +20,10 @@ export async function main(argv: string[]): Promise<number> {
       return toolsCommand(rest);
     case "local":
       return localCommand(rest);
+    case "controllers":
+      return controllersCommand(rest);
+    case "manifests":
+      return manifestsCommand(rest);
     case undefined:
     case "help":
     case "--help":

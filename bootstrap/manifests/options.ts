@@ -1,0 +1,67 @@
+// Inputs of the install renderer: what a user may choose, with Flux's defaults.
+import type { ManifestInput } from "./objects";
+
+/** The controllers the install can run. Each is one Deployment and one ServiceAccount of the same name. */
+export type ControllerName = "source" | "kustomize";
+
+export const allControllers: readonly ControllerName[] = ["source", "kustomize"];
+
+/** The Deployment / ServiceAccount name of a controller, as Flux names them. */
+export function controllerDeploymentName(controller: ControllerName): string {
+  return `${controller}-controller`;
+}
+
+/** Where the controllers image comes from. The reference is `<registry>/<name>:<tag>`. */
+export interface ImageRef {
+  /** Registry host and path prefix. Default `ghcr.io/mooring`. */
+  registry?: string;
+  /** Repository name under the registry. Default `controllers`. */
+  name?: string;
+  /** Tag. Default `v<version>`. */
+  tag?: string;
+  /** Pin by digest (`sha256:…`); when set the reference is `<registry>/<name>@<digest>`. */
+  digest?: string;
+}
+
+/** Container resources as Kubernetes quantities. */
+export interface ResourceSettings {
+  requests: { cpu: string; memory: string };
+  limits: { cpu: string; memory: string };
+}
+
+/**
+ * What other modules own and the renderer only places: the CRD manifests and each controller's
+ * least-privilege RBAC (both from controllers/api). Namespaced RBAC objects without a namespace, and
+ * ServiceAccount subjects without one, are put in the install namespace.
+ */
+export interface InstallInputs {
+  /** CustomResourceDefinitions of the APIs the controllers serve. */
+  crds: readonly ManifestInput[];
+  /** Roles, ClusterRoles and their bindings, per controller. */
+  rbac: Partial<Record<ControllerName, readonly ManifestInput[]>>;
+}
+
+export interface InstallOptions {
+  /** Mooring version; labels `app.kubernetes.io/version: v<version>` and the default image tag. Example `0.1.0`. */
+  version: string;
+  /** Install namespace. Default `flux-system`. */
+  namespace?: string;
+  /** Controllers to install. Default all: `source`, `kustomize`. */
+  controllers?: readonly ControllerName[];
+  /** Controllers image. Default `ghcr.io/mooring/controllers:v<version>`. */
+  image?: ImageRef;
+  /** Image pull policy. Default `IfNotPresent`. */
+  imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  /** Names of image pull Secrets in the install namespace. Default none. */
+  imagePullSecrets?: readonly string[];
+  /** Cluster DNS domain used in the advertised storage address. Default `cluster.local`. */
+  clusterDomain?: string;
+  /** Controller log level. Default `info`. */
+  logLevel?: "debug" | "info" | "error";
+  /** Render Flux's NetworkPolicies (allow-egress, allow-scraping, allow-webhooks). Default true. */
+  networkPolicy?: boolean;
+  /** Per-controller resources. Default Flux's: requests 50m/64Mi (source), 100m/64Mi (kustomize), limits 1000m/1Gi. */
+  resources?: Partial<Record<ControllerName, ResourceSettings>>;
+  /** Extra container args per controller, appended after the rendered ones. */
+  extraArgs?: Partial<Record<ControllerName, readonly string[]>>;
+}

@@ -1,0 +1,54 @@
+// The source-controller's identity and least-privilege RBAC: its own CRDs (+status, +finalizers), Secrets
+// read-only, Events create, and Leases in its own namespace for leader election.
+import { SourceGroup } from "./source";
+
+export const SourceControllerName = "source-controller";
+
+export interface RbacObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [k: string]: unknown;
+}
+
+const sourcePlurals = ["gitrepositories"];
+const labels = { "app.kubernetes.io/part-of": "mooring", "app.kubernetes.io/component": SourceControllerName };
+
+export function sourceControllerRbac(namespace: string, serviceAccountName = SourceControllerName): RbacObject[] {
+  const clusterRole = `mooring-${SourceControllerName}`;
+  return [
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: serviceAccountName, namespace, labels } },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: { name: clusterRole, labels },
+      rules: [
+        { apiGroups: [SourceGroup], resources: sourcePlurals, verbs: ["get", "list", "watch", "update", "patch"] },
+        { apiGroups: [SourceGroup], resources: sourcePlurals.map((p) => `${p}/status`), verbs: ["get", "update", "patch"] },
+        { apiGroups: [SourceGroup], resources: sourcePlurals.map((p) => `${p}/finalizers`), verbs: ["get", "create", "update", "patch", "delete"] },
+        { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] },
+        { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+      ],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name: `${clusterRole}-${namespace}`, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole },
+      subjects: [{ kind: "ServiceAccount", name: serviceAccountName, namespace }],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: `${SourceControllerName}-leader-election`, namespace, labels },
+      rules: [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] }],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: `${SourceControllerName}-leader-election`, namespace, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: `${SourceControllerName}-leader-election` },
+      subjects: [{ kind: "ServiceAccount", name: serviceAccountName, namespace }],
+    },
+  ];
+}

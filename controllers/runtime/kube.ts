@@ -1,0 +1,230 @@
+// A small Kubernetes REST client over node:http(s): every call has a timeout and an AbortSignal,
+// and watches are async iterables. Authentication comes from @kubernetes/client-node's KubeConfig.
+import * as http from "node:http";
+import * as https from "node:https";
+import * as fs from "node:fs";
+import type { KubeConfig } from "@kubernetes/client-node";
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+}
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+}
+
+export interface ListResult<T> {
+  items: T[];
+  metadata: { resourceVersion: string; continue?: string };
+}
+
+export interface WatchEvent<T> {
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  object: T;
+}
+
+/** Where a kind lives in the REST tree. */
+export interface ResourceRef {
+  kind: string;
+  group: string; // "" for the core group
+  version: string;
+  plural: string;
+  namespaced: boolean;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export const isNotFound = (e: unknown): boolean => e instanceof ApiError && e.status === 404;
+export const isConflict = (e: unknown): boolean => e instanceof ApiError && e.status === 409;
+export const isGone = (e: unknown): boolean => e instanceof ApiError && e.status === 410;
+
+export interface RequestOptions {
+  body?: unknown;
+  contentType?: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+const defaultTimeoutMs = 30_000;
+
+/** Resolves a KubeConfig from --kubeconfig, then KUBECONFIG, then the in-cluster ServiceAccount files. */
+export async function loadKubeConfig(explicitPath?: string): Promise<KubeConfig> {
+  const { KubeConfig } = await import("@kubernetes/client-node");
+  const kc = new KubeConfig();
+  const path = explicitPath ?? process.env.KUBECONFIG;
+  if (path) kc.loadFromFile(path);
+  else if (fs.existsSync("/var/run/secrets/kubernetes.io/serviceaccount/token")) kc.loadFromCluster();
+  else throw new Error("no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run in a pod with a ServiceAccount token");
+  return kc;
+}
+
+export function resourcePath(ref: ResourceRef, namespace?: string, name?: string, subresource?: string): string {
+  let p = ref.group === "" ? `/api/${ref.version}` : `/apis/${ref.group}/${ref.version}`;
+  if (ref.namespaced && namespace) p += `/namespaces/${encodeURIComponent(namespace)}`;
+  p += `/${ref.plural}`;
+  if (name) p += `/${encodeURIComponent(name)}`;
+  if (subresource) p += `/${subresource}`;
+  return p;
+}
+
+export class KubeClient {
+  private readonly server: URL;
+  private readonly agent: http.Agent;
+
+  constructor(private readonly kc: KubeConfig) {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error("kubeconfig has no current cluster");
+    this.server = new URL(cluster.server);
+    this.agent = this.server.protocol === "https:" ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+  }
+
+  /** Options for a request: TLS material and Authorization are (re)applied per call so rotated tokens are used. */
+  private async baseOptions(): Promise<https.RequestOptions> {
+    const opts: https.RequestOptions = { headers: {} };
+    await this.kc.applyToHTTPSOptions(opts);
+    return opts;
+  }
+
+  private url(path: string, query?: RequestOptions["query"]): URL {
+    const u = new URL(this.server.toString().replace(/\/$/, "") + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u;
+  }
+
+  private async open(method: string, path: string, o: RequestOptions, stream: boolean): Promise<http.IncomingMessage> {
+    const base = await this.baseOptions();
+    const u = this.url(path, o.query);
+    const payload = o.body === undefined ? undefined : Buffer.from(typeof o.body === "string" ? o.body : JSON.stringify(o.body));
+    const signals = [o.signal, stream ? undefined : AbortSignal.timeout(o.timeoutMs ?? defaultTimeoutMs)].filter(
+      (s): s is AbortSignal => s !== undefined,
+    );
+    const signal = signals.length ? AbortSignal.any(signals) : undefined;
+    const mod = u.protocol === "https:" ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = mod.request(
+        u,
+        {
+          ...base,
+          method,
+          agent: this.agent,
+          signal,
+          headers: {
+            ...(base.headers as Record<string, string>),
+            accept: "application/json",
+            ...(payload ? { "content-type": o.contentType ?? "application/json", "content-length": payload.length } : {}),
+          },
+        },
+        (res) => resolve(res),
+      );
+      req.on("error", reject);
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+
+  async request<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+    const res = await this.open(method, path, o, false);
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString("utf8");
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw toApiError(status, text, `${method} ${path}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  get<T>(ref: ResourceRef, namespace: string | undefined, name: string, o: RequestOptions = {}): Promise<T> {
+    return this.request<T>("GET", resourcePath(ref, namespace, name), o);
+  }
+
+  list<T>(ref: ResourceRef, namespace?: string, o: RequestOptions = {}): Promise<ListResult<T>> {
+    return this.request<ListResult<T>>("GET", resourcePath(ref, namespace), o);
+  }
+
+  create<T>(ref: ResourceRef, namespace: string | undefined, body: unknown, o: RequestOptions = {}): Promise<T> {
+    return this.request<T>("POST", resourcePath(ref, namespace), { ...o, body });
+  }
+
+  replace<T>(ref: ResourceRef, namespace: string | undefined, name: string, body: unknown, o: RequestOptions = {}): Promise<T> {
+    return this.request<T>("PUT", resourcePath(ref, namespace, name), { ...o, body });
+  }
+
+  /** JSON merge patch (or another patch type via contentType) of the object or one of its subresources. */
+  patch<T>(ref: ResourceRef, namespace: string | undefined, name: string, body: unknown, o: RequestOptions & { subresource?: string } = {}): Promise<T> {
+    return this.request<T>("PATCH", resourcePath(ref, namespace, name, o.subresource), {
+      ...o,
+      body,
+      contentType: o.contentType ?? "application/merge-patch+json",
+    });
+  }
+
+  delete(ref: ResourceRef, namespace: string | undefined, name: string, o: RequestOptions = {}): Promise<unknown> {
+    return this.request("DELETE", resourcePath(ref, namespace, name), o);
+  }
+
+  /**
+   * Streams watch events until the server closes the stream or the signal aborts. An ERROR event carrying a
+   * Status (e.g. 410 Expired) is thrown as an ApiError so callers can re-list.
+   */
+  async *watch<T>(ref: ResourceRef, namespace: string | undefined, resourceVersion: string, signal: AbortSignal, timeoutSeconds = 300): AsyncGenerator<WatchEvent<T>> {
+    const res = await this.open("GET", resourcePath(ref, namespace), {
+      signal,
+      query: { watch: true, resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+    }, true);
+    const status = res.statusCode ?? 0;
+    if (status !== 200) {
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      throw toApiError(status, Buffer.concat(chunks).toString("utf8"), `watch ${ref.plural}`);
+    }
+    let buffered = "";
+    try {
+      for await (const chunk of res) {
+        buffered += (chunk as Buffer).toString("utf8");
+        let nl: number;
+        while ((nl = buffered.indexOf("\n")) >= 0) {
+          const line = buffered.slice(0, nl).trim();
+          buffered = buffered.slice(nl + 1);
+          if (!line) continue;
+          const ev = JSON.parse(line) as WatchEvent<T>;
+          if (ev.type === "ERROR") {
+            const st = ev.object as unknown as { code?: number; reason?: string; message?: string };
+            throw new ApiError(st.code ?? 500, st.reason ?? "Unknown", st.message ?? "watch error");
+          }
+          yield ev;
+        }
+      }
+    } finally {
+      res.destroy();
+    }
+  }
+}
+
+function toApiError(status: number, text: string, what: string): ApiError {
+  try {
+    const st = JSON.parse(text) as { reason?: string; message?: string };
+    return new ApiError(status, st.reason ?? "Unknown", st.message ?? `${what}: HTTP ${status}`);
+  } catch {
+    return new ApiError(status, "Unknown", `${what}: HTTP ${status}: ${text.slice(0, 200)}`);
+  }
+}

@@ -1,0 +1,175 @@
+// Git over the git CLI: ls-remote and shallow fetch by ref, with credentials handed to git through the
+// environment and files in a private temp dir — never on the command line, in URLs, or in logs.
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export interface GitAuth {
+  username?: string;
+  password?: string;
+  bearerToken?: string;
+  /** PEM CA bundle for HTTPS. */
+  caFile?: string;
+  /** SSH private key (OpenSSH or PEM). */
+  identity?: string;
+  knownHosts?: string;
+}
+
+export class GitError extends Error {
+  constructor(
+    message: string,
+    readonly kind: "auth" | "notfound" | "network" | "other",
+  ) {
+    super(message);
+    this.name = "GitError";
+  }
+}
+
+/** A scratch space holding credentials files and a clean HOME; remove with dispose(). */
+export class GitSession {
+  private constructor(
+    readonly dir: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  static async open(url: URL, auth: GitAuth): Promise<GitSession> {
+    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "mooring-git-"));
+    await fs.promises.chmod(dir, 0o700);
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: dir,
+      GIT_TERMINAL_PROMPT: "0",
+      GIT_CONFIG_NOSYSTEM: "1",
+      GIT_CONFIG_GLOBAL: "/dev/null",
+      GIT_ASKPASS: "/bin/false",
+      SSH_ASKPASS: "/bin/false",
+      LANG: "C",
+      LC_ALL: "C",
+    };
+    const config: [string, string][] = [["protocol.version", "2"], ["credential.helper", ""]];
+    if (url.protocol === "ssh:") {
+      const args = ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=15"];
+      if (auth.identity) {
+        const key = path.join(dir, "identity");
+        await fs.promises.writeFile(key, auth.identity.endsWith("\n") ? auth.identity : auth.identity + "\n", { mode: 0o600 });
+        args.push("-i", key);
+      }
+      if (auth.knownHosts) {
+        const kh = path.join(dir, "known_hosts");
+        await fs.promises.writeFile(kh, auth.knownHosts, { mode: 0o600 });
+        args.push("-o", `UserKnownHostsFile=${kh}`, "-o", "StrictHostKeyChecking=yes");
+      } else {
+        // Without known_hosts the host cannot be verified; refuse rather than trust on first use.
+        args.push("-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes");
+      }
+      env.GIT_SSH_COMMAND = args.join(" ");
+    } else {
+      if (auth.bearerToken) config.push(["http.extraHeader", `Authorization: Bearer ${auth.bearerToken}`]);
+      else if (auth.username !== undefined || auth.password !== undefined) {
+        const basic = Buffer.from(`${auth.username ?? ""}:${auth.password ?? ""}`).toString("base64");
+        config.push(["http.extraHeader", `Authorization: Basic ${basic}`]);
+      }
+      if (auth.caFile) {
+        const ca = path.join(dir, "ca.crt");
+        await fs.promises.writeFile(ca, auth.caFile, { mode: 0o600 });
+        config.push(["http.sslCAInfo", ca]);
+      }
+    }
+    // GIT_CONFIG_COUNT keeps secrets out of argv (visible in ps) while still configuring git.
+    env.GIT_CONFIG_COUNT = String(config.length);
+    config.forEach(([k, v], i) => {
+      env[`GIT_CONFIG_KEY_${i}`] = k;
+      env[`GIT_CONFIG_VALUE_${i}`] = v;
+    });
+    return new GitSession(dir, env);
+  }
+
+  async dispose(): Promise<void> {
+    await fs.promises.rm(this.dir, { recursive: true, force: true });
+  }
+
+  /** Runs git; failures become GitError with stderr cleaned of anything credential-like. */
+  run(args: string[], o: { cwd?: string; signal: AbortSignal; what: string }): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile("git", args, { cwd: o.cwd, env: this.env, signal: o.signal, maxBuffer: 64 * 1024 * 1024, killSignal: "SIGKILL" }, (err, stdout, stderr) => {
+        if (!err) return resolve(stdout);
+        if (o.signal.aborted) return reject(new GitError(`${o.what}: timed out`, "network"));
+        reject(classify(o.what, redact(String(stderr || err.message))));
+      });
+    });
+  }
+
+  async lsRemote(url: string, signal: AbortSignal): Promise<string> {
+    return this.run(["ls-remote", "--", url], { signal, what: `unable to list remote refs of '${redactUrl(url)}'` });
+  }
+
+  /** Fetches one ref (or commit) into a fresh repository at `dir` and checks it out; returns HEAD's sha. */
+  async checkout(url: string, dir: string, target: { fetchRef?: string; commit?: string }, signal: AbortSignal): Promise<string> {
+    const what = `unable to fetch '${redactUrl(url)}'`;
+    await this.run(["init", "-q", dir], { signal, what });
+    const git = (args: string[]) => this.run(args, { cwd: dir, signal, what });
+    if (target.fetchRef && target.commit) {
+      // A commit on a branch needs the branch's history, not only its tip.
+      await git(["fetch", "-q", "--no-tags", "--", url, target.fetchRef]);
+      try {
+        await git(["merge-base", "--is-ancestor", target.commit, "FETCH_HEAD"]);
+      } catch {
+        throw new GitError(`commit '${target.commit}' not found on '${target.fetchRef.replace(/^refs\/heads\//, "")}'`, "notfound");
+      }
+      await git(["-c", "advice.detachedHead=false", "checkout", "-q", target.commit]);
+    } else if (target.commit) {
+      try {
+        await git(["fetch", "-q", "--depth", "1", "--no-tags", "--", url, target.commit]);
+      } catch (err) {
+        if (err instanceof GitError && err.kind === "auth") throw err;
+        // Servers that refuse unadvertised objects: fetch everything and look for it.
+        await git(["fetch", "-q", "--no-tags", "--", url, "+refs/*:refs/remotes/origin/*"]);
+      }
+      try {
+        await git(["-c", "advice.detachedHead=false", "checkout", "-q", target.commit]);
+      } catch {
+        throw new GitError(`commit '${target.commit}' not found`, "notfound");
+      }
+    } else {
+      await git(["fetch", "-q", "--depth", "1", "--no-tags", "--", url, target.fetchRef!]);
+      await git(["-c", "advice.detachedHead=false", "checkout", "-q", "FETCH_HEAD"]);
+    }
+    return (await git(["rev-parse", "HEAD"])).trim();
+  }
+
+  async commitSubject(dir: string, signal: AbortSignal): Promise<string> {
+    return (await this.run(["log", "-1", "--format=%s"], { cwd: dir, signal, what: "git log" })).trim();
+  }
+}
+
+/** Removes passwords from URLs and Authorization values from text. */
+export function redact(text: string): string {
+  return text
+    .replace(/(\w+:\/\/)([^/@\s:]+):([^/@\s]+)@/g, "$1$2:***@")
+    .replace(/(Authorization:\s*\w+\s+)\S+/gi, "$1***")
+    .trim();
+}
+
+export function redactUrl(url: string): string {
+  return redact(url);
+}
+
+const authPattern = /Authentication failed|could not read Username|could not read Password|Permission denied|HTTP 401|returned error: 40[13]|Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|host key .* is not known/i;
+
+function classify(what: string, stderr: string): GitError {
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.replace(/^(fatal|error):\s*/, "").trim())
+    .filter((l) => l && !/askpass/i.test(l));
+  if (authPattern.test(stderr)) {
+    const hostKey = /Host key verification failed|REMOTE HOST IDENTIFICATION|host key .* is not known/i.test(stderr);
+    const why = hostKey ? "host key verification failed (check known_hosts)" : "authentication failed (check the credentials in secretRef)";
+    const detail = lines.find((l) => authPattern.test(l)) ?? "";
+    return new GitError(`${what}: ${why}${detail ? `: ${detail}` : ""}`, "auth");
+  }
+  const msg = `${what}: ${lines.slice(-3).join("; ")}`;
+  if (/couldn't find remote ref|not our ref|unadvertised object|repository .* not found|does not appear to be a git repository/i.test(stderr)) return new GitError(msg, "notfound");
+  if (/Could not resolve host|Connection refused|Connection timed out|Failed to connect|Network is unreachable|Operation timed out|Could not read from remote/i.test(stderr)) return new GitError(msg, "network");
+  return new GitError(msg, "other");
+}

@@ -1,0 +1,236 @@
+// The GitRepository reconciler: resolve the ref on the remote, fetch only when it moved (or the inputs
+// changed), archive the tree without ignored files, store the artifact, and report Flux's conditions.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Reconciler, ReconcileContext, ReconcileResult } from "../runtime/controller";
+import { ReconcileRequestAnnotation } from "../runtime/controller";
+import { ReconcileError, errorMessage } from "../runtime/errors";
+import { markFailed, markReady, markTrue, removeCondition, SucceededReason } from "../runtime/conditions";
+import { addFinalizer, hasFinalizer, removeFinalizer, updateStatus } from "../runtime/status";
+import type { Metrics } from "../runtime/metrics";
+import {
+  ArtifactInStorageCondition,
+  ArtifactOutdatedCondition,
+  AuthenticationFailedReason,
+  FetchFailedCondition,
+  GitOperationFailedReason,
+  GitRepositoryKind,
+  IncludeUnavailableCondition,
+  StorageOperationFailedCondition,
+  StorageOperationFailedReason,
+  URLInvalidReason,
+  type Artifact,
+  type GitRepository,
+} from "../api/source";
+import { parseDuration } from "./duration";
+import { GitError, GitSession, redactUrl } from "./git";
+import { formatRevision, parseLsRemote, RefError, selectCheckout, type Checkout } from "./refs";
+import { loadGitAuth } from "./secrets";
+import { copyIncludes, resolveIncludes, type ResolvedInclude } from "./include";
+import { buildMatcher } from "./sourceignore";
+import { writeArchive } from "./tarball";
+import type { Storage } from "./storage";
+
+export const SourceFinalizer = "finalizers.fluxcd.io";
+
+export interface GitRepositoryReconcilerOptions {
+  storage: Storage;
+  /** Reads other GitRepositories (for .spec.include) from the shared cache. */
+  lookup: (key: string) => GitRepository | undefined;
+  metrics?: Metrics;
+  /** How many artifacts to keep per object (the current one included). */
+  artifactsToKeep?: number;
+}
+
+interface SyncOutcome {
+  artifact: Artifact;
+  included: Artifact[];
+  /** A new file was stored (an Event is recorded). */
+  stored: boolean;
+  /** The remote was fetched (false when ls-remote showed nothing changed). */
+  fetched: boolean;
+  commitSubject?: string;
+}
+
+const fetchError = (reason: string, message: string, cause?: unknown) => new ReconcileError(reason, message, { condition: FetchFailedCondition, cause });
+
+export class GitRepositoryReconciler implements Reconciler<GitRepository> {
+  constructor(private readonly opts: GitRepositoryReconcilerOptions) {}
+
+  async reconcile(obj: GitRepository, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const { client, log } = ctx;
+    const ref = GitRepositoryKind.resource;
+    const labels = { kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace ?? "" };
+    if (obj.metadata.deletionTimestamp) {
+      await this.opts.storage.removeDir(this.objectDir(obj));
+      await removeFinalizer(client, ref, obj, SourceFinalizer, ctx.signal);
+      this.opts.metrics?.suspendStatus.remove(labels);
+      log.info("artifacts removed, finalizer released");
+      return;
+    }
+    if (!hasFinalizer(obj, SourceFinalizer)) {
+      const updated = await addFinalizer(client, ref, obj, SourceFinalizer, ctx.signal);
+      if (!updated) return;
+      obj.metadata = updated.metadata;
+    }
+    this.opts.metrics?.suspendStatus.set(labels, obj.spec.suspend ? 1 : 0);
+    if (obj.spec.suspend) {
+      log.info("reconciliation is suspended");
+      return;
+    }
+    const before = JSON.stringify(obj.status ?? {});
+    obj.status ??= {};
+    const requestedAt = obj.metadata.annotations?.[ReconcileRequestAnnotation];
+    if (requestedAt) obj.status.lastHandledReconcileAt = requestedAt;
+    const started = Date.now();
+    try {
+      const outcome = await this.sync(obj, ctx);
+      const message = `stored artifact for revision '${outcome.artifact.revision}'`;
+      obj.status.artifact = outcome.artifact;
+      obj.status.includedArtifacts = outcome.included.length ? outcome.included : undefined;
+      obj.status.observedIgnore = obj.spec.ignore;
+      obj.status.observedInclude = obj.spec.include;
+      for (const c of [FetchFailedCondition, IncludeUnavailableCondition, StorageOperationFailedCondition, ArtifactOutdatedCondition]) removeCondition(obj, c);
+      markTrue(obj, ArtifactInStorageCondition, SucceededReason, message);
+      markReady(obj, SucceededReason, message);
+      log.info({ revision: outcome.artifact.revision, fetched: outcome.fetched, stored: outcome.stored, ms: Date.now() - started }, outcome.stored ? "stored new artifact" : "artifact up to date");
+      if (JSON.stringify(obj.status) !== before) await updateStatus(client, ref, obj, ctx.signal);
+      if (outcome.stored) {
+        const subject = outcome.commitSubject ? `stored artifact for commit '${outcome.commitSubject}'` : message;
+        await ctx.events.record(obj, "Normal", "NewArtifact", subject);
+      }
+      return { requeueAfter: parseDuration(obj.spec.interval) };
+    } catch (err) {
+      const e = err instanceof ReconcileError ? err : new ReconcileError(GitOperationFailedReason, errorMessage(err), { condition: FetchFailedCondition, cause: err });
+      markTrue(obj, e.options.condition ?? FetchFailedCondition, e.reason, e.message);
+      markFailed(obj, e.reason, e.message, e.stalled);
+      try {
+        await updateStatus(client, ref, obj, ctx.signal);
+      } catch (statusErr) {
+        log.warn({ err: errorMessage(statusErr) }, "could not write failure status");
+      }
+      await ctx.events.record(obj, "Warning", e.reason, e.message);
+      throw e;
+    }
+  }
+
+  private objectDir(obj: GitRepository): string {
+    return this.opts.storage.objectDir(GitRepositoryKind.kind, obj.metadata.namespace!, obj.metadata.name);
+  }
+
+  private async sync(obj: GitRepository, ctx: ReconcileContext): Promise<SyncOutcome> {
+    const url = parseGitUrl(obj.spec.url);
+    const timeoutMs = parseDuration(obj.spec.timeout ?? "60s");
+    const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
+    const auth = obj.spec.secretRef ? await loadGitAuth(ctx.client, obj.metadata.namespace!, obj.spec.secretRef.name, url, signal) : {};
+    const session = await GitSession.open(url, auth);
+    try {
+      const checkout = await this.resolveRef(obj, session, signal);
+      const includes = resolveIncludes(obj, this.opts.lookup);
+      const current = obj.status?.artifact;
+      const expected = checkout.sha ? formatRevision(checkout.name, checkout.sha) : checkout.commit?.length === 40 ? formatRevision(checkout.name, checkout.commit) : undefined;
+      if (current && expected && current.revision === expected && this.inputsUnchanged(obj, includes) && this.opts.storage.exists(current.path)) {
+        return { artifact: { ...current, url: this.opts.storage.url(current.path) }, included: includes.map((i) => i.artifact), stored: false, fetched: false };
+      }
+      return await this.fetchAndStore(obj, session, checkout, includes, signal);
+    } finally {
+      await session.dispose();
+    }
+  }
+
+  private async resolveRef(obj: GitRepository, session: GitSession, signal: AbortSignal): Promise<Checkout> {
+    const bareCommit = obj.spec.ref?.commit && !obj.spec.ref.branch;
+    let refs;
+    if (!bareCommit) {
+      try {
+        refs = parseLsRemote(await session.lsRemote(obj.spec.url, signal));
+      } catch (err) {
+        throw gitFailure(err);
+      }
+    }
+    try {
+      return selectCheckout(obj.spec.ref, refs);
+    } catch (err) {
+      if (err instanceof RefError) throw fetchError(GitOperationFailedReason, `failed to checkout and determine revision: ${err.message} in '${redactUrl(obj.spec.url)}'`, err);
+      throw err;
+    }
+  }
+
+  private inputsUnchanged(obj: GitRepository, includes: ResolvedInclude[]): boolean {
+    const st = obj.status ?? {};
+    if ((st.observedIgnore ?? undefined) !== (obj.spec.ignore ?? undefined)) return false;
+    if (JSON.stringify(st.observedInclude ?? []) !== JSON.stringify(obj.spec.include ?? [])) return false;
+    const was = (st.includedArtifacts ?? []).map((a) => a.digest).join(",");
+    return was === includes.map((i) => i.artifact.digest).join(",");
+  }
+
+  private async fetchAndStore(obj: GitRepository, session: GitSession, checkout: Checkout, includes: ResolvedInclude[], signal: AbortSignal): Promise<SyncOutcome> {
+    const { storage } = this.opts;
+    const scratch = await fs.promises.mkdtemp(path.join(os.tmpdir(), "mooring-src-"));
+    try {
+      const tree = path.join(scratch, "tree");
+      let sha: string;
+      try {
+        sha = await session.checkout(obj.spec.url, tree, checkout, signal);
+      } catch (err) {
+        throw gitFailure(err);
+      }
+      const revision = formatRevision(checkout.name, sha);
+      const commitSubject = await session.commitSubject(tree, signal).catch(() => undefined);
+      await fs.promises.rm(path.join(tree, ".git"), { recursive: true, force: true });
+      await copyIncludes(includes, storage, tree, scratch);
+      const matcher = await buildMatcher(tree, obj.spec.ignore);
+      const dir = this.objectDir(obj);
+      const current = obj.status?.artifact;
+      let temp: string | undefined;
+      try {
+        temp = await storage.tempFile(dir);
+        const { digest, size } = await writeArchive(tree, matcher, temp);
+        const included = includes.map((i) => i.artifact);
+        if (current && current.digest === digest && storage.exists(current.path)) {
+          // Same tree (e.g. only ignored files changed): keep the stored artifact, note the new revision.
+          await storage.discard(temp);
+          return { artifact: { ...current, revision, url: storage.url(current.path) }, included, stored: false, fetched: true };
+        }
+        const rel = `${dir}/${digest.slice("sha256:".length)}.tar.gz`;
+        if (storage.exists(rel)) await storage.discard(temp);
+        else await storage.commit(temp, rel);
+        temp = undefined;
+        await storage.touch(rel);
+        await storage.garbageCollect(dir, rel, this.opts.artifactsToKeep ?? 2);
+        const artifact: Artifact = { path: rel, url: storage.url(rel), revision, digest, lastUpdateTime: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"), size };
+        return { artifact, included, stored: true, fetched: true, commitSubject };
+      } catch (err) {
+        if (temp) await storage.discard(temp).catch(() => undefined);
+        if (err instanceof ReconcileError) throw err;
+        throw new ReconcileError(StorageOperationFailedReason, `failed to store artifact: ${errorMessage(err)}`, { condition: StorageOperationFailedCondition, cause: err });
+      }
+    } finally {
+      await fs.promises.rm(scratch, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Validates .spec.url beyond the CRD pattern: it must parse and name a host. */
+export function parseGitUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ReconcileError(URLInvalidReason, `invalid URL '${redactUrl(raw)}': cannot be parsed`, { condition: FetchFailedCondition, stalled: true });
+  }
+  if (!["http:", "https:", "ssh:"].includes(url.protocol))
+    throw new ReconcileError(URLInvalidReason, `invalid URL '${redactUrl(raw)}': scheme must be http, https or ssh`, { condition: FetchFailedCondition, stalled: true });
+  if (!url.hostname) throw new ReconcileError(URLInvalidReason, `invalid URL '${redactUrl(raw)}': no host`, { condition: FetchFailedCondition, stalled: true });
+  return url;
+}
+
+function gitFailure(err: unknown): ReconcileError {
+  if (err instanceof ReconcileError) return err;
+  if (err instanceof GitError) {
+    const reason = err.kind === "auth" ? AuthenticationFailedReason : GitOperationFailedReason;
+    return fetchError(reason, `failed to checkout and determine revision: ${err.message}`, err);
+  }
+  return fetchError(GitOperationFailedReason, `failed to checkout and determine revision: ${errorMessage(err)}`, err);
+}

@@ -1,0 +1,416 @@
+// A real local Kubernetes control plane in a directory: etcd, kube-apiserver, kube-controller-manager and,
+// with nodes, kube-scheduler + kwok playing the kubelets of fake Nodes. Processes run detached; DIR/state.json
+// records them so a later `down` or `status` (from any process) acts on exactly what `up` started.
+import * as https from "node:https";
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { toolPath } from "./tools";
+import { ensurePki, type CertPair, type Pki } from "./pki";
+import { addressInUse, preferPort, releasePorts } from "./ports";
+import { processArgv, runsBinary, spawnDetached, startMarker, stopProcess, tailFile, type Spawned } from "./processes";
+import { parseState, renderState, StateError, type ComponentName, type ComponentState, type ControlPlaneState } from "./state";
+import * as flags from "./flags";
+import { renderKubeconfig } from "./kubeconfig";
+import { ensureNode, nodeReady, readyz, type AdminCredentials } from "./adminclient";
+
+export type Log = (line: string) => void;
+
+export interface UpOptions {
+  /** Directory holding the control plane's data, PKI, logs, kubeconfig and state. Created when missing. */
+  dir: string;
+  /** Fake Nodes (kwok) to run, with kube-scheduler. Default: 0 for a new DIR; a running DIR keeps its count. */
+  nodes?: number;
+  /** Progress lines. */
+  log?: Log;
+  /** How long to wait for the whole control plane to become ready. Default 120 s. */
+  timeoutMs?: number;
+}
+
+export interface ControlPlane {
+  dir: string;
+  /** Admin kubeconfig (client certificate in group system:masters). */
+  kubeconfigPath: string;
+  apiserverUrl: string;
+  /** True when a healthy control plane already ran in DIR and was returned as is. */
+  reused: boolean;
+  nodes: number;
+  nodeNames: string[];
+  components: ComponentState[];
+}
+
+/** A component failed to start (or a port stayed taken); the message names it and quotes its log. */
+export class ControlPlaneError extends Error {
+  constructor(
+    message: string,
+    readonly component?: ComponentName,
+    readonly logTail?: string,
+  ) {
+    super(logTail ? `${message}\n--- last lines of its log ---\n${logTail}` : message);
+    this.name = "ControlPlaneError";
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pollMs = 50;
+
+function statePath(dir: string): string {
+  return path.join(dir, "state.json");
+}
+
+async function readState(dir: string): Promise<ControlPlaneState | undefined> {
+  const file = statePath(dir);
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  return parseState(text, file);
+}
+
+async function writeState(dir: string, state: ControlPlaneState): Promise<void> {
+  const tmp = `${statePath(dir)}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, renderState(state));
+  await fs.rename(tmp, statePath(dir));
+}
+
+async function adminCredentials(pki: Pick<Pki, "ca" | "admin">, server: string): Promise<AdminCredentials> {
+  const [ca, cert, key] = await Promise.all([pki.ca.cert, pki.admin.cert, pki.admin.key].map((f) => fs.readFile(f, "utf8")));
+  return { server, ca: ca!, cert: cert!, key: key! };
+}
+
+function pkiPaths(dir: string): Pick<Pki, "ca" | "admin"> {
+  const p = (n: string): CertPair => ({ cert: path.join(dir, "pki", `${n}.crt`), key: path.join(dir, "pki", `${n}.key`) });
+  return { ca: p("ca"), admin: p("admin") };
+}
+
+/** Why a recorded control plane is not healthy, or [] when it is. */
+async function problems(dir: string, state: ControlPlaneState): Promise<string[]> {
+  const found: string[] = [];
+  for (const c of state.components) {
+    if (!(await runsBinary(c.pid, c.binary))) found.push(`${c.name} (pid ${c.pid}) is not running`);
+  }
+  if (found.length) return found;
+  try {
+    const r = await readyz(await adminCredentials(pkiPaths(dir), state.apiserverUrl));
+    if (!r.ok) found.push(`kube-apiserver /readyz: ${r.detail}`);
+  } catch (err) {
+    found.push(`cannot check /readyz: ${(err as Error).message}`);
+  }
+  return found;
+}
+
+function childEnv(): NodeJS.ProcessEnv {
+  // etcd reads ETCD_* variables as flags; a stray one in the caller's environment must not reconfigure it.
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("ETCD_")));
+}
+
+async function writeKubeconfigs(l: flags.Layout, server: string): Promise<void> {
+  const caPem = await fs.readFile(l.pki.ca.cert, "utf8");
+  await fs.mkdir(path.dirname(l.kubeconfigs.kwok), { recursive: true });
+  const write = async (file: string, name: string, pair: CertPair) => {
+    const [clientCertificate, clientKey] = await Promise.all([fs.readFile(pair.cert, "utf8"), fs.readFile(pair.key, "utf8")]);
+    await fs.writeFile(file, renderKubeconfig({ name, server, caPem, user: { clientCertificate, clientKey } }), { mode: 0o600 });
+  };
+  await Promise.all([
+    write(l.adminKubeconfig, "mooring-local", l.pki.admin),
+    write(l.kubeconfigs.controllerManager, "kube-controller-manager", l.pki.controllerManager),
+    write(l.kubeconfigs.scheduler, "kube-scheduler", l.pki.scheduler),
+    write(l.kubeconfigs.kwok, "kwok", l.pki.kwok),
+  ]);
+}
+
+/** GET https://127.0.0.1:port/healthz of a component with a self-signed serving certificate. */
+function componentHealthy(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = https.get({ host: "127.0.0.1", port, path: "/healthz", rejectUnauthorized: false, agent: false, timeout: 1_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(false));
+  });
+}
+
+interface Running {
+  state: ComponentState;
+  spawned: Spawned;
+}
+
+/** Stop components in reverse start order, by pid, only while they still run their binary. */
+async function stopAll(components: ComponentState[], log: Log): Promise<void> {
+  for (const c of [...components].reverse()) {
+    const result = await stopProcess(c.pid, c.binary);
+    if (result !== "not running") log(`stopped ${c.name} (pid ${c.pid}${result === "killed" ? ", killed" : ""})`);
+  }
+}
+
+class PortTaken extends Error {}
+
+/** Throw when a component we started has exited: a taken port is retried, anything else is reported. */
+async function checkAlive(running: Running[]): Promise<void> {
+  for (const r of running) {
+    if (!r.spawned.exit && (await runsBinary(r.state.pid, r.state.binary))) continue;
+    // The exit event follows the process's end by a moment; wait for it to report the exit status.
+    for (let i = 0; i < 10 && !r.spawned.exit; i++) await sleep(20);
+    const tail = await tailFile(r.state.log, 20);
+    if (addressInUse.test(tail)) throw new PortTaken(`${r.state.name}: ${tail.split("\n").find((l) => addressInUse.test(l)) ?? "address in use"}`);
+    const how = r.spawned.exit ? (r.spawned.exit.signal ? `killed by ${r.spawned.exit.signal}` : `exit code ${r.spawned.exit.code}`) : "gone";
+    throw new ControlPlaneError(`${r.state.name} died during start-up (${how}); its log: ${r.state.log}`, r.state.name, tail);
+  }
+}
+
+interface Binaries {
+  etcd: string;
+  apiserver: string;
+  controllerManager: string;
+  scheduler?: string;
+  kwok?: string;
+}
+
+async function resolveBinaries(nodes: number): Promise<Binaries> {
+  const [etcd, apiserver, controllerManager] = await Promise.all([toolPath("etcd"), toolPath("kube-apiserver"), toolPath("kube-controller-manager")]);
+  const b: Binaries = { etcd: etcd!, apiserver: apiserver!, controllerManager: controllerManager! };
+  if (nodes > 0) {
+    b.scheduler = await toolPath("kube-scheduler");
+    b.kwok = await toolPath("kwok");
+  }
+  return b;
+}
+
+async function waitUntil(what: string, deadline: number, running: Running[], check: () => Promise<boolean>): Promise<void> {
+  for (;;) {
+    await checkAlive(running);
+    if (await check()) return;
+    if (Date.now() > deadline) throw new ControlPlaneError(`timed out waiting for ${what}`);
+    await sleep(pollMs);
+  }
+}
+
+/** One start attempt with the given ports; on failure every process it started is stopped. */
+async function startOnce(
+  l: flags.Layout,
+  bins: Binaries,
+  ports: flags.Ports,
+  nodes: number,
+  deadline: number,
+  log: Log,
+): Promise<ControlPlaneState> {
+  const apiserverUrl = `https://127.0.0.1:${ports.apiserver}`;
+  const state: ControlPlaneState = { version: 1, apiserverUrl, nodes, components: [] };
+  const running: Running[] = [];
+  const env = childEnv();
+  const start = async (name: ComponentName, binary: string, args: string[], componentPorts: Record<string, number>) => {
+    const logFile = path.join(l.logs, `${name}.log`);
+    await fs.appendFile(logFile, startMarker(binary, args));
+    const spawned = spawnDetached(binary, args, logFile, env);
+    const cs: ComponentState = { name, binary, pid: spawned.pid, ports: componentPorts, log: logFile, startedAt: new Date().toISOString() };
+    running.push({ state: cs, spawned });
+    state.components.push(cs);
+    await writeState(l.dir, state);
+    log(`started ${name} (pid ${spawned.pid})`);
+  };
+  try {
+    await writeKubeconfigs(l, apiserverUrl);
+    await start("etcd", bins.etcd, flags.etcdArgs(l, ports), { client: ports.etcdClient, peer: ports.etcdPeer });
+    // The apiserver retries its etcd connection itself: no need to wait for etcd first.
+    await start("kube-apiserver", bins.apiserver, flags.apiserverArgs(l, ports), { secure: ports.apiserver });
+    const creds = await adminCredentials(l.pki, apiserverUrl);
+    // The controller-manager gives up when the apiserver is not healthy within seconds of its start,
+    // so it (and its peers) start once the apiserver serves at all.
+    await waitUntil("kube-apiserver to serve", deadline, running, async () => !/ECONNREFUSED|ECONNRESET|socket hang up/.test((await readyz(creds)).detail));
+    await start("kube-controller-manager", bins.controllerManager, flags.controllerManagerArgs(l, ports), { secure: ports.controllerManager });
+    if (nodes > 0) {
+      await start("kube-scheduler", bins.scheduler!, flags.schedulerArgs(l, ports), { secure: ports.scheduler });
+      await start("kwok", bins.kwok!, flags.kwokArgs(l), {});
+    }
+    await waitUntil("kube-apiserver /readyz", deadline, running, async () => (await readyz(creds)).ok);
+    log("kube-apiserver ready");
+    const nodeNames = Array.from({ length: nodes }, (_, i) => flags.nodeName(i));
+    for (const n of nodeNames) await ensureNode(creds, flags.nodeManifest(n));
+    await waitUntil("kube-controller-manager /healthz", deadline, running, () => componentHealthy(ports.controllerManager));
+    if (nodes > 0) {
+      await waitUntil("kube-scheduler /healthz", deadline, running, () => componentHealthy(ports.scheduler));
+      await waitUntil(`${nodes} kwok Node(s) Ready`, deadline, running, async () => (await Promise.all(nodeNames.map((n) => nodeReady(creds, n)))).every(Boolean));
+      log(`${nodes} node(s) ready`);
+    }
+    return state;
+  } catch (err) {
+    await stopAll(state.components, log);
+    await fs.rm(statePath(l.dir), { force: true });
+    throw err;
+  } finally {
+    releasePorts(Object.values(ports));
+  }
+}
+
+function toControlPlane(dir: string, state: ControlPlaneState, reused: boolean): ControlPlane {
+  return {
+    dir,
+    kubeconfigPath: path.join(dir, "kubeconfig"),
+    apiserverUrl: state.apiserverUrl,
+    reused,
+    nodes: state.nodes,
+    nodeNames: Array.from({ length: state.nodes }, (_, i) => flags.nodeName(i)),
+    components: state.components,
+  };
+}
+
+/**
+ * Hold DIR/up.lock while fn runs, so two `up`s on one directory never start two control planes. A lock
+ * whose owner process is gone is taken over.
+ */
+async function withDirLock<T>(dir: string, deadline: number, log: Log, fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(dir, "up.lock");
+  let waiting = false;
+  for (;;) {
+    try {
+      await fs.writeFile(lock, String(process.pid), { flag: "wx" });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const owner = Number(await fs.readFile(lock, "utf8").catch(() => ""));
+      if (!Number.isInteger(owner) || owner <= 0 || !(await processArgv(owner))) {
+        await fs.rm(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new ControlPlaneError(`another \`up\` (pid ${owner}) holds ${lock}`);
+      if (!waiting) log(`waiting for another \`up\` (pid ${owner}) on ${dir}`);
+      waiting = true;
+      await sleep(100);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await fs.rm(lock, { force: true });
+  }
+}
+
+/** Start a control plane in opts.dir, or return the healthy one already running there. */
+export async function up(opts: UpOptions): Promise<ControlPlane> {
+  const dir = path.resolve(opts.dir);
+  const log = opts.log ?? (() => {});
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  if (opts.nodes !== undefined && (!Number.isInteger(opts.nodes) || opts.nodes < 0)) throw new Error(`nodes must be a count, got ${opts.nodes}`);
+  // Preflight: a missing tool is reported before anything is written.
+  await resolveBinaries(opts.nodes ?? (await readState(dir).catch(() => undefined))?.nodes ?? 0);
+  await fs.mkdir(path.join(dir, "logs"), { recursive: true });
+  return withDirLock(dir, deadline, log, () => upLocked(dir, opts.nodes, deadline, log));
+}
+
+async function upLocked(dir: string, requestedNodes: number | undefined, deadline: number, log: Log): Promise<ControlPlane> {
+
+  let previous: ControlPlaneState | undefined;
+  try {
+    previous = await readState(dir);
+  } catch (err) {
+    if (!(err instanceof StateError)) throw err;
+    log(`${err.message}; starting afresh`);
+  }
+  if (previous) {
+    const found = await problems(dir, previous);
+    const nodesChanged = requestedNodes !== undefined && requestedNodes !== previous.nodes;
+    if (found.length === 0 && !nodesChanged) {
+      log(`reusing the control plane running in ${dir}`);
+      return toControlPlane(dir, previous, true);
+    }
+    const stopped = found.length === previous.components.length && found.every((f) => f.endsWith("is not running"));
+    if (nodesChanged) log(`restarting: running with ${previous.nodes} node(s), ${requestedNodes} asked`);
+    else if (stopped) log(`starting the stopped control plane kept in ${dir}`);
+    else log(`restarting: ${found.join("; ")}`);
+    await stopAll(previous.components, log);
+    await fs.rm(statePath(dir), { force: true });
+  }
+
+  const nodes = requestedNodes ?? previous?.nodes ?? 0;
+  const bins = await resolveBinaries(nodes);
+  const pki = await ensurePki(dir, flags.serviceIp);
+  const l = flags.layout(dir, pki);
+  const before = (name: ComponentName, port: string) => previous?.components.find((c) => c.name === name)?.ports[port];
+  for (let attempt = 1; ; attempt++) {
+    // A restart keeps its ports when it can, so an exported KUBECONFIG stays valid.
+    const ports: flags.Ports = {
+      etcdClient: await preferPort(attempt === 1 ? before("etcd", "client") : undefined),
+      etcdPeer: await preferPort(attempt === 1 ? before("etcd", "peer") : undefined),
+      apiserver: await preferPort(attempt === 1 ? before("kube-apiserver", "secure") : undefined),
+      controllerManager: await preferPort(undefined),
+      scheduler: await preferPort(undefined),
+    };
+    try {
+      const state = await startOnce(l, bins, ports, nodes, deadline, log);
+      return toControlPlane(dir, state, false);
+    } catch (err) {
+      if (!(err instanceof PortTaken)) throw err;
+      if (attempt >= 3) throw new ControlPlaneError(`a port stayed taken after ${attempt} attempts: ${err.message}`);
+      log(`${err.message}; retrying with other ports`);
+    }
+  }
+}
+
+export interface DownOptions {
+  dir: string;
+  /** Keep data, PKI, logs and state (a later `up` restarts on the same data and ports). Default: remove them. */
+  keep?: boolean;
+  log?: Log;
+}
+
+/** The entries `up` creates in DIR (removed by `down` unless keep). */
+const ownedEntries = ["up.lock", "state.json", "kubeconfig", "kubeconfigs", "pki", "etcd", "logs"];
+
+/** Stop exactly the processes `up` recorded in DIR, and remove DIR's state unless keep. */
+export async function down(opts: DownOptions): Promise<{ stopped: ComponentName[] }> {
+  const dir = path.resolve(opts.dir);
+  const log = opts.log ?? (() => {});
+  const state = await readState(dir);
+  const stopped: ComponentName[] = [];
+  if (state) {
+    for (const c of [...state.components].reverse()) {
+      const result = await stopProcess(c.pid, c.binary);
+      if (result !== "not running") stopped.push(c.name);
+      log(`${c.name} (pid ${c.pid}): ${result}`);
+    }
+  }
+  // With keep, state.json stays too: the next `up` restarts on the same data and, when free, the same ports.
+  if (!opts.keep) {
+    await Promise.all(ownedEntries.map((e) => fs.rm(path.join(dir, e), { recursive: true, force: true })));
+    await fs.rmdir(dir).catch(() => {}); // only when nothing else lives there
+  }
+  return { stopped };
+}
+
+export interface ComponentStatus {
+  name: ComponentName;
+  pid: number;
+  running: boolean;
+  ports: Record<string, number>;
+  log: string;
+}
+
+export interface Status {
+  dir: string;
+  /** False when DIR has no recorded control plane. */
+  exists: boolean;
+  apiserverUrl?: string;
+  kubeconfigPath?: string;
+  nodes?: number;
+  components: ComponentStatus[];
+  readyz: { ok: boolean; detail: string };
+}
+
+export async function status(opts: { dir: string }): Promise<Status> {
+  const dir = path.resolve(opts.dir);
+  const state = await readState(dir);
+  if (!state) return { dir, exists: false, components: [], readyz: { ok: false, detail: "no control plane recorded in this directory" } };
+  const components = await Promise.all(
+    state.components.map(async (c) => ({ name: c.name, pid: c.pid, running: await runsBinary(c.pid, c.binary), ports: c.ports, log: c.log })),
+  );
+  let ready: { ok: boolean; detail: string };
+  try {
+    ready = await readyz(await adminCredentials(pkiPaths(dir), state.apiserverUrl));
+  } catch (err) {
+    ready = { ok: false, detail: (err as Error).message };
+  }
+  return { dir, exists: true, apiserverUrl: state.apiserverUrl, kubeconfigPath: path.join(dir, "kubeconfig"), nodes: state.nodes, components, readyz: ready };
+}

@@ -1,0 +1,78 @@
+// Running the real Pulumi CLI against a local file backend, with the pinned plugins on PATH.
+import { spawn } from "node:child_process";
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import { toolPath, toolsPathEnv } from "./tools";
+
+export interface PulumiWorkspace {
+  /** Directory of the Pulumi program (holds Pulumi.yaml). */
+  programDir: string;
+  /** Directory holding the file backend's state and PULUMI_HOME. */
+  stateDir: string;
+  stack: string;
+}
+
+export interface PulumiResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class PulumiError extends Error {
+  constructor(
+    readonly args: string[],
+    readonly result: PulumiResult,
+  ) {
+    const tail = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-30).join("\n");
+    super(`pulumi ${args.join(" ")} exited ${result.code}:\n${tail}`);
+    this.name = "PulumiError";
+  }
+}
+
+/** Environment for the pulumi CLI: file backend, private PULUMI_HOME, no update checks, plugins on PATH. */
+export async function pulumiEnv(ws: PulumiWorkspace, extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
+  const base = await toolsPathEnv();
+  return {
+    ...base,
+    PULUMI_HOME: path.join(ws.stateDir, "home"),
+    PULUMI_BACKEND_URL: `file://${path.join(ws.stateDir, "backend")}`,
+    PULUMI_CONFIG_PASSPHRASE: base.PULUMI_CONFIG_PASSPHRASE ?? "",
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+    ...extra,
+  };
+}
+
+/** Run one pulumi command; resolves with its output, rejects with a PulumiError naming the command. */
+export async function pulumi(ws: PulumiWorkspace, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<PulumiResult> {
+  const bin = await toolPath("pulumi");
+  const env = await pulumiEnv(ws, opts.env);
+  const result = await new Promise<PulumiResult>((resolve, reject) => {
+    const child = spawn(bin, [...args, "--non-interactive"], { cwd: ws.programDir, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGTERM"), opts.timeoutMs ?? 300_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+  });
+  if (result.code !== 0) throw new PulumiError(args, result);
+  return result;
+}
+
+/** Create the backend directory and select (or create) the stack. */
+export async function prepareStack(ws: PulumiWorkspace): Promise<void> {
+  await fs.mkdir(path.join(ws.stateDir, "backend"), { recursive: true });
+  await fs.mkdir(path.join(ws.stateDir, "home"), { recursive: true });
+  await pulumi(ws, ["stack", "select", ws.stack, "--create"]);
+}
+
+export async function stackOutputs(ws: PulumiWorkspace): Promise<Record<string, unknown>> {
+  const out = await pulumi(ws, ["stack", "output", "--json", "--show-secrets", "--stack", ws.stack]);
+  return JSON.parse(out.stdout) as Record<string, unknown>;
+}
