@@ -301,7 +301,6 @@ export async function up(opts: UpOptions): Promise<ControlPlane> {
 }
 
 async function upLocked(dir: string, requestedNodes: number | undefined, deadline: number, log: Log): Promise<ControlPlane> {
-
   let previous: ControlPlaneState | undefined;
   try {
     previous = await readState(dir);

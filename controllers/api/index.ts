@@ -1,14 +1,17 @@
 // Flux-compatible API types and install manifests (CRDs, RBAC), imported by controllers and bootstrap.
 import { crdFor, type CustomResourceDefinition } from "./crd";
 import { GitRepositoryKind } from "./source";
+import { KustomizationKind } from "./kustomize";
 
 export * from "./source";
 export * from "./meta";
 export * from "./rbac";
+export * from "./kustomize";
+export * from "./kustomize-rbac";
 export { crdFor, defineKind, type CustomResourceDefinition, type PrinterColumn, type KindDefinition } from "./crd";
 export * as schema from "./schema";
 
 /** Every CRD Mooring serves, in install order. */
 export function crds(): CustomResourceDefinition[] {
-  return [crdFor(GitRepositoryKind)];
+  return [crdFor(GitRepositoryKind), crdFor(KustomizationKind)];
 }

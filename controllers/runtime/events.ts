@@ -11,6 +11,7 @@ export type EventType = "Normal" | "Warning";
 export class EventRecorder {
   private readonly recent = new Map<string, number>();
   private readonly instance = `${controllerInstance()}`;
+  private sequence = 0;
 
   constructor(
     private readonly client: KubeClient,
@@ -31,7 +32,7 @@ export class EventRecorder {
     const body = {
       apiVersion: "events.k8s.io/v1",
       kind: "Event",
-      metadata: { generateName: `${obj.metadata.name}.`, namespace },
+      metadata: { name: `${obj.metadata.name}.${(BigInt(now) * 1_000_000n + BigInt(this.sequence++ % 1_000_000)).toString(16)}`, namespace },
       eventTime: new Date(now).toISOString().replace("Z", "000Z"),
       reportingController: this.controller,
       reportingInstance: this.instance,

@@ -186,10 +186,18 @@ export class KubeClient {
    * Streams watch events until the server closes the stream or the signal aborts. An ERROR event carrying a
    * Status (e.g. 410 Expired) is thrown as an ApiError so callers can re-list.
    */
-  async *watch<T>(ref: ResourceRef, namespace: string | undefined, resourceVersion: string, signal: AbortSignal, timeoutSeconds = 300): AsyncGenerator<WatchEvent<T>> {
+  async *watch<T>(
+    ref: ResourceRef,
+    namespace: string | undefined,
+    resourceVersion: string,
+    signal: AbortSignal,
+    timeoutSeconds = 300,
+    /** Extra query parameters, e.g. { labelSelector } for a filtered watch. */
+    extraQuery: RequestOptions["query"] = {},
+  ): AsyncGenerator<WatchEvent<T>> {
     const res = await this.open("GET", resourcePath(ref, namespace), {
       signal,
-      query: { watch: true, resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+      query: { ...extraQuery, watch: true, resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
     }, true);
     const status = res.statusCode ?? 0;
     if (status !== 200) {

@@ -29,8 +29,11 @@ export async function listTree(root: string, matcher: IgnoreMatcher): Promise<Tr
       const isDir = st.isDirectory();
       if (matcher.ignores(relPath, isDir)) continue;
       if (isDir) {
+        // A directory whose content is all ignored is left out, so ignored-only changes keep the digest.
+        const at = out.length;
         out.push({ path: relPath, type: "dir", mode: 0o755, size: 0 });
         await walk(relPath);
+        if (out.length === at + 1) out.pop();
       } else if (st.isSymbolicLink()) {
         out.push({ path: relPath, type: "symlink", mode: 0o777, size: 0, linkTarget: await fs.promises.readlink(path.join(root, relPath)) });
       } else if (st.isFile()) {

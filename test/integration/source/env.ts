@@ -108,6 +108,7 @@ export async function startSourceEnv(): Promise<SourceEnv> {
     httpUrl: `${http.url}/fleet.git`,
     sshUrl: ssh.urlFor(repo.bare),
     stop: async () => {
+      if (process.env.MOORING_TEST_LOGS) fs.writeFileSync(process.env.MOORING_TEST_LOGS, logs.map((l) => JSON.stringify(l)).join("\n") + "\n");
       stop.abort();
       await controller.done;
       await http.close();

@@ -158,9 +158,9 @@ describe("GitRepository (source.toolkit.fluxcd.io/v1)", () => {
 
     const cases: { what: string; spec: Record<string, unknown>; reason: string; message: RegExp; stalled?: boolean }[] = [
       { what: "unknown branch", spec: { ref: { branch: "nope" } }, reason: "GitOperationFailed", message: /branch 'nope' not found/ },
-      { what: "unknown tag", spec: { ref: { tag: "v9.9.9" } }, reason: "GitOperationFailed", message: /tag 'v9\.9\.9' not found/ },
-      { what: "no semver match", spec: { ref: { semver: ">=5.0.0" } }, reason: "GitOperationFailed", message: /no tag matches semver range '>=5\.0\.0'/ },
-      { what: "missing Secret", spec: { ref: { branch: "main" }, secretRef: { name: "absent" } }, reason: "AuthenticationFailed", message: /secret '.*\/absent'.*not found/ },
+      { what: "unknown tag", spec: { ref: { branch: null, tag: "v9.9.9" } }, reason: "GitOperationFailed", message: /tag 'v9\.9\.9' not found/ },
+      { what: "no semver match", spec: { ref: { tag: null, semver: ">=5.0.0" } }, reason: "GitOperationFailed", message: /no tag matches semver range '>=5\.0\.0'/ },
+      { what: "missing Secret", spec: { ref: { semver: null, branch: "main" }, secretRef: { name: "absent" } }, reason: "AuthenticationFailed", message: /secret '.*\/absent'.*not found/ },
       { what: "missing key", spec: { secretRef: { name: "no-password" } }, reason: "AuthenticationFailed", message: /'password' is missing/ },
       { what: "unreachable host", spec: { url: "http://127.0.0.1:9/fleet.git", secretRef: { name: "git-auth" } }, reason: "GitOperationFailed", message: /127\.0\.0\.1:9.*(refused|connect)/i },
       { what: "malformed URL", spec: { url: "http://exa mple.com/fleet.git" }, reason: "URLInvalid", message: /invalid URL/, stalled: true },

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
 import { writeArchive } from "../../../controllers/source/tarball";
-import { defaultMatcher, IgnoreMatcher, parsePatterns } from "../../../controllers/source/ignore";
+import { defaultMatcher, parsePatterns } from "../../../controllers/source/ignore";
 
 function tree(files: Record<string, string>, mode = 0o644): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mooring-tar-test-"));
@@ -61,12 +61,12 @@ test("the archive is readable by tar: sorted entries, normalised modes, no ignor
   assert.equal(fs.readFileSync(path.join(extract, longName), "utf8"), "long");
 });
 
-test("an ignored directory is not descended into", async (t) => {
-  const dir = tree({ "keep/a.yaml": "a", "drop/b.yaml": "b" });
+test("an ignored directory is not descended into, and a directory left empty by ignores is omitted", async (t) => {
+  const dir = tree({ "keep/a.yaml": "a", "drop/b.yaml": "b", "img/logo.png": "png" });
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "mooring-tar-out-"));
   t.after(() => [dir, out].forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
   const file = path.join(out, "x.tgz");
-  await writeArchive(dir, new IgnoreMatcher(parsePatterns("drop/\n!drop/b.yaml\n")), file);
+  await writeArchive(dir, defaultMatcher().with(parsePatterns("drop/\n!drop/b.yaml\n")), file);
   const names = execFileSync("tar", ["-tzf", file], { encoding: "utf8" }).trim().split("\n");
   assert.deepEqual(names, ["keep/", "keep/a.yaml"]);
 });

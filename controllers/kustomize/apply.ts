@@ -1,0 +1,307 @@
+// The ResourceManager: server-side apply in stages with a dry run of each stage before anything of it is
+// written, no write for unchanged objects, recreate on immutable-field errors when forced, prune, and a
+// ChangeSet that logs, events and status render from.
+import { ApiError, isNotFound, type KubeClient, type ResourceRef } from "../runtime/kube";
+import { sleep } from "../runtime/informer";
+import { ForceAnnotation, KustomizeNameLabel, KustomizeNamespaceLabel, PruneAnnotation, ReconcileAnnotation, SSAAnnotation } from "../api/kustomize";
+import { describe, describeId, objectIdOf, pruneOrder, stages, versionOf, type Manifest, type ObjectId, type StageName } from "./inventory";
+import type { RestMapper } from "./restmapper";
+
+export const FieldManager = "kustomize-controller";
+
+export type Action = "created" | "configured" | "unchanged" | "deleted" | "skipped";
+
+export interface ChangeSetEntry {
+  id: ObjectId;
+  /** "Kind/namespace/name" */
+  subject: string;
+  action: Action;
+  /** API version applied (for the inventory). */
+  v: string;
+  /** The object as stored (or as a dry run shows it), for drift detection. */
+  result?: Record<string, unknown>;
+}
+
+export type ChangeSet = ChangeSetEntry[];
+
+/** An apply failure naming the objects it concerns; `stage` tells how far the apply got. */
+export class ApplyError extends Error {
+  override name = "ApplyError";
+  constructor(
+    message: string,
+    readonly stage: StageName | "prune",
+    readonly changes: ChangeSet = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Summarises a ChangeSet the way Flux's events do: one "Kind/ns/name action" line per change. */
+export function changeSetSummary(cs: ChangeSet, include: (a: Action) => boolean = (a) => a !== "unchanged" && a !== "skipped"): string {
+  return cs.filter((e) => include(e.action)).map((e) => `${e.subject} ${e.action}`).join("\n");
+}
+
+export function countActions(cs: ChangeSet): Record<Action, number> {
+  const out: Record<Action, number> = { created: 0, configured: 0, unchanged: 0, deleted: 0, skipped: 0 };
+  for (const e of cs) out[e.action]++;
+  return out;
+}
+
+const immutablePattern = /field is immutable|is immutable|may not change once set|cannot be changed|Forbidden: updates to .* are forbidden/i;
+export const isImmutableError = (err: unknown): boolean => err instanceof ApiError && err.status === 422 && immutablePattern.test(err.message);
+
+export interface ApplyOptions {
+  /** spec.force: recreate objects whose immutable fields changed. */
+  force: boolean;
+  signal: AbortSignal;
+  /** Budget for waiting on CRDs/Namespaces between stages. */
+  waitTimeoutMs: number;
+}
+
+interface Planned {
+  obj: Manifest;
+  ref: ResourceRef;
+  live?: Record<string, unknown>;
+  dryRun?: Record<string, unknown>;
+  mode: "apply" | "recreate" | "skip";
+}
+
+/** Fields that differ on every write or are not ours to compare. */
+function comparable(o: Record<string, unknown>): unknown {
+  const { metadata, status: _status, ...rest } = o as { metadata: Record<string, unknown>; status?: unknown };
+  const { managedFields: _m, resourceVersion: _r, generation: _g, ...md } = metadata ?? {};
+  return { ...rest, metadata: md };
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== "object") return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((x, i) => deepEqual(x, bb[i]));
+  }
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  const ka = Object.keys(ao).filter((k) => ao[k] !== undefined);
+  const kb = Object.keys(bo).filter((k) => bo[k] !== undefined);
+  return ka.length === kb.length && ka.every((k) => deepEqual(ao[k], bo[k]));
+}
+
+export class ResourceManager {
+  constructor(
+    private readonly client: KubeClient,
+    private readonly mapper: RestMapper,
+    /** Called for each object as it is settled (applied, unchanged or skipped), e.g. to record drift baselines. */
+    private readonly onEntry?: (e: ChangeSetEntry, obj: Manifest, ref: ResourceRef) => void,
+    /** Called before this manager deletes an object (prune, recreate), so watchers do not take it for drift. */
+    private readonly beforeDelete?: (id: ObjectId) => void,
+  ) {}
+
+  /** Applies all objects stage by stage; each stage is dry-run validated as a whole before it is written. */
+  async applyAllStaged(objects: Manifest[], o: ApplyOptions): Promise<ChangeSet> {
+    const all: ChangeSet = [];
+    for (const stage of stages(objects)) {
+      const changes = await this.applyStage(stage.name, stage.objects, o, all);
+      all.push(...changes);
+      if (stage.name !== "resources") await this.waitDefinitions(stage.objects, o);
+    }
+    return all;
+  }
+
+  private async applyStage(stage: StageName, objects: Manifest[], o: ApplyOptions, before: ChangeSet): Promise<ChangeSet> {
+    const planned: Planned[] = [];
+    const errors: string[] = [];
+    await Promise.all(
+      chunk(objects, 8).map(async (batch) => {
+        for (const obj of batch) {
+          try {
+            const p = await this.plan(obj, o);
+            planned.push(p);
+          } catch (err) {
+            errors.push(`${describe(obj)} dry-run failed: ${reasonText(err)}`);
+          }
+        }
+      }),
+    );
+    if (errors.length) throw new ApplyError(errors.sort().join("\n"), stage, before);
+    const changes: ChangeSet = [];
+    const order = new Map(objects.map((obj, i) => [obj, i]));
+    planned.sort((a, b) => order.get(a.obj)! - order.get(b.obj)!);
+    for (const p of planned) {
+      const subject = describe(p.obj);
+      const base = { id: objectIdOf(p.obj), subject, v: versionOf(p.obj.apiVersion) };
+      if (p.mode === "skip") {
+        this.settle(changes, { ...base, action: "skipped", result: p.live }, p);
+        continue;
+      }
+      if (p.mode === "apply" && p.live && p.dryRun && deepEqual(comparable(p.dryRun), comparable(p.live))) {
+        this.settle(changes, { ...base, action: "unchanged", result: p.live }, p);
+        continue;
+      }
+      try {
+        if (p.mode === "recreate") await this.deleteAndWait(p, o);
+        const result = await this.ssa(p.obj, p.ref, false, o.signal);
+        this.settle(changes, { ...base, action: p.live && p.mode !== "recreate" ? "configured" : "created", result }, p);
+      } catch (err) {
+        throw new ApplyError(`${subject} apply failed: ${reasonText(err)}`, stage, [...before, ...changes]);
+      }
+    }
+    return changes;
+  }
+
+  private settle(changes: ChangeSet, e: ChangeSetEntry, p: Planned): void {
+    changes.push(e);
+    this.onEntry?.(e, p.obj, p.ref);
+  }
+
+  private async plan(obj: Manifest, o: ApplyOptions): Promise<Planned> {
+    const ref = await this.mapper.mapping(obj.apiVersion, obj.kind, o.signal);
+    if (!ref) throw new Error(`no matches for kind "${obj.kind}" in version "${obj.apiVersion}"`);
+    if (ref.namespaced && !obj.metadata.namespace) throw new Error(`namespace not specified`);
+    if (!ref.namespaced && obj.metadata.namespace) delete obj.metadata.namespace;
+    const policy = obj.metadata.annotations?.[SSAAnnotation] ?? "";
+    if (policy.toLowerCase() === "ignore") return { obj, ref, mode: "skip" };
+    let live: Record<string, unknown> | undefined;
+    try {
+      live = await this.client.get<Record<string, unknown>>(ref, obj.metadata.namespace, obj.metadata.name, { signal: o.signal });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    if (policy.toLowerCase() === "ifnotpresent" && live) return { obj, ref, live, mode: "skip" };
+    const liveAnnotations = (live?.metadata as { annotations?: Record<string, string> } | undefined)?.annotations;
+    if (obj.metadata.annotations?.[ReconcileAnnotation] === "disabled" || liveAnnotations?.[ReconcileAnnotation] === "disabled") return { obj, ref, live, mode: "skip" };
+    try {
+      const dryRun = await this.ssa(obj, ref, true, o.signal);
+      return { obj, ref, live, dryRun, mode: "apply" };
+    } catch (err) {
+      const forced = o.force || obj.metadata.annotations?.[ForceAnnotation] === "enabled";
+      if (live && forced && isImmutableError(err)) return { obj, ref, live, mode: "recreate" };
+      throw err;
+    }
+  }
+
+  private ssa(obj: Manifest, ref: ResourceRef, dryRun: boolean, signal: AbortSignal): Promise<Record<string, unknown>> {
+    return this.client.patch<Record<string, unknown>>(ref, obj.metadata.namespace, obj.metadata.name, obj, {
+      contentType: "application/apply-patch+yaml",
+      query: { fieldManager: FieldManager, force: true, dryRun: dryRun ? "All" : undefined },
+      signal,
+    });
+  }
+
+  private async deleteAndWait(p: Planned, o: ApplyOptions): Promise<void> {
+    const ns = p.obj.metadata.namespace;
+    this.beforeDelete?.(objectIdOf(p.obj));
+    try {
+      await this.client.delete(p.ref, ns, p.obj.metadata.name, { signal: o.signal, body: { propagationPolicy: "Foreground" } });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const deadline = Date.now() + o.waitTimeoutMs;
+    while (Date.now() < deadline && !o.signal.aborted) {
+      try {
+        await this.client.get(p.ref, ns, p.obj.metadata.name, { signal: o.signal });
+      } catch (err) {
+        if (isNotFound(err)) return;
+        throw err;
+      }
+      await sleep(200, o.signal);
+    }
+    throw new Error(`timed out waiting for ${describe(p.obj)} to be deleted before recreating it`);
+  }
+
+  /** After the definitions stages: CRDs Established (and their group-version re-discovered), Namespaces Active. */
+  private async waitDefinitions(objects: Manifest[], o: ApplyOptions): Promise<void> {
+    const deadline = Date.now() + o.waitTimeoutMs;
+    for (const obj of objects) {
+      if (obj.kind !== "CustomResourceDefinition" && obj.kind !== "Namespace") continue;
+      const ref = await this.mapper.mapping(obj.apiVersion, obj.kind, o.signal);
+      if (!ref) continue;
+      for (;;) {
+        const live = await this.client.get<{ status?: { phase?: string; conditions?: { type: string; status: string }[] } }>(ref, undefined, obj.metadata.name, { signal: o.signal });
+        const ok = obj.kind === "Namespace" ? live.status?.phase === "Active" : live.status?.conditions?.some((c) => c.type === "Established" && c.status === "True");
+        if (ok) break;
+        if (Date.now() > deadline || o.signal.aborted) throw new ApplyError(`${describe(obj)} is not ${obj.kind === "Namespace" ? "Active" : "Established"} after ${Math.round(o.waitTimeoutMs / 1000)}s`, "cluster definitions");
+        await sleep(200, o.signal);
+      }
+      if (obj.kind === "CustomResourceDefinition") {
+        const spec = (obj as unknown as { spec?: { group?: string; versions?: { name: string }[] } }).spec;
+        for (const v of spec?.versions ?? []) this.mapper.invalidate(`${spec?.group}/${v.name}`);
+      }
+    }
+  }
+
+  /**
+   * Deletes the given inventory entries (reverse apply order). Objects annotated prune: disabled, or no longer
+   * labelled as owned by this Kustomization, are skipped; objects already gone are left out.
+   */
+  async deleteAll(entries: { id: ObjectId; v: string }[], owner: { name: string; namespace: string }, signal: AbortSignal, waitTimeoutMs?: number): Promise<ChangeSet> {
+    const changes: ChangeSet = [];
+    const errors: string[] = [];
+    const deleted: { ref: ResourceRef; id: ObjectId }[] = [];
+    for (const e of pruneOrder(entries)) {
+      const apiVersion = e.id.group ? `${e.id.group}/${e.v}` : e.v;
+      const subject = describeId(e.id);
+      try {
+        const ref = await this.mapper.mapping(apiVersion, e.id.kind, signal);
+        if (!ref) continue;
+        const ns = ref.namespaced ? e.id.namespace : undefined;
+        let live: { metadata: { labels?: Record<string, string>; annotations?: Record<string, string>; deletionTimestamp?: string } };
+        try {
+          live = await this.client.get(ref, ns, e.id.name, { signal });
+        } catch (err) {
+          if (isNotFound(err)) continue;
+          throw err;
+        }
+        const labels = live.metadata.labels ?? {};
+        const owned = labels[KustomizeNameLabel] === owner.name && labels[KustomizeNamespaceLabel] === owner.namespace;
+        if (live.metadata.annotations?.[PruneAnnotation] === "disabled" || !owned) {
+          changes.push({ id: e.id, subject, action: "skipped", v: e.v });
+          continue;
+        }
+        if (!live.metadata.deletionTimestamp) {
+          this.beforeDelete?.(e.id);
+          try {
+            await this.client.delete(ref, ns, e.id.name, { signal, body: { propagationPolicy: "Background" } });
+          } catch (err) {
+            if (!isNotFound(err)) throw err;
+          }
+        }
+        deleted.push({ ref, id: e.id });
+        changes.push({ id: e.id, subject, action: "deleted", v: e.v });
+      } catch (err) {
+        errors.push(`${subject} delete failed: ${reasonText(err)}`);
+      }
+    }
+    if (errors.length) throw new ApplyError(errors.join("\n"), "prune", changes);
+    if (waitTimeoutMs) await this.waitDeleted(deleted, signal, waitTimeoutMs);
+    return changes;
+  }
+
+  private async waitDeleted(objs: { ref: ResourceRef; id: ObjectId }[], signal: AbortSignal, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const { ref, id } of objs) {
+      for (;;) {
+        try {
+          await this.client.get(ref, ref.namespaced ? id.namespace : undefined, id.name, { signal });
+        } catch (err) {
+          if (isNotFound(err)) break;
+          throw err;
+        }
+        if (Date.now() > deadline || signal.aborted) throw new ApplyError(`timed out waiting for ${describeId(id)} to be deleted`, "prune");
+        await sleep(250, signal);
+      }
+    }
+  }
+}
+
+function reasonText(err: unknown): string {
+  if (err instanceof ApiError) return err.reason && err.reason !== "Unknown" ? `${err.message} (${err.reason})` : err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+function chunk<T>(items: T[], n: number): T[][] {
+  const out: T[][] = Array.from({ length: Math.min(n, items.length) }, () => []);
+  items.forEach((x, i) => out[i % out.length]!.push(x));
+  return out;
+}

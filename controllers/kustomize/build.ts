@@ -1,0 +1,81 @@
+// Build: run the pinned kustomize binary on a prepared directory (root-only load restrictor, no plugins,
+// exec or helm), then post-build: variable substitution, commonMetadata and the ownership labels.
+import { execFile } from "node:child_process";
+import { parseDocument } from "yaml";
+import { BuildError } from "./generate";
+import { substitute, SubstitutionError } from "./substitute";
+import { describe, type Manifest } from "./inventory";
+import { KustomizeNameLabel, KustomizeNamespaceLabel, SubstituteAnnotation } from "../api/kustomize";
+
+export interface KustomizeRun {
+  /** Path of the kustomize binary. */
+  bin: string;
+  /** Directory holding the kustomization file. */
+  dir: string;
+  /** The artifact root, stripped from error messages so they name files as in git. */
+  root: string;
+  signal: AbortSignal;
+}
+
+export function kustomizeBuild(r: KustomizeRun): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      r.bin,
+      ["build", r.dir, "--load-restrictor", "LoadRestrictionsRootOnly"],
+      { signal: r.signal, maxBuffer: 128 << 20, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: r.root }, cwd: r.root },
+      (err, stdout, stderr) => {
+        if (!err) return resolve(stdout);
+        if (r.signal.aborted) return reject(new BuildError(`kustomize build timed out`));
+        const text = (stderr || err.message).trim().split(r.root + "/").join("").split(r.root).join(".");
+        reject(new BuildError(`kustomize build failed: ${text.replace(/^Error: /, "")}`));
+      },
+    );
+  });
+}
+
+export interface PostBuildOptions {
+  /** Substitution variables; undefined when postBuild is not set (no substitution at all). */
+  vars?: Record<string, string>;
+  strict: boolean;
+  owner: { name: string; namespace: string };
+  commonMetadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+}
+
+/** Splits kustomize's output into objects, applying substitution, commonMetadata and ownership labels. */
+export function postBuild(output: string, o: PostBuildOptions): Manifest[] {
+  const docs = output.split(/^---[ \t]*$/m).filter((d) => d.trim() !== "");
+  const out: Manifest[] = [];
+  for (const text of docs) {
+    let obj = decode(text, undefined);
+    if (o.vars && !substitutionDisabled(obj)) {
+      let replaced: string;
+      try {
+        replaced = substitute(text, o.vars, o.strict);
+      } catch (err) {
+        if (err instanceof SubstitutionError) throw new BuildError(`post build failed for '${describe(obj)}': ${err.message}`);
+        throw err;
+      }
+      if (replaced !== text) obj = decode(replaced, describe(obj));
+    }
+    const md = obj.metadata;
+    if (o.commonMetadata?.labels) md.labels = { ...(md.labels ?? {}), ...o.commonMetadata.labels };
+    if (o.commonMetadata?.annotations) md.annotations = { ...(md.annotations ?? {}), ...o.commonMetadata.annotations };
+    md.labels = { ...(md.labels ?? {}), [KustomizeNameLabel]: o.owner.name, [KustomizeNamespaceLabel]: o.owner.namespace };
+    out.push(obj);
+  }
+  return out;
+}
+
+function substitutionDisabled(m: Manifest): boolean {
+  return m.metadata.annotations?.[SubstituteAnnotation] === "disabled" || m.metadata.labels?.[SubstituteAnnotation] === "disabled";
+}
+
+function decode(text: string, what: string | undefined): Manifest {
+  const doc = parseDocument(text);
+  if (doc.errors.length) throw new BuildError(`failed to decode ${what ? `'${what}' after substitution` : "build output"}: ${doc.errors[0]!.message.split("\n")[0]}`);
+  const v = doc.toJS() as Partial<Manifest> | null;
+  if (!v || typeof v !== "object" || typeof v.apiVersion !== "string" || typeof v.kind !== "string" || typeof v.metadata?.name !== "string") {
+    throw new BuildError(`object without apiVersion, kind or metadata.name in build output${what ? ` ('${what}')` : ""}: ${text.trim().slice(0, 120)}`);
+  }
+  return v as Manifest;
+}

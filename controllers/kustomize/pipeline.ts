@@ -1,0 +1,101 @@
+// Artifact → manifests: download and verify, extract safely into a temp dir, prepare the kustomization
+// (found or generated, plus the spec's overrides), confine references, run kustomize, then post-build.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { createHash } from "node:crypto";
+import { ReconcileError } from "../runtime/errors";
+import { isNotFound, type KubeClient, type ResourceRef } from "../runtime/kube";
+import { ArtifactFailedReason, type Artifact } from "../api/source";
+import { BuildFailedReason, type Kustomization } from "../api/kustomize";
+import { ArtifactError, downloadArtifact, extractArtifact } from "./artifact";
+import { BuildError, checkReferences, prepareKustomization } from "./generate";
+import { kustomizeBuild, postBuild } from "./build";
+import { invalidVarNames, varsFromData } from "./substitute";
+import type { Manifest } from "./inventory";
+
+export interface BuildOptions {
+  kustomizePath: string;
+  noRemoteBases: boolean;
+  strictSubstitutions: boolean;
+  signal: AbortSignal;
+}
+
+const ConfigMaps: ResourceRef = { kind: "ConfigMap", group: "", version: "v1", plural: "configmaps", namespaced: true };
+const Secrets: ResourceRef = { kind: "Secret", group: "", version: "v1", plural: "secrets", namespaced: true };
+
+const buildFailed = (message: string, cause?: unknown) => new ReconcileError(BuildFailedReason, message, { cause });
+
+/** The variables of spec.postBuild, or undefined when there is no postBuild (no substitution runs). */
+export async function substitutionVars(ks: Kustomization, client: KubeClient, signal: AbortSignal): Promise<Record<string, string> | undefined> {
+  const pb = ks.spec.postBuild;
+  if (!pb) return undefined;
+  const vars: Record<string, string> = {};
+  for (const ref of pb.substituteFrom ?? []) {
+    const res = ref.kind === "Secret" ? Secrets : ConfigMaps;
+    try {
+      const obj = await client.get<{ data?: Record<string, string> }>(res, ks.metadata.namespace, ref.name, { signal });
+      Object.assign(vars, varsFromData(ref.kind, obj));
+    } catch (err) {
+      if (isNotFound(err) && ref.optional) continue;
+      const why = isNotFound(err) ? "not found" : (err as Error).message;
+      throw buildFailed(`substitute from '${ref.kind}/${ks.metadata.namespace}/${ref.name}' failed: ${why}`, err);
+    }
+  }
+  Object.assign(vars, pb.substitute ?? {});
+  const bad = invalidVarNames(vars);
+  if (bad.length) throw buildFailed(`postBuild variable names must match ^[_[:alpha:]][_[:alpha:][:digit:]]*$, got: ${bad.map((b) => `'${b}'`).join(", ")}`);
+  return vars;
+}
+
+/** A key for the build output: same artifact, spec and variables give the same manifests. */
+export function buildKey(artifact: Artifact, ks: Kustomization, vars: Record<string, string> | undefined): string {
+  const h = createHash("sha256");
+  h.update(artifact.digest ?? artifact.revision);
+  h.update(JSON.stringify({ spec: ks.spec, ns: ks.metadata.namespace, name: ks.metadata.name }));
+  h.update(JSON.stringify(vars ?? null));
+  return h.digest("hex");
+}
+
+/** Normalises spec.path; it must stay inside the artifact. */
+export function normalisePath(p: string | undefined): string {
+  const rel = path.posix.normalize((p ?? "./").replace(/^\/+/, ""));
+  if (rel === ".." || rel.startsWith("../")) throw buildFailed(`kustomization path '${p}' points outside the source artifact`);
+  return rel === "." ? "" : rel.replace(/\/$/, "");
+}
+
+export async function buildManifests(ks: Kustomization, artifact: Artifact, vars: Record<string, string> | undefined, o: BuildOptions): Promise<Manifest[]> {
+  const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), "mooring-kustomize-"));
+  try {
+    const root = path.join(tmp, "source");
+    await fs.promises.mkdir(root);
+    try {
+      const bytes = await downloadArtifact(artifact.url, artifact.digest, o.signal);
+      await extractArtifact(bytes, root);
+    } catch (err) {
+      if (err instanceof ArtifactError) throw new ReconcileError(ArtifactFailedReason, err.message, { cause: err });
+      throw new ReconcileError(ArtifactFailedReason, `failed to fetch artifact: ${(err as Error).message}`, { cause: err });
+    }
+    const rel = normalisePath(ks.spec.path);
+    const dir = path.join(root, rel);
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+      throw new ReconcileError(ArtifactFailedReason, `kustomization path '${ks.spec.path ?? "./"}' not found in revision ${artifact.revision}`);
+    }
+    try {
+      prepareKustomization(dir, root, ks.spec);
+      checkReferences(root, o.noRemoteBases);
+      const output = await kustomizeBuild({ bin: o.kustomizePath, dir, root, signal: o.signal });
+      return postBuild(output, {
+        vars,
+        strict: o.strictSubstitutions,
+        owner: { name: ks.metadata.name, namespace: ks.metadata.namespace! },
+        commonMetadata: ks.spec.commonMetadata,
+      });
+    } catch (err) {
+      if (err instanceof BuildError) throw buildFailed(err.message, err);
+      throw err;
+    }
+  } finally {
+    await fs.promises.rm(tmp, { recursive: true, force: true });
+  }
+}

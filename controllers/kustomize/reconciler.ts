@@ -1,0 +1,278 @@
+// The Kustomization reconciler: source artifact → build → staged server-side apply → inventory → prune →
+// health → status, with Flux's conditions, reasons and events. Failures end in Ready=False with a message
+// naming the file or object; nothing from a failing build is applied.
+import type { Reconciler, ReconcileContext, ReconcileResult } from "../runtime/controller";
+import { ReconcileRequestAnnotation } from "../runtime/controller";
+import { ReconcileError, errorMessage } from "../runtime/errors";
+import { getCondition, markFailed, markReady, markReconciling, markTrue, markFalse, removeCondition } from "../runtime/conditions";
+import { addFinalizer, hasFinalizer, removeFinalizer, updateStatus } from "../runtime/status";
+import type { KubeClient } from "../runtime/kube";
+import type { Metrics } from "../runtime/metrics";
+import { parseDuration } from "../source/duration";
+import {
+  DependencyNotReadyReason,
+  HealthCheckFailedReason,
+  HealthCheckSucceededReason,
+  HealthyCondition,
+  KustomizationKind,
+  ProgressingReason,
+  PruneFailedReason,
+  ReconciliationFailedReason,
+  ReconciliationSucceededReason,
+  type InventoryEntry,
+  type Kustomization,
+} from "../api/kustomize";
+import { ArtifactFailedReason } from "../api/source";
+import { ApplyError, ResourceManager, changeSetSummary, countActions, type ChangeSet } from "./apply";
+import { buildKey, buildManifests, substitutionVars } from "./pipeline";
+import { getSource, sourceKey, type SourceObject } from "./source";
+import { formatId, inventoryOf, objectIdOf, parseId, staleEntries, type Manifest } from "./inventory";
+import { checkHealth, healthTargets } from "./wait";
+import type { RestMapper } from "./restmapper";
+import type { DriftWatcher } from "./drift";
+
+export const KustomizeFinalizer = "finalizers.fluxcd.io";
+
+export interface KustomizeReconcilerOptions {
+  kustomizePath: string;
+  noCrossNamespaceRefs: boolean;
+  noRemoteBases: boolean;
+  strictSubstitutions: boolean;
+  defaultServiceAccount?: string;
+  requeueDependencyMs: number;
+  mapper: RestMapper;
+  /** The client to apply with: the controller's own, or one impersonating the ServiceAccount. */
+  clientFor: (serviceAccount: string | undefined, namespace: string) => Promise<KubeClient>;
+  lookupKustomization: (key: string) => Kustomization | undefined;
+  lookupSource?: (kind: string, key: string) => SourceObject | undefined;
+  drift?: DriftWatcher;
+  metrics?: Metrics;
+}
+
+interface BuildCacheEntry {
+  key: string;
+  manifests: Manifest[];
+}
+
+const keyOf = (ks: Kustomization): string => `${ks.metadata.namespace}/${ks.metadata.name}`;
+
+export class KustomizationReconciler implements Reconciler<Kustomization> {
+  private readonly builds = new Map<string, BuildCacheEntry>();
+
+  constructor(private readonly opts: KustomizeReconcilerOptions) {}
+
+  async reconcile(obj: Kustomization, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const ref = KustomizationKind.resource;
+    const labels = { kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace ?? "" };
+    if (obj.metadata.deletionTimestamp) {
+      await this.finalize(obj, ctx);
+      this.opts.metrics?.suspendStatus.remove(labels);
+      return;
+    }
+    if (!hasFinalizer(obj, KustomizeFinalizer)) {
+      const updated = await addFinalizer(ctx.client, ref, obj, KustomizeFinalizer, ctx.signal);
+      if (!updated) return;
+      obj.metadata = updated.metadata;
+    }
+    this.opts.metrics?.suspendStatus.set(labels, obj.spec.suspend ? 1 : 0);
+    if (obj.spec.suspend) {
+      ctx.log.info("reconciliation is suspended for this object");
+      return;
+    }
+    const interval = parseDuration(obj.spec.interval);
+    const retryInterval = obj.spec.retryInterval ? parseDuration(obj.spec.retryInterval) : interval;
+    const timeoutMs = obj.spec.timeout ? parseDuration(obj.spec.timeout) : interval;
+    obj.status ??= {};
+    const requestedAt = obj.metadata.annotations?.[ReconcileRequestAnnotation];
+    const handled = requestedAt && obj.status.lastHandledReconcileAt !== requestedAt;
+    if (requestedAt) obj.status.lastHandledReconcileAt = requestedAt;
+    const before = JSON.stringify(obj.status);
+    const started = Date.now();
+    const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
+    try {
+      const source = await getSource(obj, { client: ctx.client, noCrossNamespaceRefs: this.opts.noCrossNamespaceRefs, cached: this.opts.lookupSource, signal });
+      const artifact = source.status?.artifact;
+      if (!artifact) throw new ReconcileError(ArtifactFailedReason, `Source '${sourceKey(obj)}' is not ready, artifact not found`);
+      const revision = artifact.revision;
+      const waiting = this.dependenciesNotReady(obj);
+      if (waiting) {
+        markReconciling(obj, DependencyNotReadyReason, waiting);
+        markFalse(obj, "Ready", DependencyNotReadyReason, waiting);
+        obj.status.observedGeneration = obj.metadata.generation;
+        if (JSON.stringify(obj.status) !== before) await updateStatus(ctx.client, ref, obj, ctx.signal);
+        ctx.log.info({ reason: DependencyNotReadyReason, message: waiting, retryInMs: this.opts.requeueDependencyMs }, "dependencies not ready");
+        return { requeueAfter: this.opts.requeueDependencyMs };
+      }
+      const isNew = obj.status.lastAttemptedRevision !== revision || obj.status.observedGeneration !== obj.metadata.generation || getCondition(obj, "Ready")?.status !== "True";
+      obj.status.lastAttemptedRevision = revision;
+      if (isNew || handled) {
+        const msg = `Fetching manifests for revision ${revision} with a timeout of ${obj.spec.timeout ?? obj.spec.interval}`;
+        markReconciling(obj, ProgressingReason, msg);
+        await updateStatus(ctx.client, ref, obj, ctx.signal);
+      }
+      const vars = await substitutionVars(obj, ctx.client, signal);
+      const manifests = await this.build(obj, artifact, vars, signal);
+      const serviceAccount = obj.spec.serviceAccountName || this.opts.defaultServiceAccount;
+      const client = await this.opts.clientFor(serviceAccount, obj.metadata.namespace!);
+      const rm = this.resourceManager(client, keyOf(obj));
+      const oldInventory = obj.status.inventory?.entries ?? [];
+      let changes: ChangeSet;
+      try {
+        changes = await rm.applyAllStaged(manifests, { force: obj.spec.force === true, signal, waitTimeoutMs: timeoutMs });
+      } catch (err) {
+        if (err instanceof ApplyError) {
+          // Keep what was applied before the failure in the inventory, so a later prune can find it.
+          obj.status.inventory = { entries: mergeInventory(oldInventory, err.changes) };
+          throw new ReconcileError(ReconciliationFailedReason, err.message, { cause: err });
+        }
+        throw err;
+      }
+      const inventory = inventoryOf(manifests);
+      this.opts.drift?.retain(keyOf(obj), new Set(inventory.map((e) => e.id)));
+      obj.status.inventory = { entries: inventory };
+      const counts = countActions(changes);
+      ctx.log.info({ revision, ...counts, output: Object.fromEntries(changes.filter((c) => c.action !== "unchanged").map((c) => [c.subject, c.action])) }, "server-side apply completed");
+      if (obj.spec.prune) {
+        try {
+          const pruned = await rm.deleteAll(staleEntries(oldInventory, inventory).map((e) => ({ id: parseId(e.id), v: e.v })), ownerOf(obj), signal);
+          changes.push(...pruned);
+          if (pruned.length) ctx.log.info({ revision, output: Object.fromEntries(pruned.map((c) => [c.subject, c.action])) }, "garbage collection completed");
+        } catch (err) {
+          if (err instanceof ApplyError) throw new ReconcileError(PruneFailedReason, err.message, { cause: err });
+          throw err;
+        }
+      }
+      const summary = changeSetSummary(changes);
+      if (summary) await ctx.events.record(obj, "Normal", "ReconciliationSucceeded", `${summary}\n\nrevision: ${revision}`);
+      const targets = healthTargets(obj, manifests, changes);
+      if (targets.length) {
+        const healthStarted = Date.now();
+        if (getCondition(obj, HealthyCondition)?.status !== "True" || changes.some((c) => c.action !== "unchanged" && c.action !== "skipped")) {
+          markUnknownHealthy(obj);
+        }
+        const result = await checkHealth(client, this.opts.mapper, targets, { signal, timeoutMs: Math.max(0, timeoutMs - (Date.now() - started)) });
+        if (!result.ok) {
+          markFalse(obj, HealthyCondition, HealthCheckFailedReason, result.message);
+          throw new ReconcileError(HealthCheckFailedReason, result.message);
+        }
+        markTrue(obj, HealthyCondition, HealthCheckSucceededReason, `Health check passed in ${formatSeconds(Date.now() - healthStarted)}`);
+      } else removeCondition(obj, HealthyCondition);
+      obj.status.lastAppliedRevision = revision;
+      const wasReady = getCondition(obj, "Ready");
+      markReady(obj, ReconciliationSucceededReason, `Applied revision: ${revision}`);
+      if (JSON.stringify(obj.status) !== before) await updateStatus(ctx.client, ref, obj, ctx.signal);
+      if (wasReady?.status !== "True" && !summary) await ctx.events.record(obj, "Normal", "ReconciliationSucceeded", `Reconciliation finished in ${formatSeconds(Date.now() - started)}, next run in ${obj.spec.interval}\n\nrevision: ${revision}`);
+      ctx.log.info({ revision, ms: Date.now() - started }, `Reconciliation finished in ${formatSeconds(Date.now() - started)}, next run in ${obj.spec.interval}`);
+      return { requeueAfter: interval };
+    } catch (err) {
+      const e = err instanceof ReconcileError ? err : new ReconcileError(ReconciliationFailedReason, errorMessage(err), { cause: err });
+      markFailed(obj, e.reason, e.message, e.stalled);
+      try {
+        await updateStatus(ctx.client, ref, obj, ctx.signal);
+      } catch (statusErr) {
+        ctx.log.warn({ err: errorMessage(statusErr) }, "could not write failure status");
+      }
+      await ctx.events.record(obj, "Warning", e.reason, e.message);
+      ctx.log.error({ reason: e.reason, err: e.message, retryInMs: e.stalled ? undefined : retryInterval }, "reconciliation failed");
+      if (e.stalled) return;
+      return { requeueAfter: retryInterval };
+    }
+  }
+
+  private resourceManager(client: KubeClient, owner: string): ResourceManager {
+    const drift = this.opts.drift;
+    return new ResourceManager(
+      client,
+      this.opts.mapper,
+      drift ? (e, obj, ref) => drift.observe(owner, ref, obj, e.result) : undefined,
+      drift ? (id) => drift.expectDelete(formatId(id)) : undefined,
+    );
+  }
+
+  private async build(obj: Kustomization, artifact: NonNullable<NonNullable<SourceObject["status"]>["artifact"]>, vars: Record<string, string> | undefined, signal: AbortSignal): Promise<Manifest[]> {
+    const key = buildKey(artifact, obj, vars);
+    const cached = this.builds.get(keyOf(obj));
+    if (cached?.key === key) return structuredClone(cached.manifests);
+    const manifests = await buildManifests(obj, artifact, vars, {
+      kustomizePath: this.opts.kustomizePath,
+      noRemoteBases: this.opts.noRemoteBases,
+      strictSubstitutions: this.opts.strictSubstitutions,
+      signal,
+    });
+    this.builds.set(keyOf(obj), { key, manifests: structuredClone(manifests) });
+    return manifests;
+  }
+
+  /** A message when a dependency is not Ready at its latest revision, else undefined. */
+  private dependenciesNotReady(obj: Kustomization): string | undefined {
+    for (const dep of obj.spec.dependsOn ?? []) {
+      const ns = dep.namespace || obj.metadata.namespace!;
+      const key = `${ns}/${dep.name}`;
+      const other = this.opts.lookupKustomization(key);
+      if (!other) return `dependency '${key}' not found`;
+      const ready = getCondition(other, "Ready");
+      if (!ready || ready.status !== "True" || other.status?.observedGeneration !== other.metadata.generation || ready.observedGeneration !== other.metadata.generation) {
+        return `dependency '${key}' is not ready`;
+      }
+      if (sourceKey(other) === sourceKey(obj)) {
+        const src = this.opts.lookupSource?.(other.spec.sourceRef.kind, `${other.spec.sourceRef.namespace || ns}/${other.spec.sourceRef.name}`);
+        const rev = src?.status?.artifact?.revision;
+        if (rev && other.status?.lastAppliedRevision !== rev) return `dependency '${key}' revision is not up to date`;
+      }
+    }
+    return undefined;
+  }
+
+  private async finalize(obj: Kustomization, ctx: ReconcileContext): Promise<void> {
+    const policy = obj.spec.deletionPolicy ?? "MirrorPrune";
+    const prune = policy === "Delete" || policy === "WaitForTermination" || (policy === "MirrorPrune" && obj.spec.prune);
+    const entries = obj.status?.inventory?.entries ?? [];
+    if (prune && !obj.spec.suspend && entries.length && hasFinalizer(obj, KustomizeFinalizer)) {
+      const serviceAccount = obj.spec.serviceAccountName || this.opts.defaultServiceAccount;
+      const client = await this.opts.clientFor(serviceAccount, obj.metadata.namespace!);
+      const rm = this.resourceManager(client, keyOf(obj));
+      const timeoutMs = obj.spec.timeout ? parseDuration(obj.spec.timeout) : parseDuration(obj.spec.interval);
+      try {
+        const deleted = await rm.deleteAll(entries.map((e) => ({ id: parseId(e.id), v: e.v })), ownerOf(obj), ctx.signal, policy === "WaitForTermination" ? timeoutMs : undefined);
+        const summary = changeSetSummary(deleted);
+        ctx.log.info({ output: Object.fromEntries(deleted.map((c) => [c.subject, c.action])) }, "garbage collection on deletion completed");
+        if (summary) await ctx.events.record(obj, "Normal", "Progressing", summary, "Delete");
+      } catch (err) {
+        await ctx.events.record(obj, "Warning", PruneFailedReason, errorMessage(err), "Delete");
+        throw new ReconcileError(PruneFailedReason, errorMessage(err), { cause: err });
+      }
+    }
+    this.opts.drift?.forget(keyOf(obj));
+    this.builds.delete(keyOf(obj));
+    await removeFinalizer(ctx.client, KustomizationKind.resource, obj, KustomizeFinalizer, ctx.signal);
+    ctx.log.info({ policy, pruned: prune && !obj.spec.suspend }, "finalizer removed");
+  }
+}
+
+function ownerOf(obj: Kustomization): { name: string; namespace: string } {
+  return { name: obj.metadata.name, namespace: obj.metadata.namespace! };
+}
+
+function markUnknownHealthy(obj: Kustomization): void {
+  const c = getCondition(obj, HealthyCondition);
+  if (!c || c.status !== "Unknown") {
+    obj.status!.conditions = (obj.status!.conditions ?? []).filter((x) => x.type !== HealthyCondition);
+    markTrue(obj, HealthyCondition, ProgressingReason, "");
+    const h = getCondition(obj, HealthyCondition)!;
+    h.status = "Unknown";
+    h.message = "Running health checks";
+  }
+}
+
+/** The old inventory plus what a partial apply wrote (created/configured/unchanged). */
+export function mergeInventory(old: InventoryEntry[], changes: ChangeSet): InventoryEntry[] {
+  const byId = new Map(old.map((e) => [e.id, e]));
+  for (const c of changes) if (c.action !== "deleted") byId.set(formatId(c.id), { id: formatId(c.id), v: c.v });
+  return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+function formatSeconds(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+export { objectIdOf };
