@@ -1,6 +1,7 @@
 // `mooring controllers`: runs the controllers in the foreground (what the container image runs too).
 import { checkFlags, parseArgs, stringFlag } from "./args";
 import { knownControllers, runControllersForeground, type ControllerName } from "../controllers/main";
+import { findTool } from "../local/tools";
 
 const flags = [
   "controllers",
@@ -15,10 +16,26 @@ const flags = [
   "leader-election-namespace",
   "log-level",
   "watch-namespace",
+  "kustomize-path",
+  "no-cross-namespace-refs",
+  "no-remote-bases",
+  "default-service-account",
+  "requeue-dependency",
+  "strict-substitutions",
+  "drift-watch",
 ];
 
+/** A boolean flag given as --flag, --flag=true or --flag=false. */
+function boolFlag(args: ReturnType<typeof parseArgs>, name: string): boolean | undefined {
+  const v = args.flags.get(name);
+  if (v === undefined) return undefined;
+  if (v === true || v === "true") return true;
+  if (v === "false") return false;
+  throw new Error(`--${name} must be true or false, got "${v}"`);
+}
+
 export async function controllersCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["leader-elect"]);
+  const args = parseArgs(argv, ["leader-elect", "no-cross-namespace-refs", "no-remote-bases", "strict-substitutions", "drift-watch"]);
   checkFlags(args, flags);
   const list = (stringFlag(args, "controllers") ?? "source").split(",").map((s) => s.trim()).filter(Boolean);
   for (const c of list) if (!(knownControllers as readonly string[]).includes(c)) throw new Error(`unknown controller "${c}" (known: ${knownControllers.join(", ")})`);
@@ -37,6 +54,13 @@ export async function controllersCommand(argv: string[]): Promise<number> {
     leaderElectionNamespace: stringFlag(args, "leader-election-namespace"),
     logLevel: stringFlag(args, "log-level") ?? "info",
     watchNamespace: stringFlag(args, "watch-namespace"),
+    kustomizePath: stringFlag(args, "kustomize-path") ?? (list.includes("kustomize") ? (await findTool("kustomize"))?.path : undefined),
+    noCrossNamespaceRefs: boolFlag(args, "no-cross-namespace-refs"),
+    noRemoteBases: boolFlag(args, "no-remote-bases"),
+    defaultServiceAccount: stringFlag(args, "default-service-account"),
+    requeueDependency: stringFlag(args, "requeue-dependency"),
+    strictSubstitutions: boolFlag(args, "strict-substitutions"),
+    driftWatch: boolFlag(args, "drift-watch"),
   });
   return 0;
 }

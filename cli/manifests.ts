@@ -1,8 +1,8 @@
 // `mooring manifests`: prints install manifests as YAML (`--crds` for the CRDs, `--rbac NS` for the
-// source-controller's ServiceAccount and RBAC).
+// source- and kustomize-controller's ServiceAccounts and RBAC).
 import { stringify } from "yaml";
 import { checkFlags, parseArgs, stringFlag } from "./args";
-import { crds, sourceControllerRbac } from "../controllers/api";
+import { crds, kustomizeControllerRbac, sourceControllerRbac } from "../controllers/api";
 
 export async function manifestsCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ["crds"]);
@@ -10,7 +10,7 @@ export async function manifestsCommand(argv: string[]): Promise<number> {
   const docs: unknown[] = [];
   if (args.flags.get("crds") === true) docs.push(...crds());
   const rbacNs = stringFlag(args, "rbac");
-  if (rbacNs) docs.push(...sourceControllerRbac(rbacNs));
+  if (rbacNs) docs.push(...sourceControllerRbac(rbacNs), ...kustomizeControllerRbac(rbacNs));
   if (docs.length === 0) {
     process.stderr.write("usage: mooring manifests --crds [--rbac NAMESPACE]\n");
     return 2;

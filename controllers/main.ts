@@ -8,8 +8,9 @@ import { Manager } from "./runtime/manager";
 import { loadKubeConfig } from "./runtime/kube";
 import { newLogger, type Logger } from "./runtime/log";
 import { addSourceController } from "./source";
+import { addKustomizeController, type KustomizeControllerHandle } from "./kustomize";
 
-export const knownControllers = ["source"] as const;
+export const knownControllers = ["source", "kustomize"] as const;
 export type ControllerName = (typeof knownControllers)[number];
 
 export interface ControllersOptions {
@@ -28,12 +29,28 @@ export interface ControllersOptions {
   log?: Logger;
   /** Watch one namespace only (default: all namespaces). */
   watchNamespace?: string;
+  /** kustomize-controller: path of the kustomize binary (default "kustomize" on PATH). */
+  kustomizePath?: string;
+  /** kustomize-controller: refuse cross-namespace sourceRefs. */
+  noCrossNamespaceRefs?: boolean;
+  /** kustomize-controller: refuse remote bases. */
+  noRemoteBases?: boolean;
+  /** kustomize-controller: ServiceAccount impersonated when a Kustomization names none. */
+  defaultServiceAccount?: string;
+  /** kustomize-controller: requeue interval while dependencies are not ready (default 30s). */
+  requeueDependency?: string;
+  /** kustomize-controller: fail on substitution variables without value or default. */
+  strictSubstitutions?: boolean;
+  /** kustomize-controller: revert drift as soon as it is seen (default true). */
+  driftWatch?: boolean;
 }
 
 export interface RunningControllers {
   manager: Manager;
   /** Resolves when the manager stopped (after the signal aborted). */
   done: Promise<void>;
+  /** The kustomize-controller's handle, when it runs. */
+  kustomize?: KustomizeControllerHandle;
 }
 
 const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
@@ -67,7 +84,21 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
       concurrent: o.concurrent,
     });
   }
-  return { manager: mgr, done: mgr.run(signal) };
+  let kustomize: KustomizeControllerHandle | undefined;
+  if (o.controllers.includes("kustomize")) {
+    kustomize = addKustomizeController(mgr, {
+      kubeConfig,
+      kustomizePath: o.kustomizePath,
+      concurrent: o.concurrent,
+      noCrossNamespaceRefs: o.noCrossNamespaceRefs,
+      noRemoteBases: o.noRemoteBases,
+      defaultServiceAccount: o.defaultServiceAccount,
+      requeueDependency: o.requeueDependency,
+      strictSubstitutions: o.strictSubstitutions,
+      driftWatch: o.driftWatch,
+    });
+  }
+  return { manager: mgr, done: mgr.run(signal), kustomize };
 }
 
 /** Runs until SIGTERM/SIGINT, then stops gracefully. */

@@ -10,6 +10,7 @@ import { addressInUse, preferPort, releasePorts } from "./ports";
 import { processArgv, runsBinary, spawnDetached, startMarker, stopProcess, tailFile, type Spawned } from "./processes";
 import { parseState, renderState, StateError, type ComponentName, type ComponentState, type ControlPlaneState } from "./state";
 import * as flags from "./flags";
+import { extrasFile, stopExtras } from "./extras";
 import { renderKubeconfig } from "./kubeconfig";
 import { ensureNode, nodeReady, readyz, type AdminCredentials } from "./adminclient";
 
@@ -356,7 +357,7 @@ export interface DownOptions {
 }
 
 /** The entries `up` creates in DIR (removed by `down` unless keep). */
-const ownedEntries = ["up.lock", "state.json", "kubeconfig", "kubeconfigs", "pki", "etcd", "logs"];
+const ownedEntries = ["up.lock", "state.json", "kubeconfig", "kubeconfigs", "pki", "etcd", "logs", extrasFile];
 
 /** Stop exactly the processes `up` recorded in DIR, and remove DIR's state unless keep. */
 export async function down(opts: DownOptions): Promise<{ stopped: ComponentName[] }> {
@@ -364,6 +365,8 @@ export async function down(opts: DownOptions): Promise<{ stopped: ComponentName[
   const log = opts.log ?? (() => {});
   const state = await readState(dir);
   const stopped: ComponentName[] = [];
+  // Processes started next to the control plane (local controllers, a git host) go first.
+  await stopExtras(dir, log);
   if (state) {
     for (const c of [...state.components].reverse()) {
       const result = await stopProcess(c.pid, c.binary);

@@ -353,6 +353,10 @@ async function buildTool(build: string, spec: BuildSpec, progress: Progress): Pr
     }
   }
   await fs.writeFile(path.join(work, "go.mod"), wrapperGoMod(build, spec, upstreamGoMod, override));
+  // Seed checksums from the upstream module's own go.sum (itself covered by the module's verified hash),
+  // so dependencies the checksum database cannot answer for still verify.
+  const upstreamSum = await fs.readFile(path.join(info.Dir, "go.sum"), "utf8").catch(() => "");
+  await fs.writeFile(path.join(work, "go.sum"), upstreamSum);
   await fs.writeFile(path.join(work, "tools.go"), `//go:build tools\n\npackage tools\n`);
   const ldflags = ["-s", "-w", ...spec.ldflags].join(" ");
   await fs.mkdir(bin, { recursive: true });

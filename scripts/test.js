@@ -124,9 +124,12 @@ async function main() {
     }
     ok = totals.fail === 0 && !interrupted;
   } finally {
-    // On failure keep the components' logs (not the processes) for a look.
-    say(`control plane: down${ok ? "" : " --keep (logs kept in " + path.join(dir, "logs") + ")"}`);
+    // On failure keep the components' logs (not the processes, not the data) for a look.
+    say(`control plane: down${ok ? "" : " (logs kept in " + path.join(dir, "logs") + ")"}`);
     await down({ dir, keep: !ok, log });
+    for (const entry of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+      if (ok || entry !== "logs") fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
+    }
     if (ok) fs.rmSync(dir, { recursive: true, force: true });
   }
 }

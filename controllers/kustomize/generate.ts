@@ -136,20 +136,16 @@ function referencesOf(k: KustomizationFile): string[] {
 }
 
 /**
- * Checks every kustomization file under root: references must stay inside root, and with noRemoteBases
- * remote references are refused. Kustomize follows references only from kustomization files, so this
- * confines the build to the artifact.
+ * Checks the kustomization file in dir and every kustomization it reaches: references must stay inside root,
+ * and with noRemoteBases remote references are refused. Kustomize follows references only from
+ * kustomization files, so this confines the build to the artifact.
  */
-export function checkReferences(root: string, noRemoteBases: boolean): void {
-  const walk = (dir: string): void => {
-    for (const name of fs.readdirSync(dir).sort()) {
-      const full = path.join(dir, name);
-      const st = fs.lstatSync(full);
-      if (st.isDirectory()) walk(full);
-      else if (st.isFile() && kustomizationFileNames.includes(name)) checkFile(full);
-    }
-  };
-  const checkFile = (file: string): void => {
+export function checkReferences(dir: string, root: string, noRemoteBases: boolean): void {
+  const seen = new Set<string>();
+  const visit = (kdir: string): void => {
+    const file = findKustomizationFile(kdir);
+    if (!file || seen.has(file)) return;
+    seen.add(file);
     let k: unknown;
     try {
       k = parseYaml(fs.readFileSync(file, "utf8"));
@@ -162,11 +158,12 @@ export function checkReferences(root: string, noRemoteBases: boolean): void {
         if (noRemoteBases) throw new BuildError(`remote bases are not allowed (--no-remote-bases): '${ref}' in '${path.relative(root, file)}'`);
         continue;
       }
-      const resolved = path.resolve(path.dirname(file), ref);
+      const resolved = path.resolve(kdir, ref);
       if (resolved !== root && !resolved.startsWith(root + path.sep)) {
         throw new BuildError(`'${ref}' in '${path.relative(root, file)}' points outside the source artifact`);
       }
+      if (fs.existsSync(resolved) && fs.statSync(resolved).isDirectory()) visit(resolved);
     }
   };
-  walk(root);
+  visit(dir);
 }

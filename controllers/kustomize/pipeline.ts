@@ -83,7 +83,7 @@ export async function buildManifests(ks: Kustomization, artifact: Artifact, vars
     }
     try {
       prepareKustomization(dir, root, ks.spec);
-      checkReferences(root, o.noRemoteBases);
+      checkReferences(dir, root, o.noRemoteBases);
       const output = await kustomizeBuild({ bin: o.kustomizePath, dir, root, signal: o.signal });
       return postBuild(output, {
         vars,

@@ -4,7 +4,7 @@
 import type { Reconciler, ReconcileContext, ReconcileResult } from "../runtime/controller";
 import { ReconcileRequestAnnotation } from "../runtime/controller";
 import { ReconcileError, errorMessage } from "../runtime/errors";
-import { getCondition, markFailed, markReady, markReconciling, markTrue, markFalse, removeCondition } from "../runtime/conditions";
+import { getCondition, markFailed, markReady, markReconciling, markTrue, markFalse, markUnknown, removeCondition } from "../runtime/conditions";
 import { addFinalizer, hasFinalizer, removeFinalizer, updateStatus } from "../runtime/status";
 import type { KubeClient } from "../runtime/kube";
 import type { Metrics } from "../runtime/metrics";
@@ -26,7 +26,7 @@ import { ArtifactFailedReason } from "../api/source";
 import { ApplyError, ResourceManager, changeSetSummary, countActions, type ChangeSet } from "./apply";
 import { buildKey, buildManifests, substitutionVars } from "./pipeline";
 import { getSource, sourceKey, type SourceObject } from "./source";
-import { formatId, inventoryOf, objectIdOf, parseId, staleEntries, type Manifest } from "./inventory";
+import { formatId, inventoryOf, parseId, staleEntries, type Manifest } from "./inventory";
 import { checkHealth, healthTargets } from "./wait";
 import type { RestMapper } from "./restmapper";
 import type { DriftWatcher } from "./drift";
@@ -148,7 +148,7 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
       if (targets.length) {
         const healthStarted = Date.now();
         if (getCondition(obj, HealthyCondition)?.status !== "True" || changes.some((c) => c.action !== "unchanged" && c.action !== "skipped")) {
-          markUnknownHealthy(obj);
+          markUnknown(obj, HealthyCondition, ProgressingReason, "Running health checks");
         }
         const result = await checkHealth(client, this.opts.mapper, targets, { signal, timeoutMs: Math.max(0, timeoutMs - (Date.now() - started)) });
         if (!result.ok) {
@@ -253,17 +253,6 @@ function ownerOf(obj: Kustomization): { name: string; namespace: string } {
   return { name: obj.metadata.name, namespace: obj.metadata.namespace! };
 }
 
-function markUnknownHealthy(obj: Kustomization): void {
-  const c = getCondition(obj, HealthyCondition);
-  if (!c || c.status !== "Unknown") {
-    obj.status!.conditions = (obj.status!.conditions ?? []).filter((x) => x.type !== HealthyCondition);
-    markTrue(obj, HealthyCondition, ProgressingReason, "");
-    const h = getCondition(obj, HealthyCondition)!;
-    h.status = "Unknown";
-    h.message = "Running health checks";
-  }
-}
-
 /** The old inventory plus what a partial apply wrote (created/configured/unchanged). */
 export function mergeInventory(old: InventoryEntry[], changes: ChangeSet): InventoryEntry[] {
   const byId = new Map(old.map((e) => [e.id, e]));
@@ -275,4 +264,3 @@ function formatSeconds(ms: number): string {
   return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
 }
 
-export { objectIdOf };

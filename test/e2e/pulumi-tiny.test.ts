@@ -15,11 +15,11 @@ test("pulumi up creates a ConfigMap through a dynamic resource; update and destr
   const core = testKubeConfig().makeApiClient(k8s.CoreV1Api);
   const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), "mooring-pulumi-"));
   t.after(() => fs.rm(stateDir, { recursive: true, force: true }));
-  const ws: PulumiWorkspace = {
-    programDir: path.join(projectRoot(), "test", "fixtures", "pulumi-tiny"),
-    stateDir,
-    stack: `tiny-${namespace}`,
-  };
+  // The program runs from a scratch copy so stack config files never land in the repository.
+  const programDir = path.join(stateDir, "program");
+  await fs.cp(path.join(projectRoot(), "test", "fixtures", "pulumi-tiny"), programDir, { recursive: true });
+  await fs.symlink(path.join(projectRoot(), "node_modules"), path.join(programDir, "node_modules"));
+  const ws: PulumiWorkspace = { programDir, stateDir, stack: "tiny" };
 
   const version = await pulumi(ws, ["version"]);
   assert.match(version.stdout.trim(), /^v3\.65\.1$/);

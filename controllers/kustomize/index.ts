@@ -1,0 +1,131 @@
+// The kustomize-controller: Kustomization reconciler wired into a Manager, with source and dependency
+// watches and the drift watcher.
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Manager } from "../runtime/manager";
+import { KubeClient } from "../runtime/kube";
+import { objectKey } from "../runtime/informer";
+import { GitRepositoryKind, type GitRepository } from "../api/source";
+import { KustomizationKind, type Kustomization } from "../api/kustomize";
+import { parseDuration } from "../source/duration";
+import { KustomizationReconciler } from "./reconciler";
+import { RestMapper } from "./restmapper";
+import { DriftWatcher, type DriftEvent } from "./drift";
+import { sourceKey, type SourceObject } from "./source";
+
+export { KustomizationReconciler, KustomizeFinalizer } from "./reconciler";
+export { DriftWatcher } from "./drift";
+
+export interface KustomizeControllerOptions {
+  /** The controller's KubeConfig (impersonating clients are derived from it). */
+  kubeConfig: KubeConfig;
+  /** Path of the kustomize binary (default "kustomize" from PATH). */
+  kustomizePath?: string;
+  concurrent?: number;
+  /** Refuse sourceRefs in other namespaces (--no-cross-namespace-refs). */
+  noCrossNamespaceRefs?: boolean;
+  /** Refuse remote bases in kustomizations (--no-remote-bases). */
+  noRemoteBases?: boolean;
+  /** ServiceAccount impersonated when spec.serviceAccountName is empty (--default-service-account). */
+  defaultServiceAccount?: string;
+  /** Requeue interval while dependencies are not ready (--requeue-dependency, default 30s). */
+  requeueDependency?: string;
+  /** Fail on variables without value or default (Flux's StrictPostBuildSubstitutions feature gate). */
+  strictSubstitutions?: boolean;
+  /** Watch applied objects and reconcile on drift (--drift-watch, default true). */
+  driftWatch?: boolean;
+}
+
+export interface KustomizeControllerHandle {
+  drift?: DriftWatcher;
+  /** Drift events seen, in order (for logs, metrics and tests). */
+  driftEvents: DriftEvent[];
+}
+
+export function addKustomizeController(mgr: Manager, o: KustomizeControllerOptions): KustomizeControllerHandle {
+  const kustomizations = mgr.informer<Kustomization>(KustomizationKind.resource);
+  const gitRepositories = mgr.informer<GitRepository>(GitRepositoryKind.resource);
+  const mapper = new RestMapper(mgr.client);
+  const impersonating = new Map<string, Promise<KubeClient>>();
+  const clientFor = (sa: string | undefined, namespace: string): Promise<KubeClient> => {
+    if (!sa) return Promise.resolve(mgr.client);
+    const user = `system:serviceaccount:${namespace}:${sa}`;
+    let c = impersonating.get(user);
+    if (!c) {
+      c = impersonatingClient(o.kubeConfig, user);
+      impersonating.set(user, c);
+    }
+    return c;
+  };
+  const driftEvents: DriftEvent[] = [];
+  let enqueue: (key: string) => void = () => undefined;
+  const drift =
+    o.driftWatch === false
+      ? undefined
+      : new DriftWatcher(mgr.client, mgr.log.child({ controller: "kustomization", component: "drift" }), (key, ev) => {
+          driftEvents.push(ev);
+          if (driftEvents.length > 1000) driftEvents.shift();
+          enqueue(key);
+        });
+  const reconciler = new KustomizationReconciler({
+    kustomizePath: o.kustomizePath ?? "kustomize",
+    noCrossNamespaceRefs: o.noCrossNamespaceRefs === true,
+    noRemoteBases: o.noRemoteBases === true,
+    strictSubstitutions: o.strictSubstitutions === true,
+    defaultServiceAccount: o.defaultServiceAccount,
+    requeueDependencyMs: parseDuration(o.requeueDependency ?? "30s"),
+    mapper,
+    clientFor,
+    lookupKustomization: (key) => kustomizations.get(key),
+    lookupSource: (kind, key) => (kind === "GitRepository" ? (gitRepositories.get(key) as SourceObject | undefined) : undefined),
+    drift,
+    metrics: mgr.metrics,
+  });
+  const controller = mgr.add<Kustomization>({
+    name: "kustomization",
+    resource: KustomizationKind.resource,
+    reconciler,
+    concurrency: o.concurrent ?? 4,
+    reconcileTimeoutMs: (obj) => {
+      let t = 5 * 60_000;
+      try {
+        t = parseDuration(obj.spec.timeout ?? obj.spec.interval);
+      } catch {
+        // the reconciler reports an invalid duration
+      }
+      return t + 60_000;
+    },
+  });
+  enqueue = (key) => controller.queue.add(key);
+  // A source's new artifact makes the Kustomizations that use it reconcile.
+  gitRepositories.on((event, obj, old) => {
+    if (event === "delete" || obj.status?.artifact?.revision === old?.status?.artifact?.revision) return;
+    const key = `GitRepository/${obj.metadata.namespace}/${obj.metadata.name}`;
+    for (const ks of kustomizations.listCached()) if (sourceKey(ks) === key) controller.queue.add(objectKey(ks));
+  });
+  // A Kustomization that became Ready (or applied a new revision) releases the ones waiting on it.
+  kustomizations.on((event, obj, old) => {
+    if (event === "delete") return;
+    const ready = (k?: Kustomization) => k?.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+    if (!ready(obj) || (ready(old) && old?.status?.lastAppliedRevision === obj.status?.lastAppliedRevision)) return;
+    for (const ks of kustomizations.listCached()) {
+      const deps = ks.spec.dependsOn ?? [];
+      if (deps.some((d) => d.name === obj.metadata.name && (d.namespace || ks.metadata.namespace) === obj.metadata.namespace)) controller.queue.add(objectKey(ks));
+    }
+  });
+  if (drift) mgr.addRunnable((signal) => drift.run(signal));
+  return { drift, driftEvents };
+}
+
+/** A client that authenticates as the controller and impersonates user (e.g. a ServiceAccount). */
+async function impersonatingClient(kc: KubeConfig, user: string): Promise<KubeClient> {
+  const { KubeConfig } = await import("@kubernetes/client-node");
+  const copy = new KubeConfig();
+  const currentUser = kc.getCurrentUser();
+  copy.loadFromOptions({
+    clusters: kc.getClusters(),
+    contexts: kc.getContexts(),
+    currentContext: kc.getCurrentContext(),
+    users: kc.getUsers().map((u) => (u.name === currentUser?.name ? { ...u, impersonateUser: user } : u)),
+  });
+  return new KubeClient(copy);
+}

@@ -1,0 +1,36 @@
+// Bootstrap the local control plane (`mooring local up`) from a local git host: the program
+// `npm run demo` runs, and the root Pulumi.yaml's program.
+//
+//   pulumi config set kubeconfig /path/to/kubeconfig
+//   pulumi config set gitUrl http://127.0.0.1:PORT/fleet.git
+//   pulumi config set --secret gitPassword …          (when the git host asks for basic auth)
+//   pulumi up
+import * as pulumi from "@pulumi/pulumi";
+import { Bootstrap } from "../../provider";
+
+const config = new pulumi.Config();
+
+const fleet = new Bootstrap("local", {
+  cluster: { kubeconfig: config.get("kubeconfig") ?? process.env.KUBECONFIG ?? ".mooring/demo/kubeconfig" },
+  git: {
+    url: config.require("gitUrl"),
+    branch: config.get("branch") ?? "main",
+    path: config.get("path") ?? "clusters/local",
+    author: { name: "Mooring Demo", email: "demo@mooring.invalid" },
+    credentials: {
+      username: config.get("gitUsername"),
+      password: config.getSecret("gitPassword"),
+    },
+  },
+  version: config.get("version"),
+  interval: config.get("interval") ?? "1m0s",
+  waitForReady: config.getBoolean("waitForReady") ?? true,
+  timeout: config.get("timeout") ?? "5m",
+});
+
+export const repositoryUrl = fleet.repositoryUrl;
+export const commit = fleet.commit;
+export const ready = fleet.ready;
+export const revision = fleet.revision;
+export const inventoryCount = fleet.inventoryCount;
+export const conditions = fleet.conditions;

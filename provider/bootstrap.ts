@@ -1,0 +1,255 @@
+// The Bootstrap component: day-0 of a Mooring cluster. It finds or creates the repository, makes the
+// cluster's deploy key, commits the flux-system files, applies the install once and reports the sync
+// Kustomization's status. After that the controllers own what is in git (see DESIGN.md, Ownership).
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import type { GitCredentials, SyncOptions } from "../bootstrap";
+import type { BootstrapArgs, GitCredentialsArgs } from "./args";
+import type { Condition } from "./impl/status";
+import { ClusterInstall, DeployKey, GitFiles, GitHubRepository, SyncStatus } from "./resources";
+import { resolveSettings, sshEndpoint, urlTransport, type Settings } from "./settings";
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version?: string };
+    return pkg.version ?? "0.1.0";
+  } catch {
+    return "0.1.0";
+  }
+}
+
+function pushCredentials(c: pulumi.Unwrap<GitCredentialsArgs> | undefined): GitCredentials {
+  if (c?.privateKey) return { kind: "ssh", privateKey: c.privateKey, ...(c.knownHosts ? { knownHosts: c.knownHosts } : {}) };
+  const password = c?.password ?? c?.token;
+  if (password) return { kind: "basic", username: c?.username ?? "git", password };
+  return { kind: "none" };
+}
+
+function withoutUserinfo(url: string): string {
+  return /^https?:\/\//i.test(url) ? url.replace(/^(https?:\/\/)[^/@]*@/i, "$1") : url;
+}
+
+/** How the repository is reached: by Pulumi to push, and by the cluster to read. */
+interface Access {
+  pushUrl: pulumi.Output<string>;
+  pushCredentials: pulumi.Output<GitCredentials>;
+  syncUrl: pulumi.Output<string>;
+  secretData: pulumi.Output<Record<string, string> | null>;
+  deployKey?: DeployKey;
+}
+
+export class Bootstrap extends pulumi.ComponentResource {
+  /** The URL the cluster syncs from (ssh:// for deploy keys, https otherwise). */
+  readonly repositoryUrl: pulumi.Output<string>;
+  /** The branch head after Pulumi's commit of the flux-system files. */
+  readonly commit: pulumi.Output<string>;
+  /** The deploy key's authorized_keys line ("" when the cluster reads over https). */
+  readonly publicKey: pulumi.Output<string>;
+  /** `SHA256:…` of the deploy key ("" without one). */
+  readonly deployKeyFingerprint: pulumi.Output<string>;
+  /** The sync Kustomization is Ready. */
+  readonly ready: pulumi.Output<boolean>;
+  /** Its `lastAppliedRevision`, e.g. `main@sha1:…`. */
+  readonly revision: pulumi.Output<string>;
+  /** Objects in its inventory. */
+  readonly inventoryCount: pulumi.Output<number>;
+  /** Its conditions (type, status, reason, message). */
+  readonly conditions: pulumi.Output<Condition[]>;
+
+  constructor(name: string, args: BootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mooring:index:Bootstrap", name, {}, opts);
+    if ((args.git === undefined) === (args.github === undefined)) {
+      throw new Error("Bootstrap: give exactly one of `git` (any git server) and `github`");
+    }
+    const source = args.git ?? args.github!;
+    const settings: pulumi.Output<Settings> = pulumi
+      .output({
+        version: args.version,
+        components: args.components,
+        componentsExtra: args.componentsExtra,
+        namespace: args.namespace,
+        interval: args.interval,
+        networkPolicy: args.networkPolicy,
+        image: args.image,
+        waitForReady: args.waitForReady,
+        timeout: args.timeout,
+        deleteGitManifests: args.deleteGitManifests,
+        branch: source.branch,
+        path: source.path,
+        author: source.author,
+      })
+      .apply((plain) => resolveSettings({ mode: args.git ? "git" : "github", ...plain }, packageVersion()));
+    const child = { parent: this };
+    const cluster = pulumi.output({ kubeconfig: args.cluster.kubeconfig, context: args.cluster.context }).apply((c) => ({ kubeconfig: c.kubeconfig, ...(c.context ? { context: c.context } : {}) }));
+
+    const access = args.git ? this.gitAccess(name, args, settings, child) : this.githubAccess(name, args, settings, child);
+
+    const sync: pulumi.Output<SyncOptions> = pulumi.all([settings, access.syncUrl, access.secretData]).apply(([s, url, secret]) => ({
+      url,
+      branch: s.branch,
+      path: s.path,
+      namespace: s.namespace,
+      interval: s.interval,
+      secretName: secret === null ? null : "flux-system",
+    }));
+
+    const gitFiles = new GitFiles(
+      `${name}-flux-system-files`,
+      {
+        url: access.pushUrl,
+        branch: settings.branch,
+        path: settings.path,
+        credentials: access.pushCredentials,
+        author: settings.author,
+        install: settings.install,
+        sync,
+        deleteOnDestroy: settings.deleteGitManifests,
+      },
+      { ...child, dependsOn: access.deployKey ? [access.deployKey] : [] },
+    );
+
+    // Depends on the files: destroy uninstalls (and disarms pruning) before the files leave git.
+    const install = new ClusterInstall(
+      `${name}-install`,
+      { cluster, install: settings.install, sync, secretData: access.secretData, timeoutSeconds: settings.timeoutSeconds },
+      { ...child, dependsOn: [gitFiles] },
+    );
+
+    const status = new SyncStatus(
+      `${name}-status`,
+      {
+        cluster,
+        namespace: settings.namespace,
+        commit: gitFiles.commit,
+        git: pulumi.all([access.pushUrl, settings.branch, access.pushCredentials]).apply(([url, branch, credentials]) => ({ url, branch, credentials })),
+        waitForReady: settings.waitForReady,
+        timeoutSeconds: settings.timeoutSeconds,
+      },
+      { ...child, dependsOn: [install] },
+    );
+
+    this.repositoryUrl = access.syncUrl;
+    this.commit = gitFiles.commit;
+    this.publicKey = access.deployKey ? access.deployKey.publicKey : pulumi.output("");
+    this.deployKeyFingerprint = access.deployKey ? access.deployKey.fingerprint : pulumi.output("");
+    this.ready = status.ready;
+    this.revision = status.revision;
+    this.inventoryCount = status.inventoryCount;
+    this.conditions = status.conditions;
+    this.registerOutputs({
+      repositoryUrl: this.repositoryUrl,
+      commit: this.commit,
+      publicKey: this.publicKey,
+      deployKeyFingerprint: this.deployKeyFingerprint,
+      ready: this.ready,
+      revision: this.revision,
+      inventoryCount: this.inventoryCount,
+      conditions: this.conditions,
+    });
+  }
+
+  private gitAccess(name: string, args: BootstrapArgs, settings: pulumi.Output<Settings>, child: pulumi.CustomResourceOptions): Access {
+    const git = args.git!;
+    const url = pulumi.output(git.url);
+    const credentials = pulumi.secret(pulumi.output(git.credentials).apply((c) => pushCredentials(c)));
+    const transport = url.apply(urlTransport);
+    const useDeployKey = pulumi.all([transport, git.generateDeployKey]).apply(([t, generate]) => t === "ssh" && generate !== false);
+    // Whether a key is made must be known while the program runs: decided from plain inputs only.
+    const plainUrl = typeof git.url === "string" ? git.url : undefined;
+    const plainGenerate = git.generateDeployKey === undefined || git.generateDeployKey === true;
+    let deployKey: DeployKey | undefined;
+    if ((plainUrl === undefined || urlTransport(plainUrl) === "ssh") && plainGenerate && (plainUrl !== undefined || git.generateDeployKey !== false)) {
+      if (plainUrl === undefined) pulumi.log.warn("Bootstrap: git.url is not a plain string; a deploy key is made in case it is an ssh URL", this);
+      const endpoint = url.apply((u) => (urlTransport(u) === "ssh" ? sshEndpoint(u) : { url: u, host: "localhost", port: 22 }));
+      deployKey = new DeployKey(
+        `${name}-deploy-key`,
+        {
+          host: url.apply((u) => ({ kind: "git" as const, url: u })),
+          owner: "",
+          repository: "",
+          title: settings.apply((s) => `mooring-${s.namespace}`),
+          write: false,
+          sshHost: endpoint.host,
+          sshPort: endpoint.port,
+          knownHosts: pulumi.output(git.credentials).apply((c) => c?.knownHosts),
+        },
+        child,
+      );
+    }
+    const secretData = pulumi.secret(
+      pulumi
+        .all([transport, useDeployKey, credentials, deployKey?.privateKey, deployKey?.publicKey, deployKey?.resolvedKnownHosts])
+        .apply(([t, withKey, c, privateKey, publicKey, knownHosts]): Record<string, string> | null => {
+          if (t === "ssh" && withKey) return { identity: privateKey!, "identity.pub": publicKey!, known_hosts: knownHosts! };
+          if (t === "ssh") {
+            if (c.kind !== "ssh" || !c.knownHosts) throw new Error("Bootstrap: with generateDeployKey false, git.credentials needs privateKey and knownHosts for the cluster Secret");
+            return { identity: c.privateKey, known_hosts: c.knownHosts };
+          }
+          if (c.kind === "basic") return { username: c.username, password: c.password };
+          return null;
+        }),
+    );
+    return {
+      pushUrl: url,
+      pushCredentials: credentials,
+      syncUrl: url.apply((u) => (urlTransport(u) === "ssh" ? sshEndpoint(u).url : withoutUserinfo(u))),
+      secretData,
+      deployKey,
+    };
+  }
+
+  private githubAccess(name: string, args: BootstrapArgs, settings: pulumi.Output<Settings>, child: pulumi.CustomResourceOptions): Access {
+    const gh = args.github!;
+    const token = pulumi.secret(gh.token);
+    const repository = new GitHubRepository(
+      `${name}-repository`,
+      {
+        token,
+        baseUrl: gh.baseUrl,
+        owner: gh.owner,
+        name: gh.repository,
+        private: pulumi.output(gh.visibility).apply((v) => v !== "public"),
+        createRepository: pulumi.output(gh.createRepository).apply((c) => c !== false),
+        personal: gh.personal,
+        description: "Fleet repository bootstrapped by Mooring",
+      },
+      child,
+    );
+    const pushCredentials = pulumi.secret(pulumi.output(token).apply((t): GitCredentials => ({ kind: "basic", username: "x-access-token", password: t })));
+    const readWith = gh.readWith ?? "ssh";
+    if (readWith === "https") {
+      return {
+        pushUrl: repository.httpsUrl,
+        pushCredentials,
+        syncUrl: repository.httpsUrl,
+        secretData: pulumi.secret(pulumi.output(token).apply((t) => ({ username: "git", password: t }))),
+      };
+    }
+    if (typeof readWith !== "string") throw new Error("Bootstrap: github.readWith must be a plain \"ssh\" or \"https\"");
+    const endpoint = repository.sshUrl.apply((u) => sshEndpoint(u));
+    const deployKey = new DeployKey(
+      `${name}-deploy-key`,
+      {
+        host: pulumi.all([token, gh.baseUrl]).apply(([t, baseUrl]) => ({ kind: "github" as const, token: t, ...(baseUrl ? { baseUrl } : {}) })),
+        owner: repository.owner,
+        repository: repository.name,
+        title: settings.apply((s) => `mooring-${s.namespace}-${s.branch}${s.path ? `-${s.path}` : ""}`),
+        write: pulumi.output(gh.readWriteKey).apply((w) => w === true),
+        sshHost: endpoint.host,
+        sshPort: endpoint.port,
+        knownHosts: gh.knownHosts,
+      },
+      child,
+    );
+    return {
+      pushUrl: repository.httpsUrl,
+      pushCredentials,
+      syncUrl: repository.sshUrl,
+      secretData: pulumi.secret(
+        pulumi.all([deployKey.privateKey, deployKey.publicKey, deployKey.resolvedKnownHosts]).apply(([identity, pub, knownHosts]) => ({ identity, "identity.pub": pub, known_hosts: knownHosts })),
+      ),
+      deployKey,
+    };
+  }
+}

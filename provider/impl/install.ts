@@ -1,0 +1,202 @@
+// The cluster side of day-0: the install, the credentials Secret and the sync objects, applied once.
+// After that the controllers own the install (it is in git): an update re-applies only when the
+// install is gone (a rebuilt cluster); a create on a cluster that has it adopts it. Delete uninstalls
+// the controllers without letting them prune anything.
+import { createHash } from "node:crypto";
+import { allControllers, syncName, type InstallOptions, type KubeObject, type SyncOptions } from "../../bootstrap";
+import { Cluster, sleep, type ClusterAccess } from "./kube";
+import { installObjects, syncObjects } from "./render";
+
+export interface ClusterInstallInputs {
+  cluster: ClusterAccess;
+  install: InstallOptions;
+  sync: SyncOptions;
+  /** stringData of the credentials Secret (identity/identity.pub/known_hosts or username/password); null for none. */
+  secretData: Record<string, string> | null;
+  /** How long to wait for the CRDs and the uninstall. */
+  timeoutSeconds: number;
+}
+
+export interface ClusterInstallOutputs extends ClusterInstallInputs {
+  /** The install was there (last create/update/refresh). */
+  installed: boolean;
+  /** The last create found an install and adopted it instead of applying. */
+  adopted: boolean;
+  /** Objects applied by the last apply. */
+  applied: number;
+  secretDigest: string;
+}
+
+const kustomizationApi = { apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization" };
+const gitRepositoryApi = { apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository" };
+const crdApi = { apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition" };
+
+function namespaceOf(inputs: Pick<ClusterInstallInputs, "install">): string {
+  return inputs.install.namespace ?? "flux-system";
+}
+
+export function secretDigest(data: Record<string, string> | null): string {
+  return createHash("sha256").update(JSON.stringify(data ?? null)).digest("hex");
+}
+
+function secretObject(inputs: ClusterInstallInputs): KubeObject | undefined {
+  if (!inputs.secretData) return undefined;
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: inputs.sync.secretName ?? syncName, namespace: namespaceOf(inputs), labels: { "app.kubernetes.io/managed-by": "mooring-bootstrap" } },
+    type: "Opaque",
+    stringData: inputs.secretData,
+  };
+}
+
+/** Whether the cluster has the install: namespace, Kustomization CRD, the controllers and the sync object. */
+export async function installPresent(cluster: Cluster, inputs: Pick<ClusterInstallInputs, "install">): Promise<boolean> {
+  const ns = namespaceOf(inputs);
+  if (!(await cluster.get("v1", "Namespace", ns))) return false;
+  if (!(await cluster.get(crdApi.apiVersion, crdApi.kind, "kustomizations.kustomize.toolkit.fluxcd.io"))) return false;
+  if (!(await cluster.get(crdApi.apiVersion, crdApi.kind, "gitrepositories.source.toolkit.fluxcd.io"))) return false;
+  if (!(await cluster.get(kustomizationApi.apiVersion, kustomizationApi.kind, syncName, ns))) return false;
+  return (await cluster.list("apps/v1", "Deployment", ns, "app.kubernetes.io/part-of=flux")).length > 0;
+}
+
+async function waitEstablished(cluster: Cluster, names: string[], deadline: number): Promise<void> {
+  for (const name of names) {
+    for (;;) {
+      const crd = await cluster.get<{ apiVersion: string; kind: string; status?: { conditions?: { type: string; status: string }[] } }>(crdApi.apiVersion, crdApi.kind, name);
+      if (crd?.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
+      if (Date.now() > deadline) throw new Error(`CustomResourceDefinition ${name} not Established in time`);
+      await sleep(200);
+    }
+  }
+}
+
+/** Apply everything: namespace, CRDs (then wait until served), the rest, the Secret, the sync objects. */
+async function applyAll(cluster: Cluster, inputs: ClusterInstallInputs): Promise<number> {
+  const deadline = Date.now() + inputs.timeoutSeconds * 1000;
+  const objects = installObjects(inputs.install);
+  const crds = objects.filter((o) => o.kind === "CustomResourceDefinition");
+  const rest = objects.filter((o) => o.kind !== "CustomResourceDefinition" && o.kind !== "Namespace");
+  const ordered = [...objects.filter((o) => o.kind === "Namespace"), ...crds];
+  for (const o of ordered) await cluster.apply(o);
+  await waitEstablished(cluster, crds.map((c) => c.metadata.name), deadline);
+  for (const o of rest) await cluster.apply(o);
+  const secret = secretObject(inputs);
+  if (secret) await cluster.apply(secret);
+  const sync = syncObjects(inputs.sync);
+  for (const o of sync) await cluster.apply(o);
+  return objects.length + sync.length + (secret ? 1 : 0);
+}
+
+async function applySecret(cluster: Cluster, inputs: ClusterInstallInputs): Promise<void> {
+  const secret = secretObject(inputs);
+  if (secret) await cluster.apply(secret);
+}
+
+export async function create(inputs: ClusterInstallInputs): Promise<{ id: string; outs: ClusterInstallOutputs }> {
+  const cluster = Cluster.of(inputs.cluster);
+  const id = namespaceOf(inputs);
+  if (await installPresent(cluster, inputs)) {
+    // Adopt: what runs belongs to the controllers and the repository; only our credentials are (re)written.
+    await applySecret(cluster, inputs);
+    return { id, outs: { ...inputs, installed: true, adopted: true, applied: inputs.secretData ? 1 : 0, secretDigest: secretDigest(inputs.secretData) } };
+  }
+  const applied = await applyAll(cluster, inputs);
+  return { id, outs: { ...inputs, installed: true, adopted: false, applied, secretDigest: secretDigest(inputs.secretData) } };
+}
+
+export async function diff(olds: ClusterInstallOutputs, news: ClusterInstallInputs): Promise<{ changes: boolean; replaces: string[]; detailedDiff: Record<string, { kind: "update" | "update-replace" }> }> {
+  const detailedDiff: Record<string, { kind: "update" | "update-replace" }> = {};
+  const replaces: string[] = [];
+  if (namespaceOf(olds) !== namespaceOf(news)) {
+    replaces.push("install.namespace");
+    detailedDiff["install.namespace"] = { kind: "update-replace" };
+  }
+  if (olds.secretDigest !== secretDigest(news.secretData)) detailedDiff.secretData = { kind: "update" };
+  if (JSON.stringify(olds.cluster) !== JSON.stringify(news.cluster)) detailedDiff.cluster = { kind: "update" };
+  // Version, components and intervals are the repository's business (a new commit), not a change here.
+  // What is: an install that is gone from the cluster.
+  try {
+    if (!(await installPresent(Cluster.of(news.cluster), news))) detailedDiff.installed = { kind: "update" };
+  } catch (err) {
+    throw new Error(`cannot read the cluster to compare the install: ${(err as Error).message}`);
+  }
+  return { changes: Object.keys(detailedDiff).length > 0, replaces, detailedDiff };
+}
+
+export async function update(olds: ClusterInstallOutputs, news: ClusterInstallInputs): Promise<ClusterInstallOutputs> {
+  const cluster = Cluster.of(news.cluster);
+  if (!(await installPresent(cluster, news))) {
+    const applied = await applyAll(cluster, news);
+    return { ...news, installed: true, adopted: false, applied, secretDigest: secretDigest(news.secretData) };
+  }
+  if (olds.secretDigest !== secretDigest(news.secretData)) await applySecret(cluster, news);
+  return { ...news, installed: true, adopted: olds.adopted, applied: olds.applied, secretDigest: secretDigest(news.secretData) };
+}
+
+export async function read(id: string, props: ClusterInstallOutputs): Promise<{ id: string; props: ClusterInstallOutputs }> {
+  const installed = await installPresent(Cluster.of(props.cluster), props);
+  return { id, props: { ...props, installed } };
+}
+
+/** Suspend every Kustomization (a suspended one is never pruned on deletion) and drop the finalizers. */
+async function disarm(cluster: Cluster, finalizersOnly: boolean): Promise<void> {
+  for (const api of [kustomizationApi, gitRepositoryApi]) {
+    const items = await cluster.list<{ apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string; finalizers?: string[] }; spec?: { suspend?: boolean } }>(api.apiVersion, api.kind);
+    for (const item of items) {
+      const name = item.metadata?.name ?? "";
+      const namespace = item.metadata?.namespace;
+      if (api === kustomizationApi && !finalizersOnly && item.spec?.suspend !== true) {
+        await cluster.mergePatch(api.apiVersion, api.kind, name, namespace, { spec: { suspend: true } });
+      }
+      if ((item.metadata?.finalizers ?? []).length > 0 || !finalizersOnly) {
+        await cluster.mergePatch(api.apiVersion, api.kind, name, namespace, { metadata: { finalizers: null } });
+      }
+    }
+  }
+}
+
+/** Uninstall: disarm, remove the controllers and their RBAC, drop the CRDs (their objects go with them). */
+export async function remove(props: ClusterInstallOutputs): Promise<void> {
+  const cluster = Cluster.of(props.cluster);
+  const ns = namespaceOf(props);
+  const deadline = Date.now() + props.timeoutSeconds * 1000;
+  await disarm(cluster, false);
+  // Every object any component set could have installed, whatever the current inputs say.
+  const everything = installObjects({ ...props.install, controllers: allControllers, networkPolicy: true });
+  const crds = everything.filter((o) => o.kind === "CustomResourceDefinition");
+  const workloads = everything.filter((o) => o.kind !== "CustomResourceDefinition" && o.kind !== "Namespace");
+  for (const o of workloads) await cluster.delete(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace);
+  await disarm(cluster, true);
+  for (const crd of crds) await cluster.delete(crd.apiVersion, crd.kind, crd.metadata.name);
+  for (;;) {
+    const left = [];
+    for (const crd of crds) if (await cluster.get(crdApi.apiVersion, crdApi.kind, crd.metadata.name)) left.push(crd.metadata.name);
+    if (left.length === 0) break;
+    if (Date.now() > deadline) throw new Error(`CustomResourceDefinitions not removed in time: ${left.join(", ")}`);
+    await disarm(cluster, true);
+    await sleep(250);
+  }
+  await cluster.delete("v1", "Secret", props.sync.secretName ?? syncName, ns);
+  await removeNamespaceWhenEmpty(cluster, ns);
+}
+
+/** The namespace goes only when nothing but Kubernetes' own objects is left in it: workloads stay. */
+async function removeNamespaceWhenEmpty(cluster: Cluster, ns: string): Promise<void> {
+  const kinds: [string, string][] = [
+    ["apps/v1", "Deployment"],
+    ["apps/v1", "StatefulSet"],
+    ["apps/v1", "DaemonSet"],
+    ["batch/v1", "Job"],
+    ["v1", "Service"],
+    ["v1", "ConfigMap"],
+    ["v1", "Secret"],
+    ["v1", "PersistentVolumeClaim"],
+  ];
+  for (const [apiVersion, kind] of kinds) {
+    const items = await cluster.list<{ metadata?: { name?: string }; type?: string }>(apiVersion, kind, ns);
+    const foreign = items.filter((i) => !(kind === "ConfigMap" && i.metadata?.name === "kube-root-ca.crt") && !(kind === "Secret" && i.type === "kubernetes.io/service-account-token"));
+    if (foreign.length > 0) return;
+  }
+  await cluster.delete("v1", "Namespace", ns);
+}

@@ -1,0 +1,176 @@
+// The Bootstrap's dynamic resources. Each provider is a tiny serialized closure that loads its
+// implementation (provider/impl/*) by absolute path at run time: the closure captures one string, and the
+// implementation is ordinary project code with real diff, update, read and delete.
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import type { GitCredentials, InstallOptions, SyncOptions } from "../bootstrap";
+import type { ClusterAccess } from "./impl/kube";
+import type { HostSpec } from "./impl/host";
+import type { Condition } from "./impl/status";
+
+type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+interface Implementation {
+  create(inputs: unknown): Promise<{ id: string; outs: Record<string, unknown> }>;
+  diff(olds: unknown, news: unknown): pulumi.dynamic.DiffResult | Promise<pulumi.dynamic.DiffResult>;
+  update(olds: unknown, news: unknown): Promise<Record<string, unknown>>;
+  read(id: string, props: unknown): Promise<{ id: string; props: Record<string, unknown> }>;
+  remove(props: unknown): Promise<void>;
+}
+
+/** A provider whose methods delegate to the module at `modulePath` (an absolute path to compiled JS). */
+export function delegatingProvider(modulePath: string): pulumi.dynamic.ResourceProvider {
+  return {
+    async create(inputs) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const impl = require(modulePath) as Implementation;
+      return impl.create(inputs);
+    },
+    async diff(_id, olds, news) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const impl = require(modulePath) as Implementation;
+      return impl.diff(olds, news);
+    },
+    async update(_id, olds, news) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const impl = require(modulePath) as Implementation;
+      return { outs: await impl.update(olds, news) };
+    },
+    async read(id, props) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const impl = require(modulePath) as Implementation;
+      return impl.read(id, props);
+    },
+    async delete(_id, props) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const impl = require(modulePath) as Implementation;
+      await impl.remove(props);
+    },
+  };
+}
+
+const implPath = (name: string): string => path.join(__dirname, "impl", `${name}.js`);
+
+export interface RepositoryArgs {
+  token: string;
+  baseUrl?: string;
+  owner: string;
+  name: string;
+  private: boolean;
+  createRepository: boolean;
+  personal?: boolean;
+  description?: string;
+}
+
+/** A GitHub repository, found or created. Destroy leaves it (history outlives clusters). */
+export class GitHubRepository extends pulumi.dynamic.Resource {
+  declare readonly httpsUrl: pulumi.Output<string>;
+  declare readonly sshUrl: pulumi.Output<string>;
+  declare readonly created: pulumi.Output<boolean>;
+  declare readonly owner: pulumi.Output<string>;
+  declare readonly name: pulumi.Output<string>;
+
+  constructor(name: string, args: Inputs<RepositoryArgs>, opts?: pulumi.CustomResourceOptions) {
+    super(delegatingProvider(implPath("repository")), name, { ...args, httpsUrl: undefined, sshUrl: undefined, created: undefined, defaultBranch: undefined, exists: undefined }, { ...opts, additionalSecretOutputs: ["token"] });
+  }
+}
+
+export interface DeployKeyArgs {
+  host: HostSpec;
+  owner: string;
+  repository: string;
+  title: string;
+  write: boolean;
+  sshHost: string;
+  sshPort: number;
+  knownHosts?: string;
+}
+
+/** The cluster's ed25519 deploy key, registered with the host when it has an API. */
+export class DeployKey extends pulumi.dynamic.Resource {
+  declare readonly publicKey: pulumi.Output<string>;
+  declare readonly privateKey: pulumi.Output<string>;
+  declare readonly fingerprint: pulumi.Output<string>;
+  declare readonly keyId: pulumi.Output<string>;
+  declare readonly resolvedKnownHosts: pulumi.Output<string>;
+
+  constructor(name: string, args: Inputs<DeployKeyArgs>, opts?: pulumi.CustomResourceOptions) {
+    super(
+      delegatingProvider(implPath("deploykey")),
+      name,
+      { ...args, publicKey: undefined, privateKey: undefined, fingerprint: undefined, keyId: undefined, resolvedKnownHosts: undefined, registered: undefined },
+      { ...opts, additionalSecretOutputs: ["privateKey", "host"] },
+    );
+  }
+}
+
+export interface GitFilesArgs {
+  url: string;
+  branch: string;
+  path: string;
+  credentials: GitCredentials;
+  author: { name: string; email: string };
+  install: InstallOptions;
+  sync: SyncOptions;
+  deleteOnDestroy: boolean;
+}
+
+/** The commit of `<path>/flux-system/{gotk-components,gotk-sync,kustomization}.yaml`. */
+export class GitFiles extends pulumi.dynamic.Resource {
+  declare readonly commit: pulumi.Output<string>;
+  declare readonly digests: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: Inputs<GitFilesArgs>, opts?: pulumi.CustomResourceOptions) {
+    super(delegatingProvider(implPath("gitfiles")), name, { ...args, commit: undefined, digests: undefined }, { ...opts, additionalSecretOutputs: ["credentials"] });
+  }
+}
+
+export interface ClusterInstallArgs {
+  cluster: ClusterAccess;
+  install: InstallOptions;
+  sync: SyncOptions;
+  secretData: Record<string, string> | null;
+  timeoutSeconds: number;
+}
+
+/** The first apply of the install, credentials Secret and sync objects; uninstalls on delete. */
+export class ClusterInstall extends pulumi.dynamic.Resource {
+  declare readonly installed: pulumi.Output<boolean>;
+  declare readonly adopted: pulumi.Output<boolean>;
+  declare readonly applied: pulumi.Output<number>;
+
+  constructor(name: string, args: Inputs<ClusterInstallArgs>, opts?: pulumi.CustomResourceOptions) {
+    super(
+      delegatingProvider(implPath("install")),
+      name,
+      { ...args, installed: undefined, adopted: undefined, applied: undefined, secretDigest: undefined },
+      { ...opts, additionalSecretOutputs: ["secretData", "cluster"] },
+    );
+  }
+}
+
+export interface SyncStatusArgs {
+  cluster: ClusterAccess;
+  namespace: string;
+  commit: string;
+  git: { url: string; branch: string; credentials: GitCredentials };
+  waitForReady: boolean;
+  timeoutSeconds: number;
+}
+
+/** The sync Kustomization's status (waits for Ready at the pushed commit when asked). */
+export class SyncStatus extends pulumi.dynamic.Resource {
+  declare readonly ready: pulumi.Output<boolean>;
+  declare readonly revision: pulumi.Output<string>;
+  declare readonly inventoryCount: pulumi.Output<number>;
+  declare readonly conditions: pulumi.Output<Condition[]>;
+
+  constructor(name: string, args: Inputs<SyncStatusArgs>, opts?: pulumi.CustomResourceOptions) {
+    super(
+      delegatingProvider(implPath("status")),
+      name,
+      { ...args, ready: undefined, revision: undefined, inventoryCount: undefined, conditions: undefined },
+      { ...opts, additionalSecretOutputs: ["git", "cluster"] },
+    );
+  }
+}

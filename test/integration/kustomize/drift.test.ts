@@ -1,0 +1,69 @@
+// Drift in seconds: a kubectl scale/edit/delete of a managed object is reverted by a watch-triggered
+// reconcile, not at the interval. Latency is measured and logged, not asserted.
+import { after, before, describe, test } from "node:test";
+import * as assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { toolPath } from "../../../local/tools";
+import { waitFor } from "../../harness/cluster";
+import { ConfigMaps, Deployments, configMap, createKustomization, deployment, getOrUndefined, newFleet, startKustomizeEnv, waitKs, type KustomizeEnv } from "./env";
+
+const run = promisify(execFile);
+
+describe("drift is reverted within seconds", () => {
+  let env: KustomizeEnv;
+  let kubectl: string;
+  before(async () => {
+    kubectl = await toolPath("kubectl");
+    env = await startKustomizeEnv();
+  });
+  after(async () => {
+    await env?.stop();
+  });
+
+  const kube = (...args: string[]) => run(kubectl, args, { env: { ...process.env, KUBECONFIG: env.kubeconfigPath } });
+
+  test("kubectl scale, edit and delete are reverted by the watch (interval 1h)", async (t) => {
+    const fleet = await newFleet(t, env, {});
+    const ns = fleet.ns;
+    await fleet.commit({ "app/web.yaml": deployment("web", ns, 2), "app/cm.yaml": configMap("settings", { mode: "blue" }, ns) });
+    await createKustomization(env, ns, "app", { path: "./app", interval: "1h" });
+    await waitKs(env, ns, "app", "True");
+
+    let started = Date.now();
+    await kube("scale", "deployment/web", "-n", ns, "--replicas=5");
+    await waitFor(async () => (await env.admin.get<{ spec: { replicas: number } }>(Deployments, ns, "web")).spec.replicas === 2, { what: "replicas reverted to 2", timeoutMs: 20_000, intervalMs: 20 });
+    const scaleMs = Date.now() - started;
+
+    started = Date.now();
+    await kube("patch", "configmap/settings", "-n", ns, "--type=merge", "-p", '{"data":{"mode":"green"}}');
+    await waitFor(async () => (await env.admin.get<{ data: Record<string, string> }>(ConfigMaps, ns, "settings")).data.mode === "blue", { what: "ConfigMap edit reverted", timeoutMs: 20_000, intervalMs: 20 });
+    const editMs = Date.now() - started;
+
+    started = Date.now();
+    await kube("delete", "configmap/settings", "-n", ns, "--wait=true");
+    const deleted = Date.now();
+    await waitFor(async () => (await getOrUndefined(env.admin, ConfigMaps, ns, "settings")) !== undefined, { what: "deleted ConfigMap recreated", timeoutMs: 20_000, intervalMs: 20 });
+    const deleteMs = Date.now() - deleted;
+
+    const drifts = env.kustomize.kustomize!.driftEvents.filter((d) => d.owner === `${ns}/app`);
+    assert.ok(drifts.some((d) => d.kind === "modified" && d.subject === `Deployment/${ns}/web`), JSON.stringify(drifts));
+    assert.ok(drifts.some((d) => d.kind === "deleted" && d.subject === `ConfigMap/${ns}/settings`));
+    t.diagnostic(`drift revert latency: scale ${scaleMs} ms, edit ${editMs} ms, delete ${deleteMs} ms (after kubectl returned)`);
+    console.log(`drift revert latency: scale ${scaleMs} ms, edit ${editMs} ms, delete ${deleteMs} ms`);
+  });
+
+  test("a change to a field the build does not set is not drift (no revert, no reconcile)", async (t) => {
+    const fleet = await newFleet(t, env, {});
+    const ns = fleet.ns;
+    await fleet.commit({ "app/cm.yaml": configMap("settings", { mode: "blue" }, ns) });
+    await createKustomization(env, ns, "app", { path: "./app", interval: "1h" });
+    await waitKs(env, ns, "app", "True");
+    const before = env.kustomize.kustomize!.driftEvents.length;
+    await kube("annotate", "configmap/settings", "-n", ns, "example.com/owner=someone-else");
+    await new Promise((r) => setTimeout(r, 1500));
+    const cm = await env.admin.get<{ metadata: { annotations?: Record<string, string> } }>(ConfigMaps, ns, "settings");
+    assert.equal(cm.metadata.annotations?.["example.com/owner"], "someone-else");
+    assert.equal(env.kustomize.kustomize!.driftEvents.filter((d) => d.owner === `${ns}/app`).length, 0, `no drift reported (had ${before} before)`);
+  });
+});
