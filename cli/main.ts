@@ -10,7 +10,7 @@ commands:
   tools [--check] [--path NAME]        resolve (build when missing) the pinned toolchain
   local up|down|status --dir DIR       run a real local Kubernetes control plane
   controllers --controllers LIST       run controllers in the foreground
-  manifests --crds                     print install manifests as YAML
+  manifests [--crds]                   print the install manifests as YAML (full install without flags)
 `;
 
 export async function main(argv: string[]): Promise<number> {

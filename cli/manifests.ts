@@ -1,20 +1,55 @@
-// `mooring manifests`: prints install manifests as YAML (`--crds` for the CRDs, `--rbac NS` for the
-// source- and kustomize-controller's ServiceAccounts and RBAC).
+// `mooring manifests`: prints install manifests as YAML. Without flags, the full install, like
+// `flux install --export` (namespace, CRDs, RBAC, Deployments, Service, NetworkPolicies); `--crds` for
+// the CRDs only, `--rbac NS` for the controllers' ServiceAccounts and RBAC.
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { stringify } from "yaml";
 import { checkFlags, parseArgs, stringFlag } from "./args";
 import { crds, kustomizeControllerRbac, sourceControllerRbac } from "../controllers/api";
+import { renderInstallYaml, type ControllerName } from "../bootstrap";
+
+const usage = `usage: mooring manifests [--namespace NS] [--version V] [--components source,kustomize] [--network-policy=false]
+       mooring manifests --crds [--rbac NAMESPACE]
+`;
+
+/** The CRDs and RBAC the controllers define, placed by the renderer (the same inputs the Bootstrap uses). */
+function installInputs(namespace: string) {
+  return { crds: crds(), rbac: { source: sourceControllerRbac(namespace), kustomize: kustomizeControllerRbac(namespace, { clusterAdmin: false }) } };
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string };
+  return pkg.version;
+}
 
 export async function manifestsCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ["crds"]);
-  checkFlags(args, ["crds", "rbac"]);
-  const docs: unknown[] = [];
-  if (args.flags.get("crds") === true) docs.push(...crds());
+  checkFlags(args, ["crds", "rbac", "namespace", "version", "components", "network-policy"]);
   const rbacNs = stringFlag(args, "rbac");
-  if (rbacNs) docs.push(...sourceControllerRbac(rbacNs), ...kustomizeControllerRbac(rbacNs));
-  if (docs.length === 0) {
-    process.stderr.write("usage: mooring manifests --crds [--rbac NAMESPACE]\n");
+  if (args.flags.get("crds") === true || rbacNs) {
+    const docs: unknown[] = [];
+    if (args.flags.get("crds") === true) docs.push(...crds());
+    if (rbacNs) docs.push(...sourceControllerRbac(rbacNs), ...kustomizeControllerRbac(rbacNs));
+    process.stdout.write(docs.map((d) => "---\n" + stringify(d, { lineWidth: 0 })).join(""));
+    return 0;
+  }
+  const namespace = stringFlag(args, "namespace") ?? "flux-system";
+  const components = stringFlag(args, "components")
+    ?.split(",")
+    .map((c) => c.trim().replace(/-controller$/, ""))
+    .filter(Boolean);
+  const networkPolicy = stringFlag(args, "network-policy");
+  if (networkPolicy !== undefined && networkPolicy !== "true" && networkPolicy !== "false") {
+    process.stderr.write(`--network-policy must be true or false\n${usage}`);
     return 2;
   }
-  process.stdout.write(docs.map((d) => "---\n" + stringify(d, { lineWidth: 0 })).join(""));
+  process.stdout.write(
+    renderInstallYaml(installInputs(namespace), {
+      version: (stringFlag(args, "version") ?? packageVersion()).replace(/^v/, ""),
+      namespace,
+      ...(components ? { controllers: components as ControllerName[] } : {}),
+      networkPolicy: networkPolicy !== "false",
+    }),
+  );
   return 0;
 }

@@ -6,6 +6,7 @@ import { sleep } from "../runtime/informer";
 import { ForceAnnotation, KustomizeNameLabel, KustomizeNamespaceLabel, PruneAnnotation, ReconcileAnnotation, SSAAnnotation } from "../api/kustomize";
 import { describe, describeId, objectIdOf, pruneOrder, stages, versionOf, type Manifest, type ObjectId, type StageName } from "./inventory";
 import type { RestMapper } from "./restmapper";
+import { cleanedManagedFields, LastAppliedAnnotation, type ManagedFieldsEntry } from "./cleanup";
 
 export const FieldManager = "kustomize-controller";
 
@@ -64,6 +65,8 @@ interface Planned {
   live?: Record<string, unknown>;
   dryRun?: Record<string, unknown>;
   mode: "apply" | "recreate" | "skip";
+  /** JSON patch handing kubectl-owned fields to this manager (Flux's cleanup), applied before the apply. */
+  cleanup?: unknown[];
 }
 
 /** Fields that differ on every write or are not ours to compare. */
@@ -135,14 +138,18 @@ export class ResourceManager {
         this.settle(changes, { ...base, action: "skipped", result: p.live }, p);
         continue;
       }
-      if (p.mode === "apply" && p.live && p.dryRun && deepEqual(comparable(p.dryRun), comparable(p.live))) {
+      if (p.mode === "apply" && !p.cleanup && p.live && p.dryRun && deepEqual(comparable(p.dryRun), comparable(p.live))) {
         this.settle(changes, { ...base, action: "unchanged", result: p.live }, p);
         continue;
       }
       try {
         if (p.mode === "recreate") await this.deleteAndWait(p, o);
+        if (p.mode === "apply" && p.cleanup) {
+          await this.client.patch(p.ref, p.obj.metadata.namespace, p.obj.metadata.name, p.cleanup, { contentType: "application/json-patch+json", signal: o.signal });
+        }
         const result = await this.ssa(p.obj, p.ref, false, o.signal);
-        this.settle(changes, { ...base, action: p.live && p.mode !== "recreate" ? "configured" : "created", result }, p);
+        const action: Action = !p.live || p.mode === "recreate" ? "created" : deepEqual(comparable(result), comparable(p.live)) ? "unchanged" : "configured";
+        this.settle(changes, { ...base, action, result }, p);
       } catch (err) {
         throw new ApplyError(`${subject} apply failed: ${reasonText(err)}`, stage, [...before, ...changes]);
       }
@@ -173,7 +180,7 @@ export class ResourceManager {
     if (obj.metadata.annotations?.[ReconcileAnnotation] === "disabled" || liveAnnotations?.[ReconcileAnnotation] === "disabled") return { obj, ref, live, mode: "skip" };
     try {
       const dryRun = await this.ssa(obj, ref, true, o.signal);
-      return { obj, ref, live, dryRun, mode: "apply" };
+      return { obj, ref, live, dryRun, mode: "apply", cleanup: policy.toLowerCase() === "merge" || !live ? undefined : cleanupPatch(live, obj.apiVersion) };
     } catch (err) {
       const forced = o.force || obj.metadata.annotations?.[ForceAnnotation] === "enabled";
       if (live && forced && isImmutableError(err)) return { obj, ref, live, mode: "recreate" };
@@ -293,6 +300,17 @@ export class ResourceManager {
       }
     }
   }
+}
+
+/** The JSON patch for Flux's ownership cleanup of a live object, or undefined when there is nothing to do. */
+function cleanupPatch(live: Record<string, unknown>, apiVersion: string): unknown[] | undefined {
+  const md = live.metadata as { resourceVersion?: string; managedFields?: ManagedFieldsEntry[]; annotations?: Record<string, string> };
+  const ops: unknown[] = [];
+  const fields = cleanedManagedFields(md.managedFields, FieldManager, apiVersion);
+  if (fields) ops.push({ op: "replace", path: "/metadata/managedFields", value: fields });
+  if (md.annotations?.[LastAppliedAnnotation] !== undefined) ops.push({ op: "remove", path: `/metadata/annotations/${LastAppliedAnnotation.replace(/~/g, "~0").replace(/\//g, "~1")}` });
+  if (!ops.length) return undefined;
+  return [{ op: "test", path: "/metadata/resourceVersion", value: md.resourceVersion }, ...ops];
 }
 
 function reasonText(err: unknown): string {

@@ -59,9 +59,9 @@ export function buildKey(artifact: Artifact, ks: Kustomization, vars: Record<str
 
 /** Normalises spec.path; it must stay inside the artifact. */
 export function normalisePath(p: string | undefined): string {
-  const rel = path.posix.normalize((p ?? "./").replace(/^\/+/, ""));
+  const rel = path.posix.normalize((p ?? "./").replace(/^\/+/, "")).replace(/\/+$/, "");
   if (rel === ".." || rel.startsWith("../")) throw buildFailed(`kustomization path '${p}' points outside the source artifact`);
-  return rel === "." ? "" : rel.replace(/\/$/, "");
+  return rel === "." || rel === "" ? "" : rel;
 }
 
 export async function buildManifests(ks: Kustomization, artifact: Artifact, vars: Record<string, string> | undefined, o: BuildOptions): Promise<Manifest[]> {

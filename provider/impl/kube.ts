@@ -104,7 +104,8 @@ export class Cluster {
 
   /** JSON merge patch (finalizers, suspend). */
   async mergePatch(apiVersion: string, kind: string, name: string, namespace: string | undefined, patch: Record<string, unknown>): Promise<void> {
-    const body = { apiVersion, kind, metadata: { name, namespace }, ...patch } as k8s.KubernetesObject;
+    const extraMeta = (patch.metadata ?? {}) as Record<string, unknown>;
+    const body = { ...patch, apiVersion, kind, metadata: { ...extraMeta, name, namespace } } as k8s.KubernetesObject;
     try {
       await this.objects.patch(body, undefined, undefined, fieldManager, undefined, k8s.PatchStrategy.MergePatch);
     } catch (err) {

@@ -72,8 +72,16 @@ function summary(o: Observed): string {
   return ready ? `Ready=${ready.status} (${ready.reason}): ${ready.message}` : "no Ready condition yet (are the controllers running?)";
 }
 
+/** Ask the controllers to reconcile now (as `flux reconcile` does) instead of at the next interval. */
+async function requestReconcile(cluster: Cluster, namespace: string): Promise<void> {
+  const annotations = { "reconcile.fluxcd.io/requestedAt": new Date().toISOString() };
+  await cluster.mergePatch("source.toolkit.fluxcd.io/v1", "GitRepository", syncName, namespace, { metadata: { annotations } });
+  await cluster.mergePatch("kustomize.toolkit.fluxcd.io/v1", "Kustomization", syncName, namespace, { metadata: { annotations } });
+}
+
 async function waitReady(inputs: SyncStatusInputs): Promise<Observed> {
   const cluster = Cluster.of(inputs.cluster);
+  await requestReconcile(cluster, inputs.namespace);
   const deadline = Date.now() + inputs.timeoutSeconds * 1000;
   let head: string | undefined;
   let headCheckedAt = 0;
@@ -119,3 +127,6 @@ export async function read(id: string, props: SyncStatusOutputs): Promise<{ id: 
   const o = await observe(Cluster.of(props.cluster), props.namespace);
   return { id, props: { ...props, ready: o.ready, revision: o.revision, inventoryCount: o.inventoryCount, conditions: o.conditions } };
 }
+
+/** An observation owns nothing in the cluster: deleting it removes nothing. */
+export async function remove(): Promise<void> {}

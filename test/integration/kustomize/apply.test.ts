@@ -21,6 +21,10 @@ import {
 import type { Kustomization } from "../../../controllers/api";
 import type { ResourceRef } from "../../../controllers/runtime/kube";
 import { waitFor } from "../../harness/cluster";
+import { toolPath } from "../../../local/tools";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { requestReconcile } from "./env";
 
 type Obj = { metadata: { labels?: Record<string, string>; annotations?: Record<string, string>; managedFields?: { manager: string; operation: string }[]; resourceVersion: string }; data?: Record<string, string>; spec?: Record<string, unknown> };
 
@@ -172,5 +176,27 @@ spec:
     const rev = await fleet.commit({ "app/once.yaml": configMap("once", { v: "git2" }, ns, { "kustomize.toolkit.fluxcd.io/ssa": "IfNotPresent" }) });
     await waitKs(env, ns, "app", "True", (k: Kustomization) => k.status?.lastAppliedRevision === rev);
     assert.equal((await env.admin.get<Obj>(ConfigMaps, ns, "once")).data!.v, "edited", "IfNotPresent never overwrites");
+  });
+
+  test("fields kubectl added are taken over and removed on the next apply, except with ssa: Merge", async (t) => {
+    const fleet = await newFleet(t, env, {});
+    const ns = fleet.ns;
+    await fleet.commit({
+      "app/owned.yaml": configMap("owned", { v: "git" }, ns),
+      "app/merged.yaml": configMap("merged", { v: "git" }, ns, { "kustomize.toolkit.fluxcd.io/ssa": "Merge" }),
+    });
+    await createKustomization(env, ns, "app", { path: "./app", interval: "1h" });
+    await waitKs(env, ns, "app", "True");
+    const kubectl = await toolPath("kubectl");
+    for (const name of ["owned", "merged"]) {
+      await promisify(execFile)(kubectl, ["label", `configmap/${name}`, "-n", ns, "added-by=kubectl"], { env: { ...process.env, KUBECONFIG: env.kubeconfigPath } });
+    }
+    const token = await requestReconcile(env.admin, ns, "app");
+    await waitKs(env, ns, "app", "True", (k) => k.status?.lastHandledReconcileAt === token);
+    const owned = await env.admin.get<Obj>(ConfigMaps, ns, "owned");
+    const merged = await env.admin.get<Obj>(ConfigMaps, ns, "merged");
+    assert.equal(owned.metadata.labels!["added-by"], undefined, "kubectl's label removed");
+    assert.ok(!owned.metadata.managedFields!.some((m) => m.manager.startsWith("kubectl")), "kubectl no longer owns fields");
+    assert.equal(merged.metadata.labels!["added-by"], "kubectl", "ssa: Merge keeps fields of other managers");
   });
 });

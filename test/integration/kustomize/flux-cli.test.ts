@@ -64,7 +64,7 @@ describe("flux CLI and kubectl against the kustomize-controller", () => {
     const resumed = await run(flux, ["resume", "kustomization", "apps", "-n", ns, "--timeout=60s"], { env: kubeEnv() });
     assert.match(resumed.stdout + resumed.stderr, /applied revision/);
     const o = await waitKs(env, ns, "apps", "True", (k) => k.status?.lastAppliedRevision === third);
-    assert.equal(o.spec.suspend, false);
+    assert.ok(!o.spec.suspend, "resumed");
     assert.ok(await getOrUndefined(env.admin, ConfigMaps, ns, "three"));
   });
 });

@@ -1,0 +1,126 @@
+// Shared pieces of the Bootstrap e2e tests: a fleet repository seeded from examples/fleet, the real
+// Pulumi CLI on a local file backend running examples/local, and the controllers as local processes with
+// their ServiceAccounts' identity (the local control plane has no container runtime).
+import { execFileSync } from "node:child_process";
+import { promises as fs, readdirSync, readFileSync, statSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { TestContext } from "node:test";
+import * as k8s from "@kubernetes/client-node";
+import { projectRoot } from "../../local/tools";
+import { prepareStack, pulumi, stackOutputs, type PulumiResult, type PulumiWorkspace } from "../../local/pulumi";
+import { startLocalControllers, stopLocalControllers } from "../../local/controllers";
+import { isStatus, testKubeConfig, waitFor } from "../harness/cluster";
+import type { TestRepo } from "../fixtures/gitserver/repo";
+
+export const kubeconfigPath = (): string => {
+  const file = process.env.MOORING_TEST_KUBECONFIG;
+  if (!file) throw new Error("MOORING_TEST_KUBECONFIG is not set: run e2e tests via `node scripts/test.js e2e`");
+  return file;
+};
+
+/** Every file of examples/fleet, by repository path. */
+export function fleetFiles(): Record<string, string> {
+  const root = path.join(projectRoot(), "examples", "fleet");
+  const out: Record<string, string> = {};
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const full = path.join(dir, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else out[path.relative(root, full)] = readFileSync(full, "utf8");
+    }
+  };
+  walk(root);
+  return out;
+}
+
+export function gitLog(bare: string, branch = "main"): string[] {
+  return execFileSync("git", ["--git-dir", bare, "log", "--format=%H %s", branch], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+}
+
+export function gitShow(bare: string, file: string, branch = "main"): string | undefined {
+  try {
+    return execFileSync("git", ["--git-dir", bare, "show", `${branch}:${file}`], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Stack {
+  ws: PulumiWorkspace;
+  up(extra?: string[]): Promise<PulumiResult>;
+  preview(): Promise<PulumiResult>;
+  destroy(): Promise<PulumiResult>;
+  config(key: string, value: string, secret?: boolean): Promise<void>;
+  outputs(): Promise<Record<string, unknown>>;
+}
+
+/** A stack of examples/local in a fresh state directory (removed after the test). */
+export async function localStack(t: TestContext, name: string, config: Record<string, string>, secrets: Record<string, string> = {}): Promise<Stack> {
+  const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), `mooring-e2e-${name}-`));
+  t.after(() => fs.rm(stateDir, { recursive: true, force: true }));
+  const ws: PulumiWorkspace = { programDir: path.join(projectRoot(), "examples", "local"), stateDir, stack: name };
+  await prepareStack(ws);
+  const stack: Stack = {
+    ws,
+    up: (extra = []) => pulumi(ws, ["up", "--yes", "--skip-preview", ...extra], { timeoutMs: 600_000 }),
+    preview: () => pulumi(ws, ["preview", "--diff"], { timeoutMs: 300_000 }),
+    destroy: () => pulumi(ws, ["destroy", "--yes", "--skip-preview"], { timeoutMs: 600_000 }),
+    config: async (key, value, secret = false) => {
+      await pulumi(ws, ["config", "set", ...(secret ? ["--secret"] : []), key, value]);
+    },
+    outputs: () => stackOutputs(ws),
+  };
+  await stack.config("kubeconfig", kubeconfigPath());
+  for (const [k, v] of Object.entries(config)) await stack.config(k, v);
+  for (const [k, v] of Object.entries(secrets)) await stack.config(k, v, true);
+  return stack;
+}
+
+/**
+ * Run `up` and, as soon as the install created the controllers' ServiceAccounts, start the controllers as
+ * local processes with those identities — what an in-cluster Deployment would do — so `up` can wait for Ready.
+ */
+export async function upWithLocalControllers(t: TestContext, stack: Stack, dir: string, namespace = "flux-system"): Promise<{ result: PulumiResult; seconds: number }> {
+  const core = testKubeConfig().makeApiClient(k8s.CoreV1Api);
+  const started = Date.now();
+  const running = stack.up();
+  let controllersStarted = false;
+  const starter = (async () => {
+    await waitFor(
+      async () => {
+        for (const n of ["source-controller", "kustomize-controller"]) await core.readNamespacedServiceAccount({ name: n, namespace });
+        return true;
+      },
+      { what: "the install's ServiceAccounts", timeoutMs: 300_000, intervalMs: 250 },
+    );
+    await startLocalControllers({ dir, adminKubeconfig: kubeconfigPath(), namespace });
+    controllersStarted = true;
+  })();
+  t.after(() => stopLocalControllers(dir));
+  const result = await running;
+  await starter.catch((err: unknown) => {
+    if (!controllersStarted) throw err;
+  });
+  return { result, seconds: (Date.now() - started) / 1000 };
+}
+
+export async function exists(read: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await read();
+    return true;
+  } catch (err) {
+    if (isStatus(err, 404)) return false;
+    throw err;
+  }
+}
+
+export async function testDir(name: string): Promise<string> {
+  const base = process.env.MOORING_TEST_DIR ?? os.tmpdir();
+  return fs.mkdtemp(path.join(base, `e2e-${name}-`));
+}
+
+/** Seed a test repository with examples/fleet. */
+export function seedFleet(repo: TestRepo): string {
+  return repo.commit(fleetFiles(), "Fleet from examples/fleet");
+}
