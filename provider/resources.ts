@@ -22,27 +22,22 @@ interface Implementation {
 export function delegatingProvider(modulePath: string): pulumi.dynamic.ResourceProvider {
   return {
     async create(inputs) {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const impl = require(modulePath) as Implementation;
       return impl.create(inputs);
     },
     async diff(_id, olds, news) {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const impl = require(modulePath) as Implementation;
       return impl.diff(olds, news);
     },
     async update(_id, olds, news) {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const impl = require(modulePath) as Implementation;
       return { outs: await impl.update(olds, news) };
     },
     async read(id, props) {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const impl = require(modulePath) as Implementation;
       return impl.read(id, props);
     },
     async delete(_id, props) {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const impl = require(modulePath) as Implementation;
       await impl.remove(props);
     },

@@ -6,7 +6,7 @@ import { ReconcileRequestAnnotation } from "../runtime/controller";
 import { ReconcileError, errorMessage } from "../runtime/errors";
 import { getCondition, markFailed, markReady, markReconciling, markTrue, markFalse, markUnknown, removeCondition } from "../runtime/conditions";
 import { addFinalizer, hasFinalizer, removeFinalizer, updateStatus } from "../runtime/status";
-import type { KubeClient } from "../runtime/kube";
+import { isNotFound, type KubeClient } from "../runtime/kube";
 import type { Metrics } from "../runtime/metrics";
 import { parseDuration } from "../source/duration";
 import {
@@ -239,13 +239,27 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
         if (summary) await ctx.events.record(obj, "Normal", "Progressing", summary, "Delete");
       } catch (err) {
         await ctx.events.record(obj, "Warning", PruneFailedReason, errorMessage(err), "Delete");
-        throw new ReconcileError(PruneFailedReason, errorMessage(err), { cause: err });
+        // In a terminating namespace the impersonated identity's bindings may be gone already: do not keep
+        // the namespace stuck on this finalizer; the namespace's own deletion removes what is left in it.
+        if (!(await namespaceTerminating(ctx.client, obj.metadata.namespace!, ctx.signal))) {
+          throw new ReconcileError(PruneFailedReason, errorMessage(err), { cause: err });
+        }
+        ctx.log.warn({ err: errorMessage(err) }, "garbage collection failed in a terminating namespace; releasing the finalizer");
       }
     }
     this.opts.drift?.forget(keyOf(obj));
     this.builds.delete(keyOf(obj));
     await removeFinalizer(ctx.client, KustomizationKind.resource, obj, KustomizeFinalizer, ctx.signal);
     ctx.log.info({ policy, pruned: prune && !obj.spec.suspend }, "finalizer removed");
+  }
+}
+
+async function namespaceTerminating(client: KubeClient, name: string, signal: AbortSignal): Promise<boolean> {
+  try {
+    const ns = await client.get<{ metadata: { deletionTimestamp?: string } }>({ kind: "Namespace", group: "", version: "v1", plural: "namespaces", namespaced: false }, undefined, name, { signal });
+    return Boolean(ns.metadata.deletionTimestamp);
+  } catch (err) {
+    return isNotFound(err);
   }
 }
 

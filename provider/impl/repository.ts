@@ -64,3 +64,6 @@ export async function read(id: string, props: Partial<RepositoryOutputs> & { tok
     throw err;
   }
 }
+
+/** Destroy keeps the repository: its history outlives the cluster. Delete it on GitHub when you mean to. */
+export async function remove(): Promise<void> {}

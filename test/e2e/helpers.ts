@@ -2,7 +2,7 @@
 // Pulumi CLI on a local file backend running examples/local, and the controllers as local processes with
 // their ServiceAccounts' identity (the local control plane has no container runtime).
 import { execFileSync } from "node:child_process";
-import { promises as fs, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, promises as fs, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { TestContext } from "node:test";
@@ -123,4 +123,33 @@ export async function testDir(name: string): Promise<string> {
 /** Seed a test repository with examples/fleet. */
 export function seedFleet(repo: TestRepo): string {
   return repo.commit(fleetFiles(), "Fleet from examples/fleet");
+}
+
+const gitEnv = {
+  ...process.env,
+  GIT_AUTHOR_NAME: "Someone Else",
+  GIT_AUTHOR_EMAIL: "someone@mooring.invalid",
+  GIT_COMMITTER_NAME: "Someone Else",
+  GIT_COMMITTER_EMAIL: "someone@mooring.invalid",
+  GIT_CONFIG_NOSYSTEM: "1",
+  GIT_CONFIG_GLOBAL: "/dev/null",
+};
+
+/** Commit files on top of the branch's current head (fresh clone of the bare repository) and push. */
+export function pushCommit(bare: string, files: Record<string, string>, message: string, branch = "main"): string {
+  const work = mkdtempSync(path.join(os.tmpdir(), "mooring-e2e-work-"));
+  try {
+    const git = (...args: string[]) => execFileSync("git", args, { cwd: work, env: gitEnv, encoding: "utf8" }).trim();
+    git("clone", "-q", "--branch", branch, bare, ".");
+    for (const [p, content] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(work, p)), { recursive: true });
+      writeFileSync(path.join(work, p), content);
+    }
+    git("add", "-A");
+    git("commit", "-q", "-m", message);
+    git("push", "-q", "origin", branch);
+    return git("rev-parse", "HEAD");
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }

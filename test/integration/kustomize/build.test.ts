@@ -1,7 +1,7 @@
 // Spec overrides written into the kustomization before the build, and postBuild substitution.
 import { after, before, describe, test } from "node:test";
 import * as assert from "node:assert/strict";
-import { ConfigMaps, Deployments, Secrets, cond, configMap, createKustomization, deployment, getOrUndefined, newFleet, startKustomizeEnv, waitKs, type KustomizeEnv } from "./env";
+import { ConfigMaps, Deployments, Secrets, cond, configMap, createKustomization, deployment, getOrUndefined, newFleet, startKustomizeEnv, waitKs, logsFor, requestReconcile, type KustomizeEnv } from "./env";
 
 type CM = { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> }; data: Record<string, string> };
 
@@ -95,10 +95,17 @@ describe("Kustomization build options", () => {
     assert.equal(await getOrUndefined(env.admin, ConfigMaps, ns, "new"), undefined);
     assert.equal((await env.admin.get<CM>(ConfigMaps, ns, "vars")).data.region, "eu-west", "nothing applied from the failing build");
 
-    // A missing, non-optional substituteFrom source is a build failure too.
+    // Setting the variable in a substituteFrom ConfigMap fixes it at the next retry.
     await env.admin.patch(ConfigMaps, ns, "cluster-vars", { data: { undefined_var: "now-set" } });
     const fixed = await waitKs(env, ns, "app", "True", (k) => k.status?.lastAppliedRevision === rev, 30_000);
     assert.equal(fixed.status!.lastAppliedRevision, rev);
     assert.equal((await env.admin.get<CM>(ConfigMaps, ns, "new")).data.v, "now-set");
+
+    // A missing, non-optional substituteFrom source is a build failure naming it.
+    await env.admin.delete(Secrets, ns, "secret-vars");
+    const token = await requestReconcile(env.admin, ns, "app");
+    const missing = await waitKs(env, ns, "app", "False", (k) => k.status?.lastHandledReconcileAt === token, 30_000);
+    assert.equal(cond(missing, "Ready")!.reason, "BuildFailed");
+    assert.equal(cond(missing, "Ready")!.message, `substitute from 'Secret/${ns}/secret-vars' failed: not found`, logsFor(env, ns, "app"));
   });
 });

@@ -273,3 +273,11 @@ spec:
         - name: app
           image: ${image}
 `;
+
+/** The controller's log lines about one Kustomization (for failure diagnostics). */
+export function logsFor(env: KustomizeEnv, ns: string, name: string): string {
+  return env.logs
+    .filter((l) => l.namespace === ns && l.name === name)
+    .map((l) => `${String(l.time)} ${String(l.msg)} ${l.err ? String(l.err) : ""} ${l.reason ? String(l.reason) : ""}`)
+    .join("\n");
+}

@@ -1,0 +1,131 @@
+// The systems under test, each started as child processes against one control plane: Mooring's source-
+// and kustomize-controller (bin/mooring.js, default flags) and Flux's (pinned 1.7.3 binaries, out of
+// cluster, default flags or tuned as in Flux's own benchmark).
+import { spawn, type ChildProcess } from "node:child_process";
+import { openSync, closeSync } from "node:fs";
+import * as path from "node:path";
+import { freePort } from "../local/ports";
+import { projectRoot, toolPath, toolsPathEnv } from "../local/tools";
+import { readPeakRssMiB } from "./procstat";
+
+export type ControllerRole = "source" | "kustomize";
+
+export interface ControllerProcess {
+  role: ControllerRole;
+  child: ChildProcess;
+  pid: number;
+  log: string;
+  healthUrl: string;
+  /** The last VmHWM read before the process was stopped (it vanishes with the process). */
+  peakRssMiB?: number;
+}
+
+export interface SystemOptions {
+  kubeconfig: string;
+  /** Directory for storage and logs. */
+  dir: string;
+  /** Extra node flags for Mooring's processes (e.g. --cpu-prof). */
+  nodeFlags?: string[];
+}
+
+export interface RunningSystem {
+  controllers: ControllerProcess[];
+  stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+
+/** Kills every controller process still running (used on SIGINT and on fatal errors). */
+export function killAll(): void {
+  for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+}
+
+function start(role: ControllerRole, bin: string, args: string[], o: SystemOptions, env: NodeJS.ProcessEnv, healthPort: number, healthPath: string): ControllerProcess {
+  const log = path.join(o.dir, `${role}-controller.log`);
+  const fd = openSync(log, "a");
+  const child = spawn(bin, args, { stdio: ["ignore", fd, fd], env: { ...env, RUNTIME_NAMESPACE: "flux-system" } });
+  closeSync(fd);
+  if (child.pid === undefined) throw new Error(`could not start ${bin}`);
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  return { role, child, pid: child.pid, log, healthUrl: `http://127.0.0.1:${healthPort}${healthPath}` };
+}
+
+async function stopAll(controllers: ControllerProcess[]): Promise<void> {
+  await Promise.all(
+    controllers.map(async (c) => {
+      c.peakRssMiB = (await readPeakRssMiB(c.pid)) ?? c.peakRssMiB;
+      if (c.child.exitCode !== null || c.child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => c.child.once("exit", () => resolve()));
+      c.child.kill("SIGTERM");
+      const timer = setTimeout(() => c.child.kill("SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+}
+
+/** Waits until every controller answers its health endpoint; fails fast when one exits. */
+export async function waitHealthy(controllers: ControllerProcess[], timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const c of controllers) {
+    for (;;) {
+      if (c.child.exitCode !== null) throw new Error(`${c.role}-controller exited (code ${c.child.exitCode}); see ${c.log}`);
+      try {
+        const res = await fetch(c.healthUrl, { signal: AbortSignal.timeout(2_000) });
+        if (res.ok) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`${c.role}-controller not healthy at ${c.healthUrl} after ${timeoutMs / 1000}s; see ${c.log}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+export async function startMooring(o: SystemOptions): Promise<RunningSystem> {
+  const script = path.join(projectRoot(), "bin", "mooring.js");
+  const env = await toolsPathEnv();
+  const storagePort = await freePort();
+  const common = async (role: ControllerRole) => {
+    const health = await freePort();
+    const args = [...(o.nodeFlags ?? []).map((f) => f.replace("{role}", role)), script, "controllers", `--controllers=${role}`, `--kubeconfig=${o.kubeconfig}`, `--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`];
+    return { args, health };
+  };
+  const src = await common("source");
+  src.args.push(`--storage-path=${path.join(o.dir, "storage")}`, `--storage-addr=127.0.0.1:${storagePort}`, `--storage-adv-addr=127.0.0.1:${storagePort}`);
+  const ks = await common("kustomize");
+  const controllers = [
+    start("source", process.execPath, src.args, o, env, src.health, "/readyz"),
+    start("kustomize", process.execPath, ks.args, o, env, ks.health, "/readyz"),
+  ];
+  return { controllers, stop: () => stopAll(controllers) };
+}
+
+export interface FluxOptions extends SystemOptions {
+  /** Flux's benchmark settings: kustomize-controller --concurrent=20 and higher apiserver QPS/burst. */
+  tuned: boolean;
+}
+
+/** The tuned flags (Flux's defaults are --concurrent=4, --kube-api-qps=50, --kube-api-burst=300). */
+export const fluxTunedFlags = ["--concurrent=20", "--kube-api-qps=500", "--kube-api-burst=1000"];
+
+export async function startFlux(o: FluxOptions): Promise<RunningSystem> {
+  const [sourceBin, kustomizeBin] = await Promise.all([toolPath("flux-source-controller"), toolPath("flux-kustomize-controller")]);
+  const env = await toolsPathEnv();
+  const storagePort = await freePort();
+  const common = async () => {
+    const health = await freePort();
+    const args = [`--kubeconfig=${o.kubeconfig}`, `--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`, "--enable-leader-election=false", "--watch-all-namespaces=true", "--log-level=info"];
+    return { args, health };
+  };
+  const src = await common();
+  src.args.push(`--storage-path=${path.join(o.dir, "storage")}`, `--storage-addr=127.0.0.1:${storagePort}`, `--storage-adv-addr=127.0.0.1:${storagePort}`);
+  const ks = await common();
+  if (o.tuned) ks.args.push(...fluxTunedFlags);
+  const controllers = [
+    start("source", sourceBin, src.args, o, { ...env, TMPDIR: path.join(o.dir) }, src.health, "/readyz"),
+    start("kustomize", kustomizeBin, ks.args, o, { ...env, TMPDIR: path.join(o.dir) }, ks.health, "/readyz"),
+  ];
+  return { controllers, stop: () => stopAll(controllers) };
+}

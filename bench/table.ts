@@ -1,0 +1,55 @@
+// Renders MTTP results as a markdown table: rows system × N; columns seconds, ratio to Mooring, ratio to
+// the floor, peak RSS, CPU seconds.
+
+export type SystemName = "mooring" | "flux" | "flux-tuned" | "floor";
+export const systemOrder: SystemName[] = ["mooring", "flux", "flux-tuned", "floor"];
+
+export interface ControllerNumbers {
+  source?: number;
+  kustomize?: number;
+}
+
+export interface Run {
+  system: SystemName;
+  n: number;
+  /** Seconds from creating the Kustomizations until all are Ready and all 4N objects exist; null when the run timed out. */
+  seconds: number | null;
+  ready?: number;
+  objects?: number;
+  peakRssMiB: ControllerNumbers;
+  cpuSeconds: ControllerNumbers & { apiserver?: number; floor?: number };
+  error?: string;
+}
+
+const fmt = (v: number | undefined | null, digits = 1): string => (v === undefined || v === null || !Number.isFinite(v) ? "–" : v.toFixed(digits));
+
+function ratio(a: number | null | undefined, b: number | null | undefined): string {
+  if (a === null || a === undefined || b === null || b === undefined || b === 0) return "–";
+  return `${(a / b).toFixed(2)}×`;
+}
+
+function pair(v: ControllerNumbers, digits: number): string {
+  if (v.source === undefined && v.kustomize === undefined) return "–";
+  return `${fmt(v.source, digits)} / ${fmt(v.kustomize, digits)}`;
+}
+
+export function renderTable(runs: readonly Run[]): string {
+  const find = (system: SystemName, n: number) => runs.find((r) => r.system === system && r.n === n);
+  const ns = [...new Set(runs.map((r) => r.n))].sort((a, b) => a - b);
+  const lines = [
+    "| system | N | seconds | ÷ Mooring | ÷ floor | peak RSS MiB (source / kustomize) | CPU s (source / kustomize) | apiserver CPU s |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const n of ns) {
+    for (const system of systemOrder) {
+      const r = find(system, n);
+      if (!r) continue;
+      const seconds = r.seconds === null ? `timed out${r.error ? ` (${r.error})` : ""}` : fmt(r.seconds);
+      const cpu = system === "floor" ? `${fmt(r.cpuSeconds.floor)} (loop)` : pair(r.cpuSeconds, 1);
+      lines.push(
+        `| ${system} | ${n} | ${seconds} | ${ratio(r.seconds, find("mooring", n)?.seconds)} | ${ratio(r.seconds, find("floor", n)?.seconds)} | ${pair(r.peakRssMiB, 0)} | ${cpu} | ${fmt(r.cpuSeconds.apiserver)} |`,
+      );
+    }
+  }
+  return lines.join("\n") + "\n";
+}
