@@ -146,7 +146,7 @@ async function measureCommitToApplied(client: KubeClient, t: Trackers, repo: Ben
     });
     const doc = { ...base, metadata: { ...base.metadata, annotations: { "bench.mooring.dev/commit": mark } } };
     const started = performance.now();
-    await repo.commit({ [`apps/${w.appName(1)}/deployment.yaml`]: stringify(doc) }, `commit ${k}`);
+    await repo.commit({ [`apps/${w.appName(1)}/deployment.yaml`]: stringify(doc, { aliasDuplicateObjects: false }) }, `commit ${k}`);
     const at = await Promise.race([seen, sleep(90_000).then(() => undefined)]);
     if (at === undefined) timedOut++;
     else seconds.push((at - started) / 1000);

@@ -73,7 +73,7 @@ export const objectsPerApp = 4;
 export function repositoryFiles(n: number): Record<string, string> {
   const files: Record<string, string> = {};
   for (let i = 1; i <= n; i++) {
-    for (const [file, obj] of Object.entries(appObjects(i))) files[`apps/${appName(i)}/${file}`] = stringify(obj);
+    for (const [file, obj] of Object.entries(appObjects(i))) files[`apps/${appName(i)}/${file}`] = stringify(obj, { aliasDuplicateObjects: false });
   }
   return files;
 }

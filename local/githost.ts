@@ -1,10 +1,159 @@
-// A local git host for the demo: `git http-backend` (smart HTTP) behind node:http on 127.0.0.1 with basic
-// auth. Run as a detached process (`node dist/local/githost.js --root R --port P --user U --password-file F`),
-// recorded in DIR/extra-processes.json so `mooring local down` stops it.
+// A git host on 127.0.0.1: `git http-backend` (smart HTTP, CGI) behind node:http, with optional basic auth.
+// The demo runs it as a detached process (`node dist/local/githost.js --root R --port P --user U
+// --password-file F`), recorded in DIR/extra-processes.json so `mooring local down` stops it; tests and
+// benchmarks serve repositories with the same handler in-process.
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import * as http from "node:http";
-import * as path from "node:path";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+
+/** Decides whether a request may proceed; returns the user name to run receive-pack as, or undefined. */
+export type GitHttpAuthorizer = (authorization: string | undefined, repoPath: string) => string | undefined;
+
+export interface GitHttpBackendOptions {
+  /** Directory holding bare repositories, e.g. `<root>/acme/fleet.git`. */
+  root: string;
+  /** URL prefix the repositories are served under. Default "" (so `/acme/fleet.git/...`). */
+  prefix?: string;
+  /** When given, a request without a user is answered 401 with a Basic challenge. */
+  authorize?: GitHttpAuthorizer;
+  /** Called with "METHOD /path?query" for every request (tests assert on what clients did). */
+  onRequest?: (line: string) => void;
+  /** Runs before each push is handed to git (tests use it to move the branch under a pusher's feet). */
+  beforeReceivePack?: (repoPath: string) => Promise<void> | void;
+}
+
+const httpBackend = (() => {
+  try {
+    return join(execFileSync("git", ["--exec-path"], { encoding: "utf8" }).trim(), "git-http-backend");
+  } catch {
+    return "/usr/lib/git-core/git-http-backend";
+  }
+})();
+
+/** Basic-auth authorizer for one user and password. */
+export function basicAuth(username: string, password: string): GitHttpAuthorizer {
+  const expected = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+  return (header) => (header === expected ? username : undefined);
+}
+
+/** Create a bare repository under root (`owner/name.git`), pushes allowed; returns its path. */
+export function createBareRepository(root: string, relative: string, defaultBranch = "main"): string {
+  const path = join(root, relative);
+  mkdirSync(path, { recursive: true });
+  execFileSync("git", ["init", "-q", "--bare", `--initial-branch=${defaultBranch}`, path]);
+  execFileSync("git", ["-C", path, "config", "http.receivepack", "true"]);
+  return path;
+}
+
+/** Handle a request when it is a git smart-HTTP request; returns false when the path is not ours. */
+export function handleGitRequest(options: GitHttpBackendOptions, req: IncomingMessage, res: ServerResponse): boolean {
+  const url = new URL(req.url ?? "/", "http://localhost");
+  options.onRequest?.(`${req.method} ${url.pathname}${url.search}`);
+  const hook = options.beforeReceivePack;
+  if (hook && req.method === "POST" && url.pathname.endsWith("/git-receive-pack")) {
+    const repoPath = join(options.root, url.pathname.slice((options.prefix ?? "").length).replace(/\/git-receive-pack$/, ""));
+    req.pause();
+    Promise.resolve(hook(repoPath)).then(
+      () => runBackend(options, req, res, url),
+      (err: unknown) => res.writeHead(500).end(`beforeReceivePack failed: ${String(err)}\n`),
+    );
+    return true;
+  }
+  return runBackend(options, req, res, url);
+}
+
+function runBackend(options: GitHttpBackendOptions, req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+  const prefix = options.prefix ?? "";
+  if (!url.pathname.startsWith(`${prefix}/`) || !/\.git\/(info\/refs|git-upload-pack|git-receive-pack|HEAD)$/.test(url.pathname)) return false;
+  const pathInfo = url.pathname.slice(prefix.length);
+  let user: string | undefined;
+  if (options.authorize) {
+    user = options.authorize(req.headers.authorization, pathInfo);
+    if (user === undefined) {
+      res.writeHead(401, { "WWW-Authenticate": 'Basic realm="git"', "Content-Type": "text/plain" });
+      res.end("Authentication required\n");
+      return true;
+    }
+  }
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    GIT_PROJECT_ROOT: options.root,
+    GIT_HTTP_EXPORT_ALL: "1",
+    GIT_CONFIG_NOSYSTEM: "1",
+    HOME: options.root,
+    PATH_INFO: pathInfo,
+    REQUEST_METHOD: req.method ?? "GET",
+    QUERY_STRING: url.search.replace(/^\?/, ""),
+    CONTENT_TYPE: req.headers["content-type"] ?? "",
+    REMOTE_ADDR: req.socket.remoteAddress ?? "127.0.0.1",
+    REMOTE_USER: user ?? "anonymous",
+    GIT_HTTP_MAX_REQUEST_BUFFER: "100M",
+  };
+  if (req.headers["content-encoding"]) env.HTTP_CONTENT_ENCODING = String(req.headers["content-encoding"]);
+  if (req.headers["git-protocol"]) env.GIT_PROTOCOL = String(req.headers["git-protocol"]);
+  if (req.headers["content-length"]) env.CONTENT_LENGTH = String(req.headers["content-length"]);
+  const cgi = spawn(httpBackend, [], { env, stdio: ["pipe", "pipe", "pipe"] });
+  req.pipe(cgi.stdin);
+  let head = Buffer.alloc(0);
+  let headersDone = false;
+  cgi.stdout.on("data", (chunk: Buffer) => {
+    if (headersDone) {
+      res.write(chunk);
+      return;
+    }
+    head = Buffer.concat([head, chunk]);
+    const text = head.toString("latin1");
+    const end = text.search(/\r?\n\r?\n/);
+    if (end < 0) return;
+    const separator = text.slice(end).startsWith("\r\n\r\n") ? 4 : text.slice(end).startsWith("\r\n\n") ? 3 : text.slice(end).startsWith("\n\r\n") ? 3 : 2;
+    let status = 200;
+    const headers: Record<string, string> = {};
+    for (const line of text.slice(0, end).split(/\r?\n/)) {
+      const colon = line.indexOf(":");
+      if (colon < 0) continue;
+      const name = line.slice(0, colon).trim();
+      const value = line.slice(colon + 1).trim();
+      if (name.toLowerCase() === "status") status = Number.parseInt(value, 10);
+      else headers[name] = value;
+    }
+    res.writeHead(status, headers);
+    headersDone = true;
+    res.write(head.subarray(end + separator));
+  });
+  cgi.stderr.resume();
+  cgi.on("close", () => {
+    if (!headersDone) res.writeHead(500).end("git http-backend produced no response\n");
+    else res.end();
+  });
+  return true;
+}
+
+export interface RunningGitHttpServer {
+  /** Base URL, e.g. `http://127.0.0.1:34567`; a repository is `${url}/acme/fleet.git`. */
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/** Serve every bare repository under root over smart HTTP on a free loopback port. */
+export async function startGitHttpServer(options: GitHttpBackendOptions): Promise<RunningGitHttpServer> {
+  const server = createServer((req, res) => {
+    if (!handleGitRequest(options, req, res)) res.writeHead(404, { "Content-Type": "text/plain" }).end("not found\n");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}${options.prefix ?? ""}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
 
 export interface GitHostOptions {
   root: string;
@@ -13,67 +162,11 @@ export interface GitHostOptions {
   password: string;
 }
 
-function httpBackendPath(): string {
-  try {
-    return path.join(execFileSync("git", ["--exec-path"], { encoding: "utf8" }).trim(), "git-http-backend");
-  } catch {
-    return "/usr/lib/git-core/git-http-backend";
-  }
-}
-
-export function serveGit(o: GitHostOptions): Promise<http.Server> {
-  const backend = httpBackendPath();
-  const expected = `Basic ${Buffer.from(`${o.username}:${o.password}`).toString("base64")}`;
-  const server = http.createServer((req, res) => {
-    if (req.headers.authorization !== expected) {
-      res.writeHead(401, { "www-authenticate": 'Basic realm="mooring git"' }).end("unauthorized\n");
-      return;
-    }
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const cgi = spawn(backend, [], {
-      env: {
-        PATH: process.env.PATH,
-        GIT_PROJECT_ROOT: o.root,
-        GIT_HTTP_EXPORT_ALL: "1",
-        REQUEST_METHOD: req.method,
-        PATH_INFO: decodeURIComponent(url.pathname),
-        QUERY_STRING: url.search.replace(/^\?/, ""),
-        CONTENT_TYPE: req.headers["content-type"] ?? "",
-        REMOTE_USER: o.username,
-        REMOTE_ADDR: req.socket.remoteAddress ?? "",
-        GIT_PROTOCOL: String(req.headers["git-protocol"] ?? ""),
-        HTTP_CONTENT_ENCODING: String(req.headers["content-encoding"] ?? ""),
-        GIT_CONFIG_NOSYSTEM: "1",
-        GIT_CONFIG_GLOBAL: "/dev/null",
-      },
-    });
-    req.pipe(cgi.stdin);
-    let head = Buffer.alloc(0);
-    let headersDone = false;
-    cgi.stdout.on("data", (chunk: Buffer) => {
-      if (headersDone) return void res.write(chunk);
-      head = Buffer.concat([head, chunk]);
-      const sep = head.indexOf("\r\n\r\n");
-      if (sep < 0) return;
-      headersDone = true;
-      let status = 200;
-      const headers: Record<string, string> = {};
-      for (const line of head.subarray(0, sep).toString("latin1").split("\r\n")) {
-        const i = line.indexOf(":");
-        if (i < 0) continue;
-        const k = line.slice(0, i).trim();
-        const v = line.slice(i + 1).trim();
-        if (k.toLowerCase() === "status") status = Number(v.split(" ")[0]);
-        else headers[k] = v;
-      }
-      res.writeHead(status, headers);
-      res.write(head.subarray(sep + 4));
-    });
-    cgi.stdout.on("end", () => {
-      if (!headersDone) res.writeHead(500);
-      res.end();
-    });
-    cgi.on("error", () => res.destroy());
+/** Serve every repository under root on a fixed loopback port with one basic-auth user. */
+export function serveGit(o: GitHostOptions): Promise<Server> {
+  const options: GitHttpBackendOptions = { root: o.root, authorize: basicAuth(o.username, o.password) };
+  const server = createServer((req, res) => {
+    if (!handleGitRequest(options, req, res)) res.writeHead(404, { "Content-Type": "text/plain" }).end("not found\n");
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);

@@ -232,8 +232,17 @@ export class ResourceManager {
         await sleep(200, o.signal);
       }
       if (obj.kind === "CustomResourceDefinition") {
-        const spec = (obj as unknown as { spec?: { group?: string; versions?: { name: string }[] } }).spec;
-        for (const v of spec?.versions ?? []) this.mapper.invalidate(`${spec?.group}/${v.name}`);
+        // Discovery serves the new kind shortly after Established: wait until it does.
+        const spec = (obj as unknown as { spec?: { group?: string; names?: { kind?: string }; versions?: { name: string; served?: boolean }[] } }).spec;
+        for (const v of (spec?.versions ?? []).filter((x) => x.served !== false)) {
+          const apiVersion = `${spec?.group}/${v.name}`;
+          this.mapper.invalidate(apiVersion);
+          while (!(await this.mapper.mapping(apiVersion, spec?.names?.kind ?? "", o.signal))) {
+            if (Date.now() > deadline || o.signal.aborted) throw new ApplyError(`${describe(obj)}: kind ${spec?.names?.kind} in ${apiVersion} is not served after ${Math.round(o.waitTimeoutMs / 1000)}s`, "cluster definitions");
+            await sleep(200, o.signal);
+            this.mapper.invalidate(apiVersion);
+          }
+        }
       }
     }
   }

@@ -221,7 +221,7 @@ export async function waitKs(env: KustomizeEnv, ns: string, name: string, status
       return r?.status === status && r.observedGeneration === k.metadata.generation && extra(k) ? k : undefined;
     }, { what: `Kustomization ${ns}/${name} Ready=${status}`, timeoutMs, intervalMs: 150 });
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last status: ${JSON.stringify(last?.status?.conditions)}`);
+    throw new Error(`${(err as Error).message}; last status: ${JSON.stringify(last?.status?.conditions)}\ncontroller log:\n${logsFor(env, ns, name).split("\n").slice(-30).join("\n")}`);
   }
 }
 
@@ -278,6 +278,6 @@ spec:
 export function logsFor(env: KustomizeEnv, ns: string, name: string): string {
   return env.logs
     .filter((l) => l.namespace === ns && l.name === name)
-    .map((l) => `${String(l.time)} ${String(l.msg)} ${l.err ? String(l.err) : ""} ${l.reason ? String(l.reason) : ""}`)
+    .map((l) => { const { time, msg, level, controller: _c, name: _n, namespace: _ns, ...rest } = l; return `${String(time)} ${String(level)} ${String(msg)} ${JSON.stringify(rest)}`; })
     .join("\n");
 }

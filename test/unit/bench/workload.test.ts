@@ -14,9 +14,9 @@ test("each app has a 0-replica Deployment, ServiceAccount, headless Service and 
   assert.equal(objs.length, objectsPerApp);
   assert.deepEqual(objs.map((o) => o.kind).sort(), ["Deployment", "Ingress", "Service", "ServiceAccount"]);
   for (const o of objs) assert.equal(o.metadata.namespace, "app-0007");
-  const dep = objs.find((o) => o.kind === "Deployment") as { spec: { replicas: number } };
+  const dep = objs.find((o) => o.kind === "Deployment") as unknown as { spec: { replicas: number } };
   assert.equal(dep.spec.replicas, 0);
-  const svc = objs.find((o) => o.kind === "Service") as { spec: { clusterIP: string } };
+  const svc = objs.find((o) => o.kind === "Service") as unknown as { spec: { clusterIP: string } };
   assert.equal(svc.spec.clusterIP, "None");
 });
 
@@ -38,4 +38,8 @@ test("the floor applies the same objects with the controller's ownership labels"
   assert.equal(objs.length, objectsPerApp);
   for (const o of objs) assert.equal(o.metadata.labels?.["kustomize.toolkit.fluxcd.io/name"], "app-0002");
   assert.equal(appObjects(2)["service.yaml"]!.metadata.labels?.["kustomize.toolkit.fluxcd.io/name"], undefined);
+});
+
+test("repository files are plain YAML without anchors or aliases", () => {
+  for (const text of Object.values(repositoryFiles(2))) assert.doesNotMatch(text, /(^|\s)[&*][a-z0-9]/m);
 });
