@@ -116,7 +116,8 @@ export async function startFlux(o: FluxOptions): Promise<RunningSystem> {
   const storagePort = await freePort();
   const common = async () => {
     const health = await freePort();
-    const args = [`--kubeconfig=${o.kubeconfig}`, `--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`, "--enable-leader-election=false", "--watch-all-namespaces=true", "--log-level=info"];
+    // Flux's binaries take the kubeconfig from KUBECONFIG (controller-runtime), not from a flag.
+    const args = [`--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`, "--enable-leader-election=false", "--watch-all-namespaces=true", "--log-level=info"];
     return { args, health };
   };
   const src = await common();
@@ -124,8 +125,8 @@ export async function startFlux(o: FluxOptions): Promise<RunningSystem> {
   const ks = await common();
   if (o.tuned) ks.args.push(...fluxTunedFlags);
   const controllers = [
-    start("source", sourceBin, src.args, o, { ...env, TMPDIR: path.join(o.dir) }, src.health, "/readyz"),
-    start("kustomize", kustomizeBin, ks.args, o, { ...env, TMPDIR: path.join(o.dir) }, ks.health, "/readyz"),
+    start("source", sourceBin, src.args, o, { ...env, KUBECONFIG: o.kubeconfig, TMPDIR: o.dir }, src.health, "/readyz"),
+    start("kustomize", kustomizeBin, ks.args, o, { ...env, KUBECONFIG: o.kubeconfig, TMPDIR: o.dir }, ks.health, "/readyz"),
   ];
   return { controllers, stop: () => stopAll(controllers) };
 }

@@ -45,15 +45,16 @@ export async function pulumiEnv(ws: PulumiWorkspace, extra: NodeJS.ProcessEnv = 
 }
 
 /** Run one pulumi command; resolves with its output, rejects with a PulumiError naming the command. */
-export async function pulumi(ws: PulumiWorkspace, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<PulumiResult> {
+export async function pulumi(ws: PulumiWorkspace, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<PulumiResult> {
   const bin = await toolPath("pulumi");
   const env = await pulumiEnv(ws, opts.env);
   const result = await new Promise<PulumiResult>((resolve, reject) => {
-    const child = spawn(bin, [...args, "--non-interactive"], { cwd: ws.programDir, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(bin, ["--non-interactive", ...args], { cwd: ws.programDir, env, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill("SIGTERM"), opts.timeoutMs ?? 300_000);
     child.on("error", reject);
     child.on("close", (code) => {
@@ -70,6 +71,12 @@ export async function prepareStack(ws: PulumiWorkspace): Promise<void> {
   await fs.mkdir(path.join(ws.stateDir, "backend"), { recursive: true });
   await fs.mkdir(path.join(ws.stateDir, "home"), { recursive: true });
   await pulumi(ws, ["stack", "select", ws.stack, "--create"]);
+}
+
+/** Set one stack config value; a secret goes through stdin, never argv (process listings, error messages). */
+export async function setConfig(ws: PulumiWorkspace, key: string, value: string, secret = false): Promise<void> {
+  if (secret) await pulumi(ws, ["config", "set", "--secret", "--", key], { input: value });
+  else await pulumi(ws, ["config", "set", "--", key, value]);
 }
 
 export async function stackOutputs(ws: PulumiWorkspace): Promise<Record<string, unknown>> {

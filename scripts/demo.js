@@ -88,7 +88,7 @@ async function runPulumi(ws, args) {
   const bin = await toolPath("pulumi");
   const env = await pulumiEnv(ws, { NODE_NO_WARNINGS: "1" });
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, [...args, "--non-interactive"], { cwd: ws.programDir, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(bin, ["--non-interactive", ...args], { cwd: ws.programDir, env, stdio: ["ignore", "pipe", "pipe"] });
     const relay = (stream) => {
       let buf = "";
       stream.on("data", (d) => {
@@ -111,7 +111,7 @@ async function main() {
   const { ensureTools } = require(path.join(root, "dist", "local", "tools.js"));
   const { up } = require(path.join(root, "dist", "local", "controlplane.js"));
   const { startLocalControllers } = require(path.join(root, "dist", "local", "controllers.js"));
-  const { prepareStack, pulumi, stackOutputs } = require(path.join(root, "dist", "local", "pulumi.js"));
+  const { prepareStack, setConfig, stackOutputs } = require(path.join(root, "dist", "local", "pulumi.js"));
   const k8s = require("@kubernetes/client-node");
 
   say("resolving the pinned tools (built from Go modules the first time)");
@@ -132,8 +132,8 @@ async function main() {
   info("controllers run here as local processes, each with its in-cluster ServiceAccount's identity (TokenRequest).");
   const ws = { programDir: root, stateDir: path.join(dir, "pulumi"), stack: "demo" };
   await prepareStack(ws);
-  for (const [k, v] of [["kubeconfig", cp.kubeconfigPath], ["gitUrl", host.url], ["gitUsername", "fleet"]]) await pulumi(ws, ["config", "set", k, v]);
-  await pulumi(ws, ["config", "set", "--secret", "gitPassword", host.password]);
+  for (const [k, v] of [["kubeconfig", cp.kubeconfigPath], ["gitUrl", host.url], ["gitUsername", "fleet"]]) await setConfig(ws, k, v);
+  await setConfig(ws, "gitPassword", host.password, true);
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(cp.kubeconfigPath);
   const core = kc.makeApiClient(k8s.CoreV1Api);

@@ -25,7 +25,7 @@ export async function downloadArtifact(url: string, digest: string | undefined, 
   try {
     res = await fetch(url, { signal });
   } catch (err) {
-    throw new ArtifactError(`failed to download artifact from ${url}: ${(err as Error).message}`);
+    throw new ArtifactError(`failed to download artifact from ${url}: ${signal.aborted ? "timed out" : (err as Error).message}`);
   }
   if (res.status !== 200) throw new ArtifactError(`failed to download artifact from ${url}, status: ${res.status} ${res.statusText}`);
   const chunks: Buffer[] = [];

@@ -13,13 +13,19 @@ import { BuildError, checkReferences, prepareKustomization } from "./generate";
 import { kustomizeBuild, postBuild } from "./build";
 import { invalidVarNames, varsFromData } from "./substitute";
 import type { Manifest } from "./inventory";
+import type { Logger } from "pino";
 
 export interface BuildOptions {
   kustomizePath: string;
   noRemoteBases: boolean;
   strictSubstitutions: boolean;
   signal: AbortSignal;
+  log?: Logger;
 }
+
+/** Upper bounds for the steps of a build, below spec.timeout, so a stalled download or build fails and retries. */
+const downloadTimeoutMs = 60_000;
+const kustomizeTimeoutMs = 120_000;
 
 const ConfigMaps: ResourceRef = { kind: "ConfigMap", group: "", version: "v1", plural: "configmaps", namespaced: true };
 const Secrets: ResourceRef = { kind: "Secret", group: "", version: "v1", plural: "secrets", namespaced: true };
@@ -70,8 +76,10 @@ export async function buildManifests(ks: Kustomization, artifact: Artifact, vars
     const root = path.join(tmp, "source");
     await fs.promises.mkdir(root);
     try {
-      const bytes = await downloadArtifact(artifact.url, artifact.digest, o.signal);
+      const started = Date.now();
+      const bytes = await downloadArtifact(artifact.url, artifact.digest, AbortSignal.any([o.signal, AbortSignal.timeout(downloadTimeoutMs)]));
       await extractArtifact(bytes, root);
+      o.log?.debug({ revision: artifact.revision, bytes: bytes.length, ms: Date.now() - started }, "artifact downloaded and extracted");
     } catch (err) {
       if (err instanceof ArtifactError) throw new ReconcileError(ArtifactFailedReason, err.message, { cause: err });
       throw new ReconcileError(ArtifactFailedReason, `failed to fetch artifact: ${(err as Error).message}`, { cause: err });
@@ -84,7 +92,9 @@ export async function buildManifests(ks: Kustomization, artifact: Artifact, vars
     try {
       prepareKustomization(dir, root, ks.spec);
       checkReferences(dir, root, o.noRemoteBases);
-      const output = await kustomizeBuild({ bin: o.kustomizePath, dir, root, signal: o.signal });
+      const started = Date.now();
+      const output = await kustomizeBuild({ bin: o.kustomizePath, dir, root, signal: AbortSignal.any([o.signal, AbortSignal.timeout(kustomizeTimeoutMs)]) });
+      o.log?.debug({ revision: artifact.revision, ms: Date.now() - started }, "kustomize build completed");
       return postBuild(output, {
         vars,
         strict: o.strictSubstitutions,

@@ -49,6 +49,17 @@ export interface KustomizeReconcilerOptions {
   metrics?: Metrics;
 }
 
+/** One reconcile's clock, budget and status baseline. */
+interface Run {
+  started: number;
+  timeoutMs: number;
+  signal: AbortSignal;
+  /** status as read, to skip writes that change nothing */
+  before: string;
+  /** a new reconcile.fluxcd.io/requestedAt is being handled */
+  handled: boolean;
+}
+
 interface BuildCacheEntry {
   key: string;
   manifests: Manifest[];
@@ -61,8 +72,17 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
 
   constructor(private readonly opts: KustomizeReconcilerOptions) {}
 
-  async reconcile(obj: Kustomization, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+  async reconcile(cached: Kustomization, ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const ref = KustomizationKind.resource;
+    // The cache may not have our last status write yet (a drift-triggered reconcile follows closely): work on
+    // the stored object so the inventory and the "status changed?" comparison are never stale.
+    let obj: Kustomization;
+    try {
+      obj = await ctx.client.get<Kustomization>(ref, cached.metadata.namespace, cached.metadata.name, { signal: ctx.signal });
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err;
+    }
     const labels = { kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace ?? "" };
     if (obj.metadata.deletionTimestamp) {
       await this.finalize(obj, ctx);
@@ -80,103 +100,128 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
       return;
     }
     const interval = parseDuration(obj.spec.interval);
-    const retryInterval = obj.spec.retryInterval ? parseDuration(obj.spec.retryInterval) : interval;
-    const timeoutMs = obj.spec.timeout ? parseDuration(obj.spec.timeout) : interval;
+    const run: Run = {
+      started: Date.now(),
+      timeoutMs: obj.spec.timeout ? parseDuration(obj.spec.timeout) : interval,
+      signal: ctx.signal,
+      before: "",
+      handled: false,
+    };
+    run.signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(run.timeoutMs)]);
     obj.status ??= {};
     const requestedAt = obj.metadata.annotations?.[ReconcileRequestAnnotation];
-    const handled = requestedAt && obj.status.lastHandledReconcileAt !== requestedAt;
+    run.handled = requestedAt !== undefined && obj.status.lastHandledReconcileAt !== requestedAt;
     if (requestedAt) obj.status.lastHandledReconcileAt = requestedAt;
-    const before = JSON.stringify(obj.status);
-    const started = Date.now();
-    const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
+    run.before = JSON.stringify(obj.status);
     try {
-      const source = await getSource(obj, { client: ctx.client, noCrossNamespaceRefs: this.opts.noCrossNamespaceRefs, cached: this.opts.lookupSource, signal });
-      const artifact = source.status?.artifact;
-      if (!artifact) throw new ReconcileError(ArtifactFailedReason, `Source '${sourceKey(obj)}' is not ready, artifact not found`);
-      const revision = artifact.revision;
-      const waiting = this.dependenciesNotReady(obj);
-      if (waiting) {
-        markReconciling(obj, DependencyNotReadyReason, waiting);
-        markFalse(obj, "Ready", DependencyNotReadyReason, waiting);
-        obj.status.observedGeneration = obj.metadata.generation;
-        if (JSON.stringify(obj.status) !== before) await updateStatus(ctx.client, ref, obj, ctx.signal);
-        ctx.log.info({ reason: DependencyNotReadyReason, message: waiting, retryInMs: this.opts.requeueDependencyMs }, "dependencies not ready");
-        return { requeueAfter: this.opts.requeueDependencyMs };
-      }
-      const isNew = obj.status.lastAttemptedRevision !== revision || obj.status.observedGeneration !== obj.metadata.generation || getCondition(obj, "Ready")?.status !== "True";
-      obj.status.lastAttemptedRevision = revision;
-      if (isNew || handled) {
-        const msg = `Fetching manifests for revision ${revision} with a timeout of ${obj.spec.timeout ?? obj.spec.interval}`;
-        markReconciling(obj, ProgressingReason, msg);
-        await updateStatus(ctx.client, ref, obj, ctx.signal);
-      }
-      const vars = await substitutionVars(obj, ctx.client, signal);
-      const manifests = await this.build(obj, artifact, vars, signal);
-      const serviceAccount = obj.spec.serviceAccountName || this.opts.defaultServiceAccount;
-      const client = await this.opts.clientFor(serviceAccount, obj.metadata.namespace!);
-      const rm = this.resourceManager(client, keyOf(obj));
-      const oldInventory = obj.status.inventory?.entries ?? [];
-      let changes: ChangeSet;
-      try {
-        changes = await rm.applyAllStaged(manifests, { force: obj.spec.force === true, signal, waitTimeoutMs: timeoutMs });
-      } catch (err) {
-        if (err instanceof ApplyError) {
-          // Keep what was applied before the failure in the inventory, so a later prune can find it.
-          obj.status.inventory = { entries: mergeInventory(oldInventory, err.changes) };
-          throw new ReconcileError(ReconciliationFailedReason, err.message, { cause: err });
-        }
-        throw err;
-      }
-      const inventory = inventoryOf(manifests);
-      this.opts.drift?.retain(keyOf(obj), new Set(inventory.map((e) => e.id)));
-      obj.status.inventory = { entries: inventory };
-      const counts = countActions(changes);
-      ctx.log.info({ revision, ...counts, output: Object.fromEntries(changes.filter((c) => c.action !== "unchanged").map((c) => [c.subject, c.action])) }, "server-side apply completed");
-      if (obj.spec.prune) {
-        try {
-          const pruned = await rm.deleteAll(staleEntries(oldInventory, inventory).map((e) => ({ id: parseId(e.id), v: e.v })), ownerOf(obj), signal);
-          changes.push(...pruned);
-          if (pruned.length) ctx.log.info({ revision, output: Object.fromEntries(pruned.map((c) => [c.subject, c.action])) }, "garbage collection completed");
-        } catch (err) {
-          if (err instanceof ApplyError) throw new ReconcileError(PruneFailedReason, err.message, { cause: err });
-          throw err;
-        }
-      }
-      const summary = changeSetSummary(changes);
-      if (summary) await ctx.events.record(obj, "Normal", "ReconciliationSucceeded", `${summary}\n\nrevision: ${revision}`);
-      const targets = healthTargets(obj, manifests, changes);
-      if (targets.length) {
-        const healthStarted = Date.now();
-        if (getCondition(obj, HealthyCondition)?.status !== "True" || changes.some((c) => c.action !== "unchanged" && c.action !== "skipped")) {
-          markUnknown(obj, HealthyCondition, ProgressingReason, "Running health checks");
-        }
-        const result = await checkHealth(client, this.opts.mapper, targets, { signal, timeoutMs: Math.max(0, timeoutMs - (Date.now() - started)) });
-        if (!result.ok) {
-          markFalse(obj, HealthyCondition, HealthCheckFailedReason, result.message);
-          throw new ReconcileError(HealthCheckFailedReason, result.message);
-        }
-        markTrue(obj, HealthyCondition, HealthCheckSucceededReason, `Health check passed in ${formatSeconds(Date.now() - healthStarted)}`);
-      } else removeCondition(obj, HealthyCondition);
-      obj.status.lastAppliedRevision = revision;
-      const wasReady = getCondition(obj, "Ready");
-      markReady(obj, ReconciliationSucceededReason, `Applied revision: ${revision}`);
-      if (JSON.stringify(obj.status) !== before) await updateStatus(ctx.client, ref, obj, ctx.signal);
-      if (wasReady?.status !== "True" && !summary) await ctx.events.record(obj, "Normal", "ReconciliationSucceeded", `Reconciliation finished in ${formatSeconds(Date.now() - started)}, next run in ${obj.spec.interval}\n\nrevision: ${revision}`);
-      ctx.log.info({ revision, ms: Date.now() - started }, `Reconciliation finished in ${formatSeconds(Date.now() - started)}, next run in ${obj.spec.interval}`);
-      return { requeueAfter: interval };
+      return await this.sync(obj, ctx, run, interval);
     } catch (err) {
-      const e = err instanceof ReconcileError ? err : new ReconcileError(ReconciliationFailedReason, errorMessage(err), { cause: err });
-      markFailed(obj, e.reason, e.message, e.stalled);
-      try {
-        await updateStatus(ctx.client, ref, obj, ctx.signal);
-      } catch (statusErr) {
-        ctx.log.warn({ err: errorMessage(statusErr) }, "could not write failure status");
-      }
-      await ctx.events.record(obj, "Warning", e.reason, e.message);
-      ctx.log.error({ reason: e.reason, err: e.message, retryInMs: e.stalled ? undefined : retryInterval }, "reconciliation failed");
-      if (e.stalled) return;
-      return { requeueAfter: retryInterval };
+      const retryInterval = obj.spec.retryInterval ? parseDuration(obj.spec.retryInterval) : interval;
+      return this.failed(obj, ctx, err, retryInterval);
     }
+  }
+
+  /** Source → dependencies → build → apply → prune → health → Ready. Throws ReconcileErrors. */
+  private async sync(obj: Kustomization, ctx: ReconcileContext, run: Run, interval: number): Promise<ReconcileResult> {
+    const ref = KustomizationKind.resource;
+    const status = obj.status!;
+    const source = await getSource(obj, { client: ctx.client, noCrossNamespaceRefs: this.opts.noCrossNamespaceRefs, cached: this.opts.lookupSource, signal: run.signal });
+    const artifact = source.status?.artifact;
+    if (!artifact) throw new ReconcileError(ArtifactFailedReason, `Source '${sourceKey(obj)}' is not ready, artifact not found`);
+    const revision = artifact.revision;
+    const waiting = this.dependenciesNotReady(obj);
+    if (waiting) {
+      markReconciling(obj, DependencyNotReadyReason, waiting);
+      markFalse(obj, "Ready", DependencyNotReadyReason, waiting);
+      status.observedGeneration = obj.metadata.generation;
+      if (JSON.stringify(status) !== run.before) await updateStatus(ctx.client, ref, obj, ctx.signal);
+      ctx.log.info({ reason: DependencyNotReadyReason, message: waiting, retryInMs: this.opts.requeueDependencyMs }, "dependencies not ready");
+      return { requeueAfter: this.opts.requeueDependencyMs };
+    }
+    const isNew = status.lastAttemptedRevision !== revision || status.observedGeneration !== obj.metadata.generation || getCondition(obj, "Ready")?.status !== "True";
+    status.lastAttemptedRevision = revision;
+    if (isNew || run.handled) {
+      markReconciling(obj, ProgressingReason, `Fetching manifests for revision ${revision} with a timeout of ${obj.spec.timeout ?? obj.spec.interval}`);
+      await updateStatus(ctx.client, ref, obj, ctx.signal);
+    }
+    const vars = await substitutionVars(obj, ctx.client, run.signal);
+    const manifests = await this.build(obj, artifact, vars, run.signal, ctx);
+    const client = await this.opts.clientFor(obj.spec.serviceAccountName || this.opts.defaultServiceAccount, obj.metadata.namespace!);
+    const changes = await this.applyAndPrune(obj, client, manifests, run, ctx, revision);
+    const summary = changeSetSummary(changes);
+    if (summary) await ctx.events.record(obj, "Normal", ReconciliationSucceededReason, `${summary}\n\nrevision: ${revision}`);
+    await this.checkHealth(obj, client, manifests, changes, run);
+    status.lastAppliedRevision = revision;
+    const wasReady = getCondition(obj, "Ready")?.status === "True";
+    markReady(obj, ReconciliationSucceededReason, `Applied revision: ${revision}`);
+    if (JSON.stringify(status) !== run.before) await updateStatus(ctx.client, ref, obj, ctx.signal);
+    const finished = `Reconciliation finished in ${formatSeconds(Date.now() - run.started)}, next run in ${obj.spec.interval}`;
+    if (!wasReady && !summary) await ctx.events.record(obj, "Normal", ReconciliationSucceededReason, `${finished}\n\nrevision: ${revision}`);
+    ctx.log.info({ revision, ms: Date.now() - run.started }, finished);
+    return { requeueAfter: interval };
+  }
+
+  /** Staged apply, then the inventory, then prune of what left the build (with spec.prune). */
+  private async applyAndPrune(obj: Kustomization, client: KubeClient, manifests: Manifest[], run: Run, ctx: ReconcileContext, revision: string): Promise<ChangeSet> {
+    const status = obj.status!;
+    const rm = this.resourceManager(client, keyOf(obj));
+    const oldInventory = status.inventory?.entries ?? [];
+    let changes: ChangeSet;
+    try {
+      changes = await rm.applyAllStaged(manifests, { force: obj.spec.force === true, signal: run.signal, waitTimeoutMs: run.timeoutMs });
+    } catch (err) {
+      if (!(err instanceof ApplyError)) throw err;
+      // Keep what was applied before the failure in the inventory, so a later prune can find it.
+      status.inventory = { entries: mergeInventory(oldInventory, err.changes) };
+      throw new ReconcileError(ReconciliationFailedReason, err.message, { cause: err });
+    }
+    const inventory = inventoryOf(manifests);
+    this.opts.drift?.retain(keyOf(obj), new Set(inventory.map((e) => e.id)));
+    status.inventory = { entries: inventory };
+    const changed = changes.filter((c) => c.action !== "unchanged");
+    ctx.log.info({ revision, ...countActions(changes), output: Object.fromEntries(changed.map((c) => [c.subject, c.action])) }, "server-side apply completed");
+    if (!obj.spec.prune) return changes;
+    try {
+      const pruned = await rm.deleteAll(staleEntries(oldInventory, inventory).map((e) => ({ id: parseId(e.id), v: e.v })), ownerOf(obj), run.signal);
+      if (pruned.length) ctx.log.info({ revision, output: Object.fromEntries(pruned.map((c) => [c.subject, c.action])) }, "garbage collection completed");
+      return [...changes, ...pruned];
+    } catch (err) {
+      if (err instanceof ApplyError) throw new ReconcileError(PruneFailedReason, err.message, { cause: err });
+      throw err;
+    }
+  }
+
+  /** Health of all applied objects (spec.wait) or spec.healthChecks, within what is left of the timeout. */
+  private async checkHealth(obj: Kustomization, client: KubeClient, manifests: Manifest[], changes: ChangeSet, run: Run): Promise<void> {
+    const targets = healthTargets(obj, manifests, changes);
+    if (!targets.length) {
+      removeCondition(obj, HealthyCondition);
+      return;
+    }
+    const started = Date.now();
+    if (getCondition(obj, HealthyCondition)?.status !== "True" || changes.some((c) => c.action !== "unchanged" && c.action !== "skipped")) {
+      markUnknown(obj, HealthyCondition, ProgressingReason, "Running health checks");
+    }
+    const result = await checkHealth(client, this.opts.mapper, targets, { signal: run.signal, timeoutMs: Math.max(0, run.timeoutMs - (started - run.started)) });
+    if (!result.ok) {
+      markFalse(obj, HealthyCondition, HealthCheckFailedReason, result.message);
+      throw new ReconcileError(HealthCheckFailedReason, result.message);
+    }
+    markTrue(obj, HealthyCondition, HealthCheckSucceededReason, `Health check passed in ${formatSeconds(Date.now() - started)}`);
+  }
+
+  /** Failure: Ready=False with the error's reason (Stalled when retrying cannot help), event, retry. */
+  private async failed(obj: Kustomization, ctx: ReconcileContext, err: unknown, retryInterval: number): Promise<ReconcileResult | void> {
+    const e = err instanceof ReconcileError ? err : new ReconcileError(ReconciliationFailedReason, errorMessage(err), { cause: err });
+    markFailed(obj, e.reason, e.message, e.stalled);
+    try {
+      await updateStatus(ctx.client, KustomizationKind.resource, obj, ctx.signal);
+    } catch (statusErr) {
+      ctx.log.warn({ err: errorMessage(statusErr) }, "could not write failure status");
+    }
+    await ctx.events.record(obj, "Warning", e.reason, e.message);
+    ctx.log.error({ reason: e.reason, err: e.message, retryInMs: e.stalled ? undefined : retryInterval }, "reconciliation failed");
+    return e.stalled ? undefined : { requeueAfter: retryInterval };
   }
 
   private resourceManager(client: KubeClient, owner: string): ResourceManager {
@@ -189,7 +234,7 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     );
   }
 
-  private async build(obj: Kustomization, artifact: NonNullable<NonNullable<SourceObject["status"]>["artifact"]>, vars: Record<string, string> | undefined, signal: AbortSignal): Promise<Manifest[]> {
+  private async build(obj: Kustomization, artifact: NonNullable<NonNullable<SourceObject["status"]>["artifact"]>, vars: Record<string, string> | undefined, signal: AbortSignal, ctx: ReconcileContext): Promise<Manifest[]> {
     const key = buildKey(artifact, obj, vars);
     const cached = this.builds.get(keyOf(obj));
     if (cached?.key === key) return structuredClone(cached.manifests);
@@ -198,6 +243,7 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
       noRemoteBases: this.opts.noRemoteBases,
       strictSubstitutions: this.opts.strictSubstitutions,
       signal,
+      log: ctx.log,
     });
     this.builds.set(keyOf(obj), { key, manifests: structuredClone(manifests) });
     return manifests;

@@ -4,6 +4,8 @@
 //   pulumi config set kubeconfig /path/to/kubeconfig
 //   pulumi config set gitUrl http://127.0.0.1:PORT/fleet.git
 //   pulumi config set --secret gitPassword …          (when the git host asks for basic auth)
+//   pulumi config set --secret gitPrivateKey "$(cat id_ed25519)"   (ssh URLs: the key that pushes)
+//   pulumi config set gitKnownHosts "$(ssh-keyscan -p PORT HOST)" (ssh URLs; default: scanned)
 //   pulumi up
 import * as pulumi from "@pulumi/pulumi";
 import { Bootstrap } from "../../provider";
@@ -20,6 +22,8 @@ const fleet = new Bootstrap("local", {
     credentials: {
       username: config.get("gitUsername"),
       password: config.getSecret("gitPassword"),
+      privateKey: config.getSecret("gitPrivateKey"),
+      knownHosts: config.get("gitKnownHosts"),
     },
   },
   version: config.get("version"),
@@ -34,3 +38,5 @@ export const ready = fleet.ready;
 export const revision = fleet.revision;
 export const inventoryCount = fleet.inventoryCount;
 export const conditions = fleet.conditions;
+export const publicKey = fleet.publicKey;
+export const deployKeyFingerprint = fleet.deployKeyFingerprint;

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import * as k8s from "@kubernetes/client-node";
 import { projectRoot } from "../../local/tools";
-import { prepareStack, pulumi, stackOutputs, type PulumiWorkspace } from "../../local/pulumi";
+import { prepareStack, pulumi, setConfig, stackOutputs, type PulumiWorkspace } from "../../local/pulumi";
 import { startFakeGitHub } from "../fixtures/github/server";
 import { testKubeConfig } from "../harness/cluster";
 import { exists, gitShow, kubeconfigPath } from "./helpers";
@@ -19,7 +19,7 @@ test("GitHub: up creates the repository, registers the deploy key and commits; d
   t.after(() => fs.rm(stateDir, { recursive: true, force: true }));
   const ws: PulumiWorkspace = { programDir: path.join(projectRoot(), "examples", "github"), stateDir, stack: "github" };
   await prepareStack(ws);
-  const set = (k: string, v: string, secret = false) => pulumi(ws, ["config", "set", ...(secret ? ["--secret"] : []), k, v]);
+  const set = (k: string, v: string, secret = false) => setConfig(ws, k, v, secret);
   await set("kubeconfig", kubeconfigPath());
   await set("owner", "octo");
   await set("repository", "fleet");

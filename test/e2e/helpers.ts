@@ -8,7 +8,7 @@ import * as path from "node:path";
 import type { TestContext } from "node:test";
 import * as k8s from "@kubernetes/client-node";
 import { projectRoot } from "../../local/tools";
-import { prepareStack, pulumi, stackOutputs, type PulumiResult, type PulumiWorkspace } from "../../local/pulumi";
+import { prepareStack, pulumi, setConfig, stackOutputs, type PulumiResult, type PulumiWorkspace } from "../../local/pulumi";
 import { startLocalControllers, stopLocalControllers } from "../../local/controllers";
 import { isStatus, testKubeConfig, waitFor } from "../harness/cluster";
 import type { TestRepo } from "../fixtures/gitserver/repo";
@@ -66,9 +66,7 @@ export async function localStack(t: TestContext, name: string, config: Record<st
     up: (extra = []) => pulumi(ws, ["up", "--yes", "--skip-preview", ...extra], { timeoutMs: 600_000 }),
     preview: () => pulumi(ws, ["preview", "--diff"], { timeoutMs: 300_000 }),
     destroy: () => pulumi(ws, ["destroy", "--yes", "--skip-preview"], { timeoutMs: 600_000 }),
-    config: async (key, value, secret = false) => {
-      await pulumi(ws, ["config", "set", ...(secret ? ["--secret"] : []), key, value]);
-    },
+    config: (key, value, secret = false) => setConfig(ws, key, value, secret),
     outputs: () => stackOutputs(ws),
   };
   await stack.config("kubeconfig", kubeconfigPath());

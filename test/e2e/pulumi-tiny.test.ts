@@ -7,7 +7,7 @@ import { test } from "node:test";
 import * as k8s from "@kubernetes/client-node";
 import { newNamespace, testKubeConfig } from "../harness/cluster";
 import { projectRoot } from "../../local/tools";
-import { prepareStack, pulumi, stackOutputs, type PulumiWorkspace } from "../../local/pulumi";
+import { prepareStack, pulumi, setConfig, stackOutputs, type PulumiWorkspace } from "../../local/pulumi";
 
 test("pulumi up creates a ConfigMap through a dynamic resource; update and destroy follow", { timeout: 600_000 }, async (t) => {
   const namespace = await newNamespace(t);
@@ -25,8 +25,8 @@ test("pulumi up creates a ConfigMap through a dynamic resource; update and destr
   assert.match(version.stdout.trim(), /^v3\.65\.1$/);
 
   await prepareStack(ws);
-  await pulumi(ws, ["config", "set", "kubeconfig", kubeconfig]);
-  await pulumi(ws, ["config", "set", "namespace", namespace]);
+  await setConfig(ws, "kubeconfig", kubeconfig);
+  await setConfig(ws, "namespace", namespace);
   await pulumi(ws, ["up", "--yes", "--skip-preview"]);
 
   const cm = await core.readNamespacedConfigMap({ name: "pulumi-tiny", namespace });
@@ -35,7 +35,7 @@ test("pulumi up creates a ConfigMap through a dynamic resource; update and destr
   assert.equal(outputs.configMapUid, cm.metadata?.uid, "stack output reports the live object's uid");
 
   // A config change is a real update, shown by preview and applied by up.
-  await pulumi(ws, ["config", "set", "greeting", "ahoy"]);
+  await setConfig(ws, "greeting", "ahoy");
   const preview = await pulumi(ws, ["preview", "--diff"]);
   assert.match(preview.stdout, /~ 1 to update|1 to update/);
   await pulumi(ws, ["up", "--yes", "--skip-preview"]);
