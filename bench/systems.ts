@@ -3,6 +3,7 @@
 // cluster, default flags or tuned as in Flux's own benchmark).
 import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import * as path from "node:path";
 import { freePort } from "../local/ports";
 import { projectRoot, toolPath, toolsPathEnv } from "../local/tools";
@@ -112,6 +113,7 @@ export const fluxTunedFlags = ["--concurrent=20", "--kube-api-qps=500", "--kube-
 
 export async function startFlux(o: FluxOptions): Promise<RunningSystem> {
   const [sourceBin, kustomizeBin] = await Promise.all([toolPath("flux-source-controller"), toolPath("flux-kustomize-controller")]);
+  await mkdir(path.join(o.dir, "storage"), { recursive: true }); // Flux refuses a storage path that does not exist
   const env = await toolsPathEnv();
   const storagePort = await freePort();
   const common = async () => {

@@ -4,7 +4,7 @@ import { localCommand } from "./local";
 import { controllersCommand } from "./controllers";
 import { manifestsCommand } from "./manifests";
 
-const usage = `usage: mooring <command> [flags]
+const usage = `usage: mooring <command> [flags]     (mooring <command> --help for its flags)
 
 commands:
   tools [--check] [--path NAME]        resolve (build when missing) the pinned toolchain
@@ -13,25 +13,71 @@ commands:
   manifests [--crds]                   print the install manifests as YAML (full install without flags)
 `;
 
+interface Command {
+  run(argv: string[]): Promise<number>;
+  help: string;
+}
+
+const commands: Record<string, Command> = {
+  tools: {
+    run: toolsCommand,
+    help: `usage: mooring tools [--check] [--path NAME]
+  (no flags)     resolve every pinned tool, building what is missing; print tool, version, from, cache size, path
+  --check        exit 0 only when every pinned tool is present at its version, else list what is missing
+  --path NAME    print the absolute path of one tool's binary
+`,
+  },
+  local: {
+    run: localCommand,
+    help: `usage:
+  mooring local up --dir DIR [--nodes N]   start (or reuse) a control plane; prints export KUBECONFIG=...
+  mooring local down --dir DIR [--keep]    stop it; --keep keeps data, PKI and logs for a later up
+  mooring local status --dir DIR           show its processes and /readyz
+`,
+  },
+  controllers: {
+    run: controllersCommand,
+    help: `usage: mooring controllers [flags]       runs in the foreground; SIGTERM shuts down gracefully
+  --controllers LIST            source,kustomize (default source)
+  --kubeconfig PATH             default $KUBECONFIG, else the in-cluster ServiceAccount
+  --concurrent N                workers per controller
+  --metrics-addr ADDR           Prometheus /metrics (default :8080)
+  --health-addr ADDR            /healthz and /readyz (default :9440)
+  --leader-elect                take a coordination.k8s.io Lease before reconciling
+  --leader-election-namespace NS
+  --log-level LEVEL             debug, info, error (default info)
+  --watch-namespace NS          only this namespace (default all)
+  source:     --storage-path DIR  --storage-addr ADDR  --storage-adv-addr HOST:PORT
+  kustomize:  --kustomize-path BIN  --no-cross-namespace-refs  --no-remote-bases
+              --default-service-account NAME  --requeue-dependency DURATION
+              --strict-substitutions  --drift-watch=false
+`,
+  },
+  manifests: {
+    run: manifestsCommand,
+    help: `usage: mooring manifests [flags]
+  (no flags)                    the full install (like flux install --export)
+  --crds                        only the CustomResourceDefinitions
+  --rbac NS                     only the controllers' RBAC for namespace NS
+  --namespace NS  --version V  --components LIST  --network-policy true|false
+`,
+  },
+};
+
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case "tools":
-      return toolsCommand(rest);
-    case "local":
-      return localCommand(rest);
-    case "controllers":
-      return controllersCommand(rest);
-    case "manifests":
-      return manifestsCommand(rest);
-    case undefined:
-    case "help":
-    case "--help":
-    case "-h":
-      process.stdout.write(usage);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`mooring: unknown command "${command}"\n${usage}`);
-      return 2;
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(usage);
+    return name === undefined ? 2 : 0;
   }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`mooring: unknown command "${name}"\n${usage}`);
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(command.help);
+    return 0;
+  }
+  return command.run(rest);
 }
