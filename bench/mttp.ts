@@ -156,6 +156,12 @@ async function measureCommitToApplied(client: KubeClient, t: Trackers, repo: Ben
   return summarize(seconds, timedOut);
 }
 
+/** Node flags for Mooring's processes: CPU profiles with --profile; BENCH_NODE_FLAGS for experiments (e.g. --heap-prof). */
+function mooringNodeFlags(c: RunContext): string[] {
+  const flags = c.args.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${path.join(c.args.profileDir, `${c.n}-{role}`)}`] : [];
+  return [...flags, ...(process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean)];
+}
+
 interface RunContext {
   args: MttpArgs;
   system: SystemName;
@@ -187,7 +193,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
       const o = { kubeconfig: cp.kubeconfigPath, dir };
       system =
         c.system === "mooring"
-          ? await startMooring({ ...o, nodeFlags: c.args.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${path.join(c.args.profileDir, `${c.n}-{role}`)}`] : undefined })
+          ? await startMooring({ ...o, nodeFlags: mooringNodeFlags(c) })
           : await startFlux({ ...o, tuned: c.system === "flux-tuned" });
       await waitHealthy(system.controllers);
       await apply(client, w.gitRepository(c.repoUrl, "bench-git", "10m"), "mooring-bench");
@@ -319,7 +325,12 @@ export async function mttp(argv: string[]): Promise<number> {
   const onSignal = () => {
     log("interrupted: stopping controllers and control planes");
     killAll();
-    void Promise.all([...activeDirs].map((dir) => down({ dir }).catch(() => undefined))).then(() => process.exit(130));
+    // A run's own teardown may be stopping the same control plane; go over them twice so none survives.
+    const downAll = () => Promise.all([...activeDirs].map((dir) => down({ dir }).catch(() => undefined)));
+    void downAll()
+      .then(() => sleep(2_000))
+      .then(downAll)
+      .then(() => process.exit(130));
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);

@@ -44,7 +44,8 @@ export function renderTable(runs: readonly Run[]): string {
     for (const system of systemOrder) {
       const r = find(system, n);
       if (!r) continue;
-      const seconds = r.seconds === null ? `timed out${r.error ? ` (${r.error})` : ""}` : fmt(r.seconds);
+      const progress = r.ready !== undefined ? `; ${r.ready}/${r.n} Ready` : "";
+      const seconds = r.seconds === null ? `timed out${r.error ? ` (${r.error}${progress})` : ""}` : fmt(r.seconds);
       const cpu = system === "floor" ? `${fmt(r.cpuSeconds.floor)} (loop)` : pair(r.cpuSeconds, 1);
       lines.push(
         `| ${system} | ${n} | ${seconds} | ${ratio(r.seconds, find("mooring", n)?.seconds)} | ${ratio(r.seconds, find("floor", n)?.seconds)} | ${pair(r.peakRssMiB, 0)} | ${cpu} | ${fmt(r.cpuSeconds.apiserver)} |`,

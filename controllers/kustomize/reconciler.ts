@@ -123,7 +123,6 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
 
   /** Source → dependencies → build → apply → prune → health → Ready. Throws ReconcileErrors. */
   private async sync(obj: Kustomization, ctx: ReconcileContext, run: Run, interval: number): Promise<ReconcileResult> {
-    const ref = KustomizationKind.resource;
     const status = obj.status!;
     const source = await getSource(obj, { client: ctx.client, noCrossNamespaceRefs: this.opts.noCrossNamespaceRefs, cached: this.opts.lookupSource, signal: run.signal });
     const artifact = source.status?.artifact;
@@ -134,7 +133,7 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
       markReconciling(obj, DependencyNotReadyReason, waiting);
       markFalse(obj, "Ready", DependencyNotReadyReason, waiting);
       status.observedGeneration = obj.metadata.generation;
-      if (JSON.stringify(status) !== run.before) await updateStatus(ctx.client, ref, obj, ctx.signal);
+      if (JSON.stringify(status) !== run.before) await this.writeStatus(obj, ctx);
       ctx.log.info({ reason: DependencyNotReadyReason, message: waiting, retryInMs: this.opts.requeueDependencyMs }, "dependencies not ready");
       return { requeueAfter: this.opts.requeueDependencyMs };
     }
@@ -142,7 +141,8 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     status.lastAttemptedRevision = revision;
     if (isNew || run.handled) {
       markReconciling(obj, ProgressingReason, `Fetching manifests for revision ${revision} with a timeout of ${obj.spec.timeout ?? obj.spec.interval}`);
-      await updateStatus(ctx.client, ref, obj, ctx.signal);
+      await this.writeStatus(obj, ctx);
+      run.before = ""; // the final status must be written over the Progressing one
     }
     const vars = await substitutionVars(obj, ctx.client, run.signal);
     const manifests = await this.build(obj, artifact, vars, run.signal, ctx);
@@ -154,7 +154,7 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     status.lastAppliedRevision = revision;
     const wasReady = getCondition(obj, "Ready")?.status === "True";
     markReady(obj, ReconciliationSucceededReason, `Applied revision: ${revision}`);
-    if (JSON.stringify(status) !== run.before) await updateStatus(ctx.client, ref, obj, ctx.signal);
+    if (JSON.stringify(status) !== run.before) await this.writeStatus(obj, ctx);
     const finished = `Reconciliation finished in ${formatSeconds(Date.now() - run.started)}, next run in ${obj.spec.interval}`;
     if (!wasReady && !summary) await ctx.events.record(obj, "Normal", ReconciliationSucceededReason, `${finished}\n\nrevision: ${revision}`);
     ctx.log.info({ revision, ms: Date.now() - run.started }, finished);
@@ -215,13 +215,20 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     const e = err instanceof ReconcileError ? err : new ReconcileError(ReconciliationFailedReason, errorMessage(err), { cause: err });
     markFailed(obj, e.reason, e.message, e.stalled);
     try {
-      await updateStatus(ctx.client, KustomizationKind.resource, obj, ctx.signal);
+      await this.writeStatus(obj, ctx);
     } catch (statusErr) {
       ctx.log.warn({ err: errorMessage(statusErr) }, "could not write failure status");
     }
     await ctx.events.record(obj, "Warning", e.reason, e.message);
     ctx.log.error({ reason: e.reason, err: e.message, retryInMs: e.stalled ? undefined : retryInterval }, "reconciliation failed");
     return e.stalled ? undefined : { requeueAfter: retryInterval };
+  }
+
+  /** Writes status and keeps the stored resourceVersion, so the next write in this reconcile does not conflict. */
+  private async writeStatus(obj: Kustomization, ctx: ReconcileContext): Promise<void> {
+    const stored = await updateStatus(ctx.client, KustomizationKind.resource, obj, ctx.signal);
+    if (stored) obj.metadata.resourceVersion = stored.metadata.resourceVersion;
+    ctx.log.debug({ resourceVersion: stored?.metadata.resourceVersion, ready: getCondition(obj, "Ready")?.reason }, "status written");
   }
 
   private resourceManager(client: KubeClient, owner: string): ResourceManager {

@@ -21,6 +21,6 @@ test("rows go by N then system order, with ratios to Mooring and to the floor", 
 });
 
 test("a timed-out run shows why and no ratio", () => {
-  const table = renderTable([{ ...run("flux", 100, null), error: "deadline 900s" }, run("mooring", 100, 20)]);
-  assert.match(table, /\| flux \| 100 \| timed out \(deadline 900s\) \| – \| – \|/);
+  const table = renderTable([{ ...run("flux", 100, null), error: "deadline 900s", ready: 41 }, run("mooring", 100, 20)]);
+  assert.match(table, /\| flux \| 100 \| timed out \(deadline 900s; 41\/100 Ready\) \| – \| – \|/);
 });
