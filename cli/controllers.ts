@@ -2,6 +2,7 @@
 import { checkFlags, parseArgs, stringFlag } from "./args";
 import { knownControllers, runControllersForeground, type ControllerName } from "../controllers/main";
 import { findTool } from "../local/tools";
+import { parseDuration } from "../controllers/source/duration";
 
 const flags = [
   "controllers",
@@ -14,6 +15,9 @@ const flags = [
   "health-addr",
   "leader-elect",
   "leader-election-namespace",
+  "leader-election-lease-duration",
+  "leader-election-renew-deadline",
+  "leader-election-retry-period",
   "log-level",
   "watch-namespace",
   "kustomize-path",
@@ -34,6 +38,20 @@ function boolFlag(args: ReturnType<typeof parseArgs>, name: string): boolean | u
   throw new Error(`--${name} must be true or false, got "${v}"`);
 }
 
+/** A Go-style duration flag (e.g. "35s") in milliseconds. */
+function durationFlag(args: ReturnType<typeof parseArgs>, name: string): number | undefined {
+  const v = stringFlag(args, name);
+  if (v === undefined) return undefined;
+  let ms: number;
+  try {
+    ms = parseDuration(v);
+  } catch {
+    throw new Error(`--${name} must be a duration like 35s or 1m, got "${v}"`);
+  }
+  if (ms <= 0) throw new Error(`--${name} must be positive, got "${v}"`);
+  return ms;
+}
+
 export async function controllersCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ["leader-elect", "no-cross-namespace-refs", "no-remote-bases", "strict-substitutions", "drift-watch"]);
   checkFlags(args, flags);
@@ -41,6 +59,11 @@ export async function controllersCommand(argv: string[]): Promise<number> {
   for (const c of list) if (!(knownControllers as readonly string[]).includes(c)) throw new Error(`unknown controller "${c}" (known: ${knownControllers.join(", ")})`);
   const concurrent = stringFlag(args, "concurrent");
   if (concurrent !== undefined && !/^[1-9]\d*$/.test(concurrent)) throw new Error(`--concurrent must be a positive integer, got "${concurrent}"`);
+  const leaseDuration = durationFlag(args, "leader-election-lease-duration");
+  const renewDeadline = durationFlag(args, "leader-election-renew-deadline");
+  const retryPeriod = durationFlag(args, "leader-election-retry-period");
+  if ((leaseDuration ?? 35_000) <= (renewDeadline ?? 30_000)) throw new Error("--leader-election-lease-duration must be greater than --leader-election-renew-deadline");
+  if ((renewDeadline ?? 30_000) <= (retryPeriod ?? 5_000)) throw new Error("--leader-election-renew-deadline must be greater than --leader-election-retry-period");
   await runControllersForeground({
     controllers: list as ControllerName[],
     kubeconfigPath: stringFlag(args, "kubeconfig"),
@@ -52,6 +75,9 @@ export async function controllersCommand(argv: string[]): Promise<number> {
     healthAddr: stringFlag(args, "health-addr") ?? ":9440",
     leaderElect: args.flags.get("leader-elect") === true,
     leaderElectionNamespace: stringFlag(args, "leader-election-namespace"),
+    leaderElectionLeaseDurationMs: leaseDuration,
+    leaderElectionRenewDeadlineMs: renewDeadline,
+    leaderElectionRetryPeriodMs: retryPeriod,
     logLevel: stringFlag(args, "log-level") ?? "info",
     watchNamespace: stringFlag(args, "watch-namespace"),
     kustomizePath: stringFlag(args, "kustomize-path") ?? (list.includes("kustomize") ? (await findTool("kustomize"))?.path : undefined),

@@ -45,6 +45,8 @@ const commands: Record<string, Command> = {
   --health-addr ADDR            /healthz and /readyz (default :9440)
   --leader-elect                take a coordination.k8s.io Lease before reconciling
   --leader-election-namespace NS
+  --leader-election-lease-duration D  --leader-election-renew-deadline D
+  --leader-election-retry-period D    lease timings (default 35s, 30s, 5s)
   --log-level LEVEL             debug, info, error (default info)
   --watch-namespace NS          only this namespace (default all)
   source:     --storage-path DIR  --storage-addr ADDR  --storage-adv-addr HOST:PORT

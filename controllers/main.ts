@@ -3,7 +3,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { ClusterConfig as KubeConfig } from "./runtime/kubeconfig";
 import { Manager } from "./runtime/manager";
 import { loadKubeConfig } from "./runtime/kube";
 import { newLogger, type Logger } from "./runtime/log";
@@ -25,6 +25,10 @@ export interface ControllersOptions {
   healthAddr?: string;
   leaderElect?: boolean;
   leaderElectionNamespace?: string;
+  /** Lease timings (ms); defaults as Flux: 35s / 30s / 5s. */
+  leaderElectionLeaseDurationMs?: number;
+  leaderElectionRenewDeadlineMs?: number;
+  leaderElectionRetryPeriodMs?: number;
   logLevel?: string;
   log?: Logger;
   /** Watch one namespace only (default: all namespaces). */
@@ -74,7 +78,15 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
     metricsAddr: o.metricsAddr,
     healthAddr: o.healthAddr,
     namespace: o.watchNamespace,
-    leaderElection: o.leaderElect ? { namespace: runtimeNamespace(o.leaderElectionNamespace), name: `${component}-leader-election` } : undefined,
+    leaderElection: o.leaderElect
+      ? {
+          namespace: runtimeNamespace(o.leaderElectionNamespace),
+          name: `${component}-leader-election`,
+          leaseDurationMs: o.leaderElectionLeaseDurationMs,
+          renewDeadlineMs: o.leaderElectionRenewDeadlineMs,
+          retryPeriodMs: o.leaderElectionRetryPeriodMs,
+        }
+      : undefined,
   });
   if (o.controllers.includes("source")) {
     addSourceController(mgr, {

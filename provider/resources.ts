@@ -4,9 +4,11 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { GitCredentials, InstallOptions, SyncOptions } from "../bootstrap";
-import type { ClusterAccess } from "./impl/kube";
-import type { HostSpec } from "./impl/host";
 import type { Condition } from "./impl/status";
+import type { RepositoryInputs } from "./impl/repository";
+import type { DeployKeyInputs } from "./impl/deploykey";
+import type { ClusterInstallInputs } from "./impl/install";
+import type { SyncStatusInputs } from "./impl/status";
 
 type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
@@ -46,16 +48,7 @@ export function delegatingProvider(modulePath: string): pulumi.dynamic.ResourceP
 
 const implPath = (name: string): string => path.join(__dirname, "impl", `${name}.js`);
 
-export interface RepositoryArgs {
-  token: string;
-  baseUrl?: string;
-  owner: string;
-  name: string;
-  private: boolean;
-  createRepository: boolean;
-  personal?: boolean;
-  description?: string;
-}
+export type RepositoryArgs = RepositoryInputs;
 
 /** A GitHub repository, found or created. Destroy leaves it (history outlives clusters). */
 export class GitHubRepository extends pulumi.dynamic.Resource {
@@ -70,16 +63,7 @@ export class GitHubRepository extends pulumi.dynamic.Resource {
   }
 }
 
-export interface DeployKeyArgs {
-  host: HostSpec;
-  owner: string;
-  repository: string;
-  title: string;
-  write: boolean;
-  sshHost: string;
-  sshPort: number;
-  knownHosts?: string;
-}
+export type DeployKeyArgs = DeployKeyInputs;
 
 /** The cluster's ed25519 deploy key, registered with the host when it has an API. */
 export class DeployKey extends pulumi.dynamic.Resource {
@@ -120,13 +104,7 @@ export class GitFiles extends pulumi.dynamic.Resource {
   }
 }
 
-export interface ClusterInstallArgs {
-  cluster: ClusterAccess;
-  install: InstallOptions;
-  sync: SyncOptions;
-  secretData: Record<string, string> | null;
-  timeoutSeconds: number;
-}
+export type ClusterInstallArgs = ClusterInstallInputs;
 
 /** The first apply of the install, credentials Secret and sync objects; uninstalls on delete. */
 export class ClusterInstall extends pulumi.dynamic.Resource {
@@ -144,14 +122,7 @@ export class ClusterInstall extends pulumi.dynamic.Resource {
   }
 }
 
-export interface SyncStatusArgs {
-  cluster: ClusterAccess;
-  namespace: string;
-  commit: string;
-  git: { url: string; branch: string; credentials: GitCredentials };
-  waitForReady: boolean;
-  timeoutSeconds: number;
-}
+export type SyncStatusArgs = SyncStatusInputs;
 
 /** The sync Kustomization's status (waits for Ready at the pushed commit when asked). */
 export class SyncStatus extends pulumi.dynamic.Resource {

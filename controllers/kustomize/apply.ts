@@ -4,7 +4,7 @@
 import { ApiError, isNotFound, type KubeClient, type ResourceRef } from "../runtime/kube";
 import { sleep } from "../runtime/informer";
 import { ForceAnnotation, KustomizeNameLabel, KustomizeNamespaceLabel, PruneAnnotation, ReconcileAnnotation, SSAAnnotation } from "../api/kustomize";
-import { describe, describeId, objectIdOf, pruneOrder, stages, versionOf, type Manifest, type ObjectId, type StageName } from "./inventory";
+import { describe, describeId, formatId, objectIdOf, pruneOrder, stages, versionOf, type Manifest, type ObjectId, type StageName } from "./inventory";
 import type { RestMapper } from "./restmapper";
 import { cleanedManagedFields, LastAppliedAnnotation, type ManagedFieldsEntry } from "./cleanup";
 
@@ -57,6 +57,11 @@ export interface ApplyOptions {
   signal: AbortSignal;
   /** Budget for waiting on CRDs/Namespaces between stages. */
   waitTimeoutMs: number;
+  /**
+   * Inventory ids of what the previous apply wrote. An object outside it is most likely new: its dry run goes
+   * first and, when that shows the object does not exist, the read of the live object is skipped.
+   */
+  previous?: ReadonlySet<string>;
 }
 
 interface Planned {
@@ -169,6 +174,16 @@ export class ResourceManager {
     if (!ref.namespaced && obj.metadata.namespace) delete obj.metadata.namespace;
     const policy = obj.metadata.annotations?.[SSAAnnotation] ?? "";
     if (policy.toLowerCase() === "ignore") return { obj, ref, mode: "skip" };
+    if (o.previous && !o.previous.has(formatId(objectIdOf(obj))) && obj.metadata.annotations?.[ReconcileAnnotation] !== "disabled") {
+      // A dry run of a create carries no resourceVersion: the object is absent, which is all the read below
+      // would tell. Any other outcome (it exists, or the dry run fails) takes the full path.
+      try {
+        const dryRun = await this.ssa(obj, ref, true, o.signal);
+        if (!(dryRun.metadata as { resourceVersion?: string } | undefined)?.resourceVersion) return { obj, ref, dryRun, mode: "apply" };
+      } catch {
+        // reported by the full path
+      }
+    }
     let live: Record<string, unknown> | undefined;
     try {
       live = await this.client.get<Record<string, unknown>>(ref, obj.metadata.namespace, obj.metadata.name, { signal: o.signal });

@@ -154,15 +154,24 @@ export function symlinkStaysInside(linkPath: string, target: string): boolean {
   return resolved !== ".." && !resolved.startsWith("../") && !path.posix.isAbsolute(resolved);
 }
 
-/** Extracts a tar.gz artifact into dir (which must exist and be empty). */
-export async function extractArtifact(tgz: Buffer, dir: string, limits: ExtractLimits = defaultLimits): Promise<void> {
+/** Decompresses and parses a tar.gz artifact (bounded by limits). */
+export function unpackArtifact(tgz: Buffer, limits: ExtractLimits = defaultLimits): TarEntry[] {
   let tar: Buffer;
   try {
     tar = zlib.gunzipSync(tgz, { maxOutputLength: limits.maxBytes + limits.maxEntries * 1024 + (1 << 20) });
   } catch (err) {
     throw new ArtifactError(`failed to decompress artifact: ${(err as Error).message}`);
   }
-  const entries = parseTar(tar, limits);
+  return parseTar(tar, limits);
+}
+
+/** Extracts a tar.gz artifact into dir (which must exist and be empty). */
+export async function extractArtifact(tgz: Buffer, dir: string, limits: ExtractLimits = defaultLimits): Promise<void> {
+  await writeEntries(unpackArtifact(tgz, limits), dir);
+}
+
+/** Writes parsed artifact entries into dir (which must exist and be empty), refusing unsafe ones. */
+export async function writeEntries(entries: TarEntry[], dir: string): Promise<void> {
   const symlinks = new Set<string>();
   const root = path.resolve(dir);
   for (const e of entries) {

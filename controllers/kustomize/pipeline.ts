@@ -8,7 +8,9 @@ import { ReconcileError } from "../runtime/errors";
 import { isNotFound, type KubeClient, type ResourceRef } from "../runtime/kube";
 import { ArtifactFailedReason, type Artifact } from "../api/source";
 import { BuildFailedReason, type Kustomization } from "../api/kustomize";
-import { ArtifactError, downloadArtifact, extractArtifact } from "./artifact";
+import { ArtifactError, downloadArtifact, extractArtifact, writeEntries } from "./artifact";
+import { entriesFor, type ArtifactCache } from "./artifactcache";
+import { plainBuild } from "./plainbuild";
 import { BuildError, checkReferences, prepareKustomization } from "./generate";
 import { kustomizeBuild, postBuild } from "./build";
 import { invalidVarNames, varsFromData } from "./substitute";
@@ -21,6 +23,8 @@ export interface BuildOptions {
   strictSubstitutions: boolean;
   signal: AbortSignal;
   log?: Logger;
+  /** Shared unpacked artifacts; without it each build downloads and extracts the whole artifact. */
+  artifacts?: ArtifactCache;
 }
 
 /** Upper bounds for the steps of a build, below spec.timeout, so a stalled download or build fails and retries. */
@@ -70,6 +74,15 @@ export function normalisePath(p: string | undefined): string {
   return rel === "." || rel === "" ? "" : rel;
 }
 
+/** normalisePath, or "" (the whole artifact) when the path is invalid: the build reports that afterwards. */
+function safePath(p: string | undefined): string {
+  try {
+    return normalisePath(p);
+  } catch {
+    return "";
+  }
+}
+
 export async function buildManifests(ks: Kustomization, artifact: Artifact, vars: Record<string, string> | undefined, o: BuildOptions): Promise<Manifest[]> {
   const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), "mooring-kustomize-"));
   try {
@@ -77,9 +90,15 @@ export async function buildManifests(ks: Kustomization, artifact: Artifact, vars
     await fs.promises.mkdir(root);
     try {
       const started = Date.now();
-      const bytes = await downloadArtifact(artifact.url, artifact.digest, AbortSignal.any([o.signal, AbortSignal.timeout(downloadTimeoutMs)]));
-      await extractArtifact(bytes, root);
-      o.log?.debug({ revision: artifact.revision, bytes: bytes.length, ms: Date.now() - started }, "artifact downloaded and extracted");
+      const signal = AbortSignal.any([o.signal, AbortSignal.timeout(downloadTimeoutMs)]);
+      if (o.artifacts) {
+        // One download per revision for all Kustomizations; each build writes out only what it reads.
+        const entries = await o.artifacts.entries(artifact.url, artifact.digest, signal);
+        await writeEntries(entriesFor(entries, safePath(ks.spec.path), (ks.spec.components?.length ?? 0) > 0), root);
+      } else {
+        await extractArtifact(await downloadArtifact(artifact.url, artifact.digest, signal), root);
+      }
+      o.log?.debug({ revision: artifact.revision, ms: Date.now() - started }, "artifact fetched and extracted");
     } catch (err) {
       if (err instanceof ArtifactError) throw new ReconcileError(ArtifactFailedReason, err.message, { cause: err });
       throw new ReconcileError(ArtifactFailedReason, `failed to fetch artifact: ${(err as Error).message}`, { cause: err });
@@ -90,11 +109,14 @@ export async function buildManifests(ks: Kustomization, artifact: Artifact, vars
       throw new ReconcileError(ArtifactFailedReason, `kustomization path '${ks.spec.path ?? "./"}' not found in revision ${artifact.revision}`);
     }
     try {
-      prepareKustomization(dir, root, ks.spec);
-      checkReferences(dir, root, o.noRemoteBases);
       const started = Date.now();
-      const output = await kustomizeBuild({ bin: o.kustomizePath, dir, root, signal: AbortSignal.any([o.signal, AbortSignal.timeout(kustomizeTimeoutMs)]) });
-      o.log?.debug({ revision: artifact.revision, ms: Date.now() - started }, "kustomize build completed");
+      let output = plainBuild(dir, root, ks.spec);
+      if (output === undefined) {
+        prepareKustomization(dir, root, ks.spec);
+        checkReferences(dir, root, o.noRemoteBases);
+        output = await kustomizeBuild({ bin: o.kustomizePath, dir, root, signal: AbortSignal.any([o.signal, AbortSignal.timeout(kustomizeTimeoutMs)]) });
+        o.log?.debug({ revision: artifact.revision, ms: Date.now() - started }, "kustomize build completed");
+      } else o.log?.debug({ revision: artifact.revision, ms: Date.now() - started }, "plain manifests built in process");
       return postBuild(output, {
         vars,
         strict: o.strictSubstitutions,

@@ -30,6 +30,7 @@ import { formatId, inventoryOf, parseId, staleEntries, type Manifest } from "./i
 import { checkHealth, healthTargets } from "./wait";
 import type { RestMapper } from "./restmapper";
 import type { DriftWatcher } from "./drift";
+import type { ArtifactCache } from "./artifactcache";
 
 export const KustomizeFinalizer = "finalizers.fluxcd.io";
 
@@ -47,6 +48,8 @@ export interface KustomizeReconcilerOptions {
   lookupSource?: (kind: string, key: string) => SourceObject | undefined;
   drift?: DriftWatcher;
   metrics?: Metrics;
+  /** Unpacked artifacts shared by all builds (one download per revision, not per Kustomization). */
+  artifacts?: ArtifactCache;
 }
 
 /** One reconcile's clock, budget and status baseline. */
@@ -168,7 +171,7 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     const oldInventory = status.inventory?.entries ?? [];
     let changes: ChangeSet;
     try {
-      changes = await rm.applyAllStaged(manifests, { force: obj.spec.force === true, signal: run.signal, waitTimeoutMs: run.timeoutMs });
+      changes = await rm.applyAllStaged(manifests, { force: obj.spec.force === true, signal: run.signal, waitTimeoutMs: run.timeoutMs, previous: new Set(oldInventory.map((e) => e.id)) });
     } catch (err) {
       if (!(err instanceof ApplyError)) throw err;
       // Keep what was applied before the failure in the inventory, so a later prune can find it.
@@ -249,6 +252,7 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
       kustomizePath: this.opts.kustomizePath,
       noRemoteBases: this.opts.noRemoteBases,
       strictSubstitutions: this.opts.strictSubstitutions,
+      artifacts: this.opts.artifacts,
       signal,
       log: ctx.log,
     });

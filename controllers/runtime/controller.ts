@@ -36,6 +36,8 @@ export interface ControllerOptions<T extends KubeObject> {
   backoff?: BackoffPolicy;
   /** Upper bound for one reconcile; the signal passed to the reconciler aborts after it. */
   reconcileTimeoutMs?: (obj: T) => number;
+  /** How long in-flight reconciles may go on after shutdown began before their signal aborts (default 5 s). */
+  shutdownGracePeriodMs?: number;
 }
 
 /**
@@ -56,6 +58,8 @@ export class Controller<T extends KubeObject> {
   private readonly concurrency: number;
   /** Resolves when a given key's reconcile finished; used to wait for in-flight work on shutdown. */
   private readonly inFlight = new Set<Promise<void>>();
+  /** Aborts in-flight reconciles once the shutdown grace period is over. */
+  private readonly drain = new AbortController();
 
   constructor(
     private readonly opts: ControllerOptions<T>,
@@ -77,9 +81,12 @@ export class Controller<T extends KubeObject> {
     return this.opts.name;
   }
 
-  /** Runs the workers until the signal aborts, then lets in-flight reconciles finish. */
+  /** Runs the workers until the signal aborts, then lets in-flight reconciles finish (within the grace period). */
   async run(signal: AbortSignal): Promise<void> {
-    signal.addEventListener("abort", () => this.queue.shutdown(), { once: true });
+    signal.addEventListener("abort", () => {
+      this.queue.shutdown();
+      setTimeout(() => this.drain.abort(new Error("shutting down")), this.opts.shutdownGracePeriodMs ?? 5_000).unref();
+    }, { once: true });
     const workers = Array.from({ length: this.concurrency }, () => this.worker(signal));
     await Promise.all(workers);
     await Promise.allSettled([...this.inFlight]);
@@ -103,8 +110,8 @@ export class Controller<T extends KubeObject> {
     const obj = structuredClone(cached);
     const log = this.deps.log.child({ controller: this.opts.name, name: obj.metadata.name, namespace: obj.metadata.namespace });
     const timeoutMs = this.opts.reconcileTimeoutMs?.(obj) ?? 10 * 60_000;
-    // Shutdown does not abort a reconcile midway (it is allowed to finish within its timeout).
-    const signal = AbortSignal.timeout(timeoutMs);
+    // Shutdown does not abort a reconcile at once: it may finish within the grace period, then it is aborted.
+    const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), this.drain.signal]);
     const started = process.hrtime.bigint();
     const { metrics } = this.deps;
     metrics.activeWorkers.inc({ controller: this.opts.name });

@@ -112,6 +112,9 @@ export class Informer<T extends KubeObject> {
   private apply(type: string, obj: T): void {
     if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
     if (type === "BOOKMARK") return;
+    // managedFields are the largest part of most objects and no reader of the cache needs them; writes
+    // that omit them leave the server's copy as is.
+    delete (obj.metadata as { managedFields?: unknown }).managedFields;
     const key = objectKey(obj);
     const old = this.store.get(key);
     if (type === "DELETED") {

@@ -3,7 +3,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import * as fs from "node:fs";
-import type { KubeConfig } from "@kubernetes/client-node";
+import { credentialsFromKubeconfig, inClusterCredentials, StaticKubeConfig, type ClusterConfig } from "./kubeconfig";
 
 export interface ObjectMeta {
   name: string;
@@ -68,15 +68,22 @@ export interface RequestOptions {
 
 const defaultTimeoutMs = 30_000;
 
-/** Resolves a KubeConfig from --kubeconfig, then KUBECONFIG, then the in-cluster ServiceAccount files. */
-export async function loadKubeConfig(explicitPath?: string): Promise<KubeConfig> {
-  const { KubeConfig } = await import("@kubernetes/client-node");
-  const kc = new KubeConfig();
-  const path = explicitPath ?? process.env.KUBECONFIG;
-  if (path) kc.loadFromFile(path);
-  else if (fs.existsSync("/var/run/secrets/kubernetes.io/serviceaccount/token")) kc.loadFromCluster();
-  else throw new Error("no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run in a pod with a ServiceAccount token");
-  return kc;
+/**
+ * Resolves the cluster configuration from --kubeconfig, then KUBECONFIG, then the in-cluster ServiceAccount
+ * files. Uses client-node's KubeConfig only for users it alone supports (exec plugins, auth providers).
+ */
+export async function loadKubeConfig(explicitPath?: string): Promise<ClusterConfig> {
+  const file = explicitPath ?? process.env.KUBECONFIG;
+  if (file) {
+    const creds = credentialsFromKubeconfig(fs.readFileSync(file, "utf8"), file);
+    if (creds) return new StaticKubeConfig(creds);
+    const { KubeConfig } = await import("@kubernetes/client-node");
+    const kc = new KubeConfig();
+    kc.loadFromFile(file);
+    return kc;
+  }
+  if (fs.existsSync("/var/run/secrets/kubernetes.io/serviceaccount/token")) return new StaticKubeConfig(inClusterCredentials());
+  throw new Error("no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run in a pod with a ServiceAccount token");
 }
 
 export function resourcePath(ref: ResourceRef, namespace?: string, name?: string, subresource?: string): string {
@@ -92,7 +99,7 @@ export class KubeClient {
   private readonly server: URL;
   private readonly agent: http.Agent;
 
-  constructor(private readonly kc: KubeConfig) {
+  constructor(private readonly kc: ClusterConfig) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
     this.server = new URL(cluster.server);

@@ -105,7 +105,7 @@ export class LeaderElector {
     }
     const spec = {
       holderIdentity: this.identity,
-      leaseDurationSeconds: Math.round(this.leaseDurationMs / 1000),
+      leaseDurationSeconds: Math.max(1, Math.ceil(this.leaseDurationMs / 1000)),
       renewTime: microTime(now),
     };
     if (!lease) {

@@ -10,7 +10,7 @@ import { Metrics } from "./metrics";
 import { LeaderElector, type LeaderElectionOptions } from "./leader";
 import { healthServer, listen, metricsServer } from "./http";
 import type { BackoffPolicy } from "./queue";
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { ClusterConfig as KubeConfig } from "./kubeconfig";
 
 export interface ManagerOptions {
   kubeConfig: KubeConfig;
@@ -47,6 +47,8 @@ export class Manager {
   private readonly servers: http.Server[] = [];
   /** Bound addresses of the metrics and health servers (useful with port 0). */
   readonly addresses: { metrics?: string; health?: string } = {};
+  private markStopped: () => void = () => undefined;
+  private readonly stoppedPromise = new Promise<void>((resolve) => (this.markStopped = resolve));
 
   constructor(private readonly opts: ManagerOptions) {
     this.client = new KubeClient(opts.kubeConfig);
@@ -78,6 +80,11 @@ export class Manager {
     this.runnables.push(r);
   }
 
+  /** Resolves once the controllers stopped (no reconcile runs any more) during shutdown. */
+  stopped(): Promise<void> {
+    return this.stoppedPromise;
+  }
+
   synced(): boolean {
     return [...this.informers.values()].every((i) => i.hasSynced());
   }
@@ -90,6 +97,7 @@ export class Manager {
     const onAbort = () => stop.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     const tasks: Promise<void>[] = [];
+    const controllerTasks: Promise<void>[] = [];
     for (const inf of this.informers.values()) tasks.push(inf.run(stop.signal));
     for (const r of this.runnables) tasks.push(r(stop.signal));
     try {
@@ -101,13 +109,15 @@ export class Manager {
         if (!(await elector.acquire(stop.signal))) return;
         tasks.push(elector.hold(stop.signal, () => stop.abort(new Error("leader lease lost"))));
       }
-      tasks.push(...this.controllers.map((c) => c.run(stop.signal)));
+      controllerTasks.push(...this.controllers.map((c) => c.run(stop.signal)));
       this.log.info({ controllers: this.controllers.map((c) => c.name) }, "controllers started");
       await new Promise<void>((resolve) => (stop.signal.aborted ? resolve() : stop.signal.addEventListener("abort", () => resolve(), { once: true })));
     } catch (err) {
       if (!stop.signal.aborted) throw err;
     } finally {
       stop.abort();
+      await Promise.allSettled(controllerTasks);
+      this.markStopped();
       await Promise.allSettled(tasks);
       await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       signal.removeEventListener("abort", onAbort);

@@ -1,6 +1,6 @@
 // Git over the git CLI: ls-remote and shallow fetch by ref, with credentials handed to git through the
 // environment and files in a private temp dir — never on the command line, in URLs, or in logs.
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -15,6 +15,8 @@ export interface GitAuth {
   identity?: string;
   knownHosts?: string;
 }
+
+const maxOutput = 64 * 1024 * 1024;
 
 export class GitError extends Error {
   constructor(
@@ -33,8 +35,9 @@ export class GitSession {
     private readonly env: NodeJS.ProcessEnv,
   ) {}
 
-  static async open(url: URL, auth: GitAuth): Promise<GitSession> {
-    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "mooring-git-"));
+  /** `tempRoot` is where the session's private directory is made (default: the OS temp directory). */
+  static async open(url: URL, auth: GitAuth, tempRoot = os.tmpdir()): Promise<GitSession> {
+    const dir = await fs.promises.mkdtemp(path.join(tempRoot, "mooring-git-"));
     await fs.promises.chmod(dir, 0o700);
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
@@ -89,13 +92,44 @@ export class GitSession {
     await fs.promises.rm(this.dir, { recursive: true, force: true });
   }
 
-  /** Runs git; failures become GitError with stderr cleaned of anything credential-like. */
+  /**
+   * Runs git; failures become GitError with stderr cleaned of anything credential-like. git runs in its own
+   * process group so an abort kills it together with its remote helpers (git-remote-http, ssh), which would
+   * otherwise outlive it holding the pipes open until the remote answers.
+   */
   run(args: string[], o: { cwd?: string; signal: AbortSignal; what: string }): Promise<string> {
     return new Promise((resolve, reject) => {
-      execFile("git", args, { cwd: o.cwd, env: this.env, signal: o.signal, maxBuffer: 64 * 1024 * 1024, killSignal: "SIGKILL" }, (err, stdout, stderr) => {
-        if (!err) return resolve(stdout);
+      if (o.signal.aborted) return reject(new GitError(`${o.what}: timed out`, "network"));
+      const child = spawn("git", args, { cwd: o.cwd, env: this.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let size = 0;
+      const killGroup = () => {
+        try {
+          if (child.pid) process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      };
+      o.signal.addEventListener("abort", killGroup, { once: true });
+      child.stdout.on("data", (c: Buffer) => {
+        size += c.length;
+        if (size > maxOutput) killGroup();
+        else out.push(c);
+      });
+      child.stderr.on("data", (c: Buffer) => {
+        if (err.length < 256) err.push(c);
+      });
+      child.on("error", (e) => {
+        o.signal.removeEventListener("abort", killGroup);
+        reject(new GitError(`${o.what}: ${e.message}`, "other"));
+      });
+      child.on("close", (code, sig) => {
+        o.signal.removeEventListener("abort", killGroup);
+        if (code === 0) return resolve(Buffer.concat(out).toString("utf8"));
         if (o.signal.aborted) return reject(new GitError(`${o.what}: timed out`, "network"));
-        reject(classify(o.what, redact(String(stderr || err.message))));
+        if (size > maxOutput) return reject(new GitError(`${o.what}: output exceeds ${maxOutput} bytes`, "other"));
+        reject(classify(o.what, redact(Buffer.concat(err).toString("utf8") || `git exited with ${code ?? sig}`)));
       });
     });
   }

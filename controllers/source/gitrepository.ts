@@ -41,6 +41,8 @@ export interface GitRepositoryReconcilerOptions {
   metrics?: Metrics;
   /** How many artifacts to keep per object (the current one included). */
   artifactsToKeep?: number;
+  /** Scratch space for checkouts and git credentials (default: the OS temp directory). */
+  tempDir?: string;
 }
 
 interface SyncOutcome {
@@ -103,6 +105,8 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
       return { requeueAfter: parseDuration(obj.spec.interval) };
     } catch (err) {
       const e = err instanceof ReconcileError ? err : new ReconcileError(GitOperationFailedReason, errorMessage(err), { condition: FetchFailedCondition, cause: err });
+      // Interrupted (shutdown or the reconcile deadline): not a verdict on the source; the next reconcile decides.
+      if (ctx.signal.aborted) throw e;
       markTrue(obj, e.options.condition ?? FetchFailedCondition, e.reason, e.message);
       markFailed(obj, e.reason, e.message, e.stalled);
       try {
@@ -124,7 +128,7 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
     const timeoutMs = parseDuration(obj.spec.timeout ?? "60s");
     const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
     const auth = obj.spec.secretRef ? await loadGitAuth(ctx.client, obj.metadata.namespace!, obj.spec.secretRef.name, url, signal) : {};
-    const session = await GitSession.open(url, auth);
+    const session = await GitSession.open(url, auth, this.opts.tempDir);
     try {
       const checkout = await this.resolveRef(obj, session, signal);
       const includes = resolveIncludes(obj, this.opts.lookup);
@@ -167,7 +171,7 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
 
   private async fetchAndStore(obj: GitRepository, session: GitSession, checkout: Checkout, includes: ResolvedInclude[], signal: AbortSignal): Promise<SyncOutcome> {
     const { storage } = this.opts;
-    const scratch = await fs.promises.mkdtemp(path.join(os.tmpdir(), "mooring-src-"));
+    const scratch = await fs.promises.mkdtemp(path.join(this.opts.tempDir ?? os.tmpdir(), "mooring-src-"));
     try {
       const tree = path.join(scratch, "tree");
       let sha: string;

@@ -1,6 +1,8 @@
 // The source-controller: GitRepository reconciler + artifact storage server, wired into a Manager.
 import * as fs from "node:fs";
 import * as os from "node:os";
+import * as path from "node:path";
+import { createHash } from "node:crypto";
 import type { Manager } from "../runtime/manager";
 import { listen, parseAddr } from "../runtime/http";
 import { GitRepositoryKind, type GitRepository } from "../api/source";
@@ -19,6 +21,16 @@ export interface SourceControllerOptions {
   storageAdvAddr?: string;
   concurrent?: number;
   artifactsToKeep?: number;
+  /**
+   * Scratch root for checkouts and git credentials files. Default: a directory under the OS temp directory
+   * named after the storage path, so a restarted controller finds (and wipes) what a killed one left.
+   */
+  tempPath?: string;
+}
+
+/** The default scratch root for a storage path: `<tmpdir>/mooring-source-<hash of the resolved path>`. */
+export function defaultSourceTempPath(storagePath: string): string {
+  return path.join(os.tmpdir(), `mooring-source-${createHash("sha256").update(path.resolve(storagePath)).digest("hex").slice(0, 12)}`);
 }
 
 export interface SourceControllerHandle {
@@ -29,11 +41,12 @@ export interface SourceControllerHandle {
 export function addSourceController(mgr: Manager, o: SourceControllerOptions): SourceControllerHandle {
   fs.mkdirSync(o.storagePath, { recursive: true });
   let storage: Storage | undefined;
+  const tempPath = o.tempPath ?? defaultSourceTempPath(o.storagePath);
   const informer = mgr.informer<GitRepository>(GitRepositoryKind.resource);
   const reconciler = {
     reconcile: (obj: GitRepository, ctx: Parameters<GitRepositoryReconciler["reconcile"]>[1]) => {
       if (!storage) throw new Error("artifact storage is not started");
-      return new GitRepositoryReconciler({ storage, lookup: (k) => informer.get(k), metrics: mgr.metrics, artifactsToKeep: o.artifactsToKeep }).reconcile(obj, ctx);
+      return new GitRepositoryReconciler({ storage, lookup: (k) => informer.get(k), metrics: mgr.metrics, artifactsToKeep: o.artifactsToKeep, tempDir: tempPath }).reconcile(obj, ctx);
     },
   };
   const controller = mgr.add<GitRepository>({
@@ -58,12 +71,18 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
     const server = new Storage(o.storagePath, "pending").server();
     const bound = await listen(server, o.storageAddr);
     const adv = o.storageAdvAddr ?? defaultAdvertisedAddr(bound);
-    storage = new Storage(o.storagePath, adv);
-    const removed = await storage.removeStrayTempFiles();
-    mgr.log.info({ storagePath: o.storagePath, addr: bound, advertised: adv, strayTempFilesRemoved: removed }, "artifact server listening");
+    const next = new Storage(o.storagePath, adv);
+    const removed = await next.removeStrayTempFiles();
+    // Checkouts and credentials files a killed process left behind; nothing else uses this root.
+    await fs.promises.rm(tempPath, { recursive: true, force: true });
+    await fs.promises.mkdir(tempPath, { recursive: true, mode: 0o700 });
+    storage = next;
+    mgr.log.info({ storagePath: o.storagePath, tempPath, addr: bound, advertised: adv, strayTempFilesRemoved: removed }, "artifact server listening");
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await mgr.stopped();
+    await fs.promises.rm(tempPath, { recursive: true, force: true });
   });
   return { storage: () => storage };
 }

@@ -75,6 +75,7 @@ describe("Kustomization build options", () => {
           { kind: "ConfigMap", name: "cluster-vars" },
           { kind: "Secret", name: "secret-vars" },
           { kind: "ConfigMap", name: "absent", optional: true },
+          { kind: "Secret", name: "absent-secret", optional: true },
         ],
       },
     });

@@ -4,7 +4,7 @@ import * as assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { toolPath } from "../../../local/tools";
-import { ConfigMaps, Kustomizations, configMap, createKustomization, getOrUndefined, newFleet, startKustomizeEnv, waitKs, type KustomizeEnv } from "./env";
+import { ConfigMaps, Kustomizations, configMap, createKustomization, deployment, getOrUndefined, newFleet, startKustomizeEnv, waitKs, type KustomizeEnv } from "./env";
 import type { Kustomization } from "../../../controllers/api";
 
 const run = promisify(execFile);
@@ -66,5 +66,57 @@ describe("flux CLI and kubectl against the kustomize-controller", () => {
     const o = await waitKs(env, ns, "apps", "True", (k) => k.status?.lastAppliedRevision === third);
     assert.ok(!o.spec.suspend, "resumed");
     assert.ok(await getOrUndefined(env.admin, ConfigMaps, ns, "three"));
+  });
+
+  test("flux tree kustomization shows the inventory, nested Kustomizations included", async (t) => {
+    const fleet = await newFleet(t, env, {});
+    const ns = fleet.ns;
+    const child = `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: child
+  namespace: ${ns}
+spec:
+  interval: 1h
+  path: ./child
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: fleet
+`;
+    await fleet.commit({
+      "root/cm.yaml": configMap("root-settings", { a: "1" }, ns),
+      "root/web.yaml": deployment("web", ns, 0),
+      "root/child.yaml": child,
+      "child/cm.yaml": configMap("child-settings", { b: "2" }, ns),
+    });
+    await createKustomization(env, ns, "root", { path: "./root", interval: "1h" });
+    await waitKs(env, ns, "root", "True");
+    await waitKs(env, ns, "child", "True");
+
+    const tree = await run(flux, ["tree", "kustomization", "root", "-n", ns], { env: kubeEnv() });
+    const lines = tree.stdout.split("\n").filter((l) => l.trim());
+    const at = (subject: string) => {
+      const i = lines.findIndex((l) => l.endsWith(subject));
+      assert.ok(i >= 0, `${subject} in:\n${tree.stdout}`);
+      return { i, depth: lines[i]!.length - subject.length };
+    };
+    const root = at(`Kustomization/${ns}/root`);
+    assert.equal(root.i, 0, tree.stdout);
+    const cm = at(`ConfigMap/${ns}/root-settings`);
+    const web = at(`Deployment/${ns}/web`);
+    const kid = at(`Kustomization/${ns}/child`);
+    const grandchild = at(`ConfigMap/${ns}/child-settings`);
+    assert.ok(cm.depth > root.depth && web.depth === cm.depth && kid.depth === cm.depth, `root's inventory one level below it:\n${tree.stdout}`);
+    assert.ok(grandchild.depth > kid.depth && grandchild.i > kid.i, `the child's inventory nested under it:\n${tree.stdout}`);
+    assert.equal(lines.length, 5, tree.stdout);
+
+    // The tree follows the inventory: an object removed from git leaves it.
+    const rev = await fleet.commit({ "root/web.yaml": null });
+    await waitKs(env, ns, "root", "True", (k) => k.status?.lastAppliedRevision === rev);
+    const after2 = await run(flux, ["tree", "kustomization", "root", "-n", ns], { env: kubeEnv() });
+    assert.doesNotMatch(after2.stdout, /Deployment\//, after2.stdout);
+    assert.match(after2.stdout, new RegExp(`ConfigMap/${ns}/child-settings`));
+    t.diagnostic(`flux tree: ${lines.join(" | ")}`);
   });
 });

@@ -52,9 +52,8 @@ export interface SourceEnv {
   stop(): Promise<void>;
 }
 
-export async function startSourceEnv(): Promise<SourceEnv> {
-  const adminKc = testKubeConfig();
-  const admin = new KubeClient(adminKc);
+/** Applies the CRDs as the admin and waits until they are Established. */
+export async function installCrds(admin: KubeClient): Promise<void> {
   for (const crd of crds()) await apply(admin, crd);
   const crdRef: ResourceRef = { kind: "CustomResourceDefinition", group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", namespaced: false };
   for (const crd of crds()) {
@@ -63,6 +62,12 @@ export async function startSourceEnv(): Promise<SourceEnv> {
       return c.status?.conditions?.some((x) => x.type === "Established" && x.status === "True");
     }, { what: `CRD ${crd.metadata.name} Established` });
   }
+}
+
+export async function startSourceEnv(): Promise<SourceEnv> {
+  const adminKc = testKubeConfig();
+  const admin = new KubeClient(adminKc);
+  await installCrds(admin);
   const controllerNamespace = await newNamespace("mooring-source-ctl");
   for (const o of sourceControllerRbac(controllerNamespace)) await apply(admin, o);
   const sa = await serviceAccountKubeconfig({ namespace: controllerNamespace, name: "source-controller" });

@@ -1,0 +1,67 @@
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseAllDocuments } from "yaml";
+import { plainBuild, specTransforms } from "../../../controllers/kustomize/plainbuild";
+import { kustomizeBuild } from "../../../controllers/kustomize/build";
+import { prepareKustomization } from "../../../controllers/kustomize/generate";
+import { toolPath } from "../../../local/tools";
+
+function tree(files: Record<string, string>): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "mooring-plain-"));
+  for (const [p, c] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
+    fs.writeFileSync(path.join(root, p), c);
+  }
+  return root;
+}
+
+const objects = (text: string) =>
+  parseAllDocuments(text)
+    .map((d) => d.toJS() as { kind: string; metadata: { name: string } } | null)
+    .filter((o) => o !== null)
+    .sort((a, b) => `${a!.kind}/${a!.metadata.name}`.localeCompare(`${b!.kind}/${b!.metadata.name}`));
+
+const plainFiles = {
+  "app/deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  replicas: 0\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27 # pinned\n          env:\n            - {name: ON, value: \"on\"}\n            - {name: N, value: \"0644\"}\n",
+  "app/more.yml": "---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: web, namespace: shop}\n---\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: shop}\ndata:\n  multi: |\n    line one\n    ---\n    line three\n",
+  "app/deep/svc.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec:\n  clusterIP: None\n  ports: [{port: 80}]\n",
+  "app/values.yaml": "replicas: 3\n",
+};
+
+test("a directory of plain manifests builds in process to the objects kustomize prints", async () => {
+  const root = tree(plainFiles);
+  const ours = plainBuild(path.join(root, "app"), root, {});
+  assert.ok(ours !== undefined);
+  prepareKustomization(path.join(root, "app"), root, {});
+  const theirs = await kustomizeBuild({ bin: await toolPath("kustomize"), dir: path.join(root, "app"), root, signal: AbortSignal.timeout(30_000) });
+  assert.deepEqual(objects(ours), objects(theirs));
+  assert.equal(objects(ours).length, 4);
+});
+
+test("builds that need kustomize are left to it", () => {
+  const cases: Record<string, string>[] = [
+    { "app/kustomization.yaml": "resources: [a.yaml]\n", "app/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n" },
+    { "app/base/kustomization.yaml": "resources: []\n", "app/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n" },
+    { "app/list.yaml": "apiVersion: v1\nkind: List\nmetadata: {name: l}\nitems: []\n" },
+    { "app/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: &d {k: v}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata: *d\n" },
+    { "app/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n", "app/b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n" },
+    { "app/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: x}\n" },
+  ];
+  for (const files of cases) {
+    const root = tree(files);
+    assert.equal(plainBuild(path.join(root, "app"), root, {}), undefined, JSON.stringify(files));
+  }
+});
+
+test("spec overrides and postBuild need kustomize or substitution", () => {
+  assert.equal(specTransforms({}), false);
+  assert.equal(specTransforms({ patches: [] }), false);
+  for (const spec of [{ targetNamespace: "x" }, { namePrefix: "p-" }, { nameSuffix: "-s" }, { images: [{ name: "a", newTag: "1" }] }, { components: ["../c"] }, { postBuild: { substitute: { A: "b" } } }]) {
+    assert.equal(specTransforms(spec), true, JSON.stringify(spec));
+  }
+  const root = tree({ "app/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n" });
+  assert.equal(plainBuild(path.join(root, "app"), root, { targetNamespace: "x" }), undefined);
+});
