@@ -58,7 +58,7 @@ async function waitListening(port, ms) {
 
 async function ensureGitHost(gitRoot) {
   const { readExtras, extraRunning, recordExtra } = require(path.join(root, "dist", "local", "extras.js"));
-  const { freePort } = require(path.join(root, "dist", "local", "ports.js"));
+  const { preferPort } = require(path.join(root, "dist", "local", "ports.js"));
   const { spawnDetached } = require(path.join(root, "dist", "local", "processes.js"));
   const passwordFile = path.join(dir, "git-password");
   if (!fs.existsSync(passwordFile)) fs.writeFileSync(passwordFile, crypto.randomBytes(12).toString("hex") + "\n", { mode: 0o600 });
@@ -69,13 +69,16 @@ async function ensureGitHost(gitRoot) {
     info(`git host already running (pid ${known.pid}) on 127.0.0.1:${port}`);
     return { url: `http://127.0.0.1:${port}/fleet.git`, password };
   }
-  const port = await freePort();
+  // Keep the port of an earlier run when it is free, so the repository URL in the Pulumi stack stays the same.
+  const portFile = path.join(dir, "git-port");
+  const earlier = fs.existsSync(portFile) ? Number(fs.readFileSync(portFile, "utf8")) : undefined;
+  const port = await preferPort(earlier);
   const script = path.join(root, "dist", "local", "githost.js");
   const log = path.join(dir, "git-host.log");
   const args = [script, "--root", gitRoot, "--port", String(port), "--user", "fleet", "--password-file", passwordFile];
   const spawned = spawnDetached(process.execPath, args, log);
   await recordExtra(dir, { name: "git-host", pid: spawned.pid, binary: process.execPath, marker: script, log, startedAt: new Date().toISOString() });
-  fs.writeFileSync(path.join(dir, "git-port"), String(port));
+  fs.writeFileSync(portFile, String(port));
   await waitListening(port, 10_000);
   info(`git host (smart HTTP, basic auth) pid ${spawned.pid} on 127.0.0.1:${port}; log ${log}`);
   return { url: `http://127.0.0.1:${port}/fleet.git`, password };
