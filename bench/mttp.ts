@@ -263,7 +263,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     if (!process.env.BENCH_KEEP) await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
     else log(`kept ${dir}`);
   }
-  return { ...run, loadavg: { before: loadBefore, after: loadavg() } } as Run;
+  return { ...run, loadavg: { before: loadBefore, after: loadavg() } };
 }
 
 interface Results {

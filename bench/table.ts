@@ -19,6 +19,8 @@ export interface Run {
   peakRssMiB: ControllerNumbers;
   cpuSeconds: ControllerNumbers & { apiserver?: number; floor?: number };
   error?: string;
+  /** 1/5/15-minute load averages of the machine before and after the run (others share it). */
+  loadavg?: { before: number[]; after: number[] };
 }
 
 const fmt = (v: number | undefined | null, digits = 1): string => (v === undefined || v === null || !Number.isFinite(v) ? "–" : v.toFixed(digits));
@@ -37,8 +39,8 @@ export function renderTable(runs: readonly Run[]): string {
   const find = (system: SystemName, n: number) => runs.find((r) => r.system === system && r.n === n);
   const ns = [...new Set(runs.map((r) => r.n))].sort((a, b) => a - b);
   const lines = [
-    "| system | N | seconds | ÷ Mooring | ÷ floor | peak RSS MiB (source / kustomize) | CPU s (source / kustomize) | apiserver CPU s |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| system | N | seconds | ÷ Mooring | ÷ floor | peak RSS MiB (source / kustomize) | CPU s (source / kustomize) | apiserver CPU s | load 1m before |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const n of ns) {
     for (const system of systemOrder) {
@@ -48,7 +50,7 @@ export function renderTable(runs: readonly Run[]): string {
       const seconds = r.seconds === null ? `timed out${r.error ? ` (${r.error}${progress})` : ""}` : fmt(r.seconds);
       const cpu = system === "floor" ? `${fmt(r.cpuSeconds.floor)} (loop)` : pair(r.cpuSeconds, 1);
       lines.push(
-        `| ${system} | ${n} | ${seconds} | ${ratio(r.seconds, find("mooring", n)?.seconds)} | ${ratio(r.seconds, find("floor", n)?.seconds)} | ${pair(r.peakRssMiB, 0)} | ${cpu} | ${fmt(r.cpuSeconds.apiserver)} |`,
+        `| ${system} | ${n} | ${seconds} | ${ratio(r.seconds, find("mooring", n)?.seconds)} | ${ratio(r.seconds, find("floor", n)?.seconds)} | ${pair(r.peakRssMiB, 0)} | ${cpu} | ${fmt(r.cpuSeconds.apiserver)} | ${fmt(r.loadavg?.before[0])} |`,
       );
     }
   }

@@ -96,6 +96,19 @@ test("Bootstrap over smart HTTP: up to Ready, no-op, version change, day-2, conc
     t.diagnostic(`commit → converged (interval 30s, no webhook): ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
 
+  await t.test("manual drift on a bootstrapped workload is reverted from git", async () => {
+    const started = Date.now();
+    await apps.patchNamespacedDeploymentScale(
+      { name: "podinfo", namespace: "podinfo", body: { spec: { replicas: 5 } } },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+    await waitFor(
+      async () => (await apps.readNamespacedDeployment({ name: "podinfo", namespace: "podinfo" })).spec?.replicas === 2,
+      { what: "podinfo scaled back to the 2 replicas in git", timeoutMs: 60_000, intervalMs: 100 },
+    );
+    t.diagnostic(`kubectl-style scale 2 → 5 reverted in ${((Date.now() - started) / 1000).toFixed(2)} s`);
+  });
+
   await t.test("a commit pushed by someone else during up does not fail the up", async () => {
     await stack.config("version", "0.3.0");
     interlope = () => pushCommit(repo.bare, { "NOTES.md": "pushed while pulumi was pushing\n" }, "Someone else");

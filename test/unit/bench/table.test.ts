@@ -24,3 +24,9 @@ test("a timed-out run shows why and no ratio", () => {
   const table = renderTable([{ ...run("flux", 100, null), error: "deadline 900s", ready: 41 }, run("mooring", 100, 20)]);
   assert.match(table, /\| flux \| 100 \| timed out \(deadline 900s; 41\/100 Ready\) \| – \| – \|/);
 });
+
+test("each row shows the 1-minute load average before its run", () => {
+  const table = renderTable([{ ...run("mooring", 100, 20), loadavg: { before: [3.25, 4, 5], after: [6, 6, 6] } }, run("floor", 100, 10)]);
+  assert.match(table, /\| mooring \| 100 \| 20\.0 \|.*\| 3\.3 \|\n/);
+  assert.match(table, /\| floor \| 100 \| 10\.0 \|.*\| – \|\n/);
+});
