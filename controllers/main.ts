@@ -8,12 +8,15 @@ import { Manager } from "./runtime/manager";
 import { loadKubeConfig } from "./runtime/kube";
 import { newLogger, type Logger } from "./runtime/log";
 import { addSourceController } from "./source";
-import { addKustomizeController, type KustomizeControllerHandle } from "./kustomize";
+import { addKustomizeController, type KustomizeControllerHandle, type KustomizeControllerOptions } from "./kustomize";
 
 export const knownControllers = ["source", "kustomize"] as const;
 export type ControllerName = (typeof knownControllers)[number];
 
-export interface ControllersOptions {
+/** The kustomize-controller's own flags (--kustomize-path, --no-cross-namespace-refs, …). */
+type KustomizeFlags = Omit<KustomizeControllerOptions, "kubeConfig" | "concurrent">;
+
+export interface ControllersOptions extends KustomizeFlags {
   controllers: ControllerName[];
   kubeConfig?: KubeConfig;
   kubeconfigPath?: string;
@@ -33,20 +36,6 @@ export interface ControllersOptions {
   log?: Logger;
   /** Watch one namespace only (default: all namespaces). */
   watchNamespace?: string;
-  /** kustomize-controller: path of the kustomize binary (default "kustomize" on PATH). */
-  kustomizePath?: string;
-  /** kustomize-controller: refuse cross-namespace sourceRefs. */
-  noCrossNamespaceRefs?: boolean;
-  /** kustomize-controller: refuse remote bases. */
-  noRemoteBases?: boolean;
-  /** kustomize-controller: ServiceAccount impersonated when a Kustomization names none. */
-  defaultServiceAccount?: string;
-  /** kustomize-controller: requeue interval while dependencies are not ready (default 30s). */
-  requeueDependency?: string;
-  /** kustomize-controller: fail on substitution variables without value or default. */
-  strictSubstitutions?: boolean;
-  /** kustomize-controller: revert drift as soon as it is seen (default true). */
-  driftWatch?: boolean;
 }
 
 export interface RunningControllers {
@@ -98,17 +87,16 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
   }
   let kustomize: KustomizeControllerHandle | undefined;
   if (o.controllers.includes("kustomize")) {
-    kustomize = addKustomizeController(mgr, {
-      kubeConfig,
+    const flags: KustomizeFlags = {
       kustomizePath: o.kustomizePath,
-      concurrent: o.concurrent,
       noCrossNamespaceRefs: o.noCrossNamespaceRefs,
       noRemoteBases: o.noRemoteBases,
       defaultServiceAccount: o.defaultServiceAccount,
       requeueDependency: o.requeueDependency,
       strictSubstitutions: o.strictSubstitutions,
       driftWatch: o.driftWatch,
-    });
+    };
+    kustomize = addKustomizeController(mgr, { ...flags, kubeConfig, concurrent: o.concurrent });
   }
   return { manager: mgr, done: mgr.run(signal), kustomize };
 }

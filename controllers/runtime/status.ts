@@ -9,16 +9,32 @@ const conflictRetries = 5;
  * written over the fresh copy (status is owned by this controller alone). Returns the stored object, or
  * undefined when the object is gone.
  */
-export async function updateStatus<T extends KubeObject & { status?: unknown }>(
+export function updateStatus<T extends KubeObject & { status?: unknown }>(
   client: KubeClient,
   ref: ResourceRef,
   obj: T,
   signal?: AbortSignal,
 ): Promise<T | undefined> {
+  return writeWithConflictRetry(client, ref, obj, signal, (current) =>
+    client.request<T>("PUT", statusPath(ref, current), { body: { ...current, status: obj.status }, signal }),
+  );
+}
+
+/**
+ * Runs write(current); on a conflict reads the object again and retries (bounded). Resolves undefined when
+ * the object is gone, or with what write returned.
+ */
+async function writeWithConflictRetry<T extends KubeObject>(
+  client: KubeClient,
+  ref: ResourceRef,
+  obj: T,
+  signal: AbortSignal | undefined,
+  write: (current: T) => Promise<T> | T,
+): Promise<T | undefined> {
   let current: T = obj;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await client.request<T>("PUT", statusPath(ref, current), { body: { ...current, status: obj.status }, signal });
+      return await write(current);
     } catch (err) {
       if (isNotFound(err)) return undefined;
       if (!isConflict(err) || attempt >= conflictRetries) throw err;
@@ -50,30 +66,18 @@ export function removeFinalizer<T extends KubeObject>(client: KubeClient, ref: R
   return editFinalizers(client, ref, obj, signal, (f) => (f.includes(finalizer) ? f.filter((x) => x !== finalizer) : undefined));
 }
 
-async function editFinalizers<T extends KubeObject>(
+function editFinalizers<T extends KubeObject>(
   client: KubeClient,
   ref: ResourceRef,
   obj: T,
   signal: AbortSignal | undefined,
   edit: (finalizers: string[]) => string[] | undefined,
 ): Promise<T | undefined> {
-  let current = obj;
-  for (let attempt = 0; ; attempt++) {
+  return writeWithConflictRetry(client, ref, obj, signal, (current) => {
     const next = edit(current.metadata.finalizers ?? []);
     if (!next) return current;
-    try {
-      return await client.patch<T>(ref, current.metadata.namespace, current.metadata.name, {
-        metadata: { finalizers: next, resourceVersion: current.metadata.resourceVersion },
-      }, { signal });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      if (!isConflict(err) || attempt >= conflictRetries) throw err;
-      try {
-        current = await client.get<T>(ref, obj.metadata.namespace, obj.metadata.name, { signal });
-      } catch (e) {
-        if (isNotFound(e)) return undefined;
-        throw e;
-      }
-    }
-  }
+    return client.patch<T>(ref, current.metadata.namespace, current.metadata.name, {
+      metadata: { finalizers: next, resourceVersion: current.metadata.resourceVersion },
+    }, { signal });
+  });
 }
