@@ -51,7 +51,8 @@ function octal(n: number, width: number): string {
   return n.toString(8).padStart(width - 1, "0") + "\0";
 }
 
-function header(name: string, e: { mode: number; size: number; typeflag: string; linkname?: string }): Buffer {
+/** One ustar header block (uid/gid/mtime zero, checksum filled in). */
+export function tarHeader(name: string, e: { mode: number; size: number; typeflag: string; linkname?: string }): Buffer {
   const h = Buffer.alloc(block);
   h.write(name, 0, 100, "utf8");
   h.write(octal(e.mode, 8), 100, "ascii");
@@ -92,15 +93,15 @@ async function* tarStream(root: string, entries: TreeEntry[]): AsyncGenerator<Bu
       let records = paxRecord("path", name);
       if (e.linkTarget) records += paxRecord("linkpath", e.linkTarget);
       const data = Buffer.from(records, "utf8");
-      yield header("PaxHeader", { mode: 0o644, size: data.length, typeflag: "x" });
+      yield tarHeader("PaxHeader", { mode: 0o644, size: data.length, typeflag: "x" });
       yield data;
       yield pad(data.length);
     }
     const shortName = needsPax ? name.slice(0, 99) : name;
-    if (e.type === "dir") yield header(shortName, { mode: e.mode, size: 0, typeflag: "5" });
-    else if (e.type === "symlink") yield header(shortName, { mode: e.mode, size: 0, typeflag: "2", linkname: needsPax ? "" : e.linkTarget });
+    if (e.type === "dir") yield tarHeader(shortName, { mode: e.mode, size: 0, typeflag: "5" });
+    else if (e.type === "symlink") yield tarHeader(shortName, { mode: e.mode, size: 0, typeflag: "2", linkname: needsPax ? "" : e.linkTarget });
     else {
-      yield header(shortName, { mode: e.mode, size: e.size, typeflag: "0" });
+      yield tarHeader(shortName, { mode: e.mode, size: e.size, typeflag: "0" });
       let written = 0;
       for await (const chunk of fs.createReadStream(path.join(root, e.path))) {
         const buf = chunk as Buffer;

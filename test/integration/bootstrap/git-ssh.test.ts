@@ -2,78 +2,41 @@
 // bootstrap generated; known_hosts scanned with ssh-keyscan and enforced (StrictHostKeyChecking yes).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
-import { tmpdir, userInfo } from "node:os";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateDeployKey } from "../../../bootstrap/ssh/keys";
 import { resolveKnownHosts } from "../../../bootstrap/ssh/knownhosts";
 import { commitToBranch } from "../../../bootstrap/git/repository";
 import { isBootstrapError } from "../../../bootstrap/errors";
 import { createBareRepository } from "../../fixtures/github/git-http";
+import { sshdPath, startSshGitServer, type SshGitServer } from "../../fixtures/gitserver/ssh";
 
-const sshd = "/usr/sbin/sshd";
-const skip = !existsSync(sshd) ? "OpenSSH sshd is not installed" : process.getuid?.() !== 0 ? "sshd on a loopback port needs root here" : false;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+const skip = !existsSync(sshdPath) ? "OpenSSH sshd is not installed" : process.getuid?.() !== 0 ? "sshd on a loopback port needs root here" : false;
 
 describe("commitToBranch over ssh with a generated deploy key", { skip }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "mooring-sshd-"));
+  const dir = mkdtempSync(join(tmpdir(), "mooring-sshrepo-"));
   const key = generateDeployKey("mooring@test");
   const repo = createBareRepository(dir, "fleet.git");
   const author = { name: "Mooring", email: "mooring@example.test" };
+  let server: SshGitServer;
   let port = 0;
-  let daemon: ChildProcess | undefined;
   let url = "";
 
   before(async () => {
-    port = await freePort();
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "host_key")]);
-    writeFileSync(join(dir, "authorized_keys"), `${key.publicKey}\n`);
-    writeFileSync(
-      join(dir, "sshd_config"),
-      [
-        `ListenAddress 127.0.0.1:${port}`,
-        `HostKey ${join(dir, "host_key")}`,
-        `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "PubkeyAuthentication yes",
-        "PermitRootLogin prohibit-password",
-        "StrictModes no",
-        "UsePAM no",
-        `PidFile ${join(dir, "sshd.pid")}`,
-        "",
-      ].join("\n"),
-    );
-    daemon = spawn(sshd, ["-D", "-e", "-f", join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
-    daemon.stderr?.resume();
-    for (let i = 0; i < 50; i++) {
-      try {
-        await resolveKnownHosts({ host: "127.0.0.1", port, timeoutSeconds: 1 });
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    url = `ssh://${userInfo().username}@127.0.0.1:${port}${repo}`;
+    server = await startSshGitServer(key.publicKey);
+    port = server.port;
+    url = server.urlFor(repo);
   });
-  after(() => {
-    daemon?.kill();
+  after(async () => {
+    await server?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it("scans the host key into known_hosts for the [host]:port name", async () => {
     const knownHosts = await resolveKnownHosts({ host: "127.0.0.1", port });
-    const hostPub = execFileSync("cat", [join(dir, "host_key.pub")], { encoding: "utf8" }).split(" ").slice(0, 2).join(" ");
-    assert.ok(knownHosts.split("\n").includes(`[127.0.0.1]:${port} ${hostPub}`), knownHosts);
+    assert.ok(knownHosts.split("\n").includes(server.knownHosts.trim()), knownHosts);
   });
 
   it("pushes with the deploy key and the pinned known_hosts", async () => {
