@@ -8,6 +8,7 @@ import { newLogger } from "../controllers/runtime/log";
 export const refs = {
   namespace: { kind: "Namespace", group: "", version: "v1", plural: "namespaces", namespaced: false },
   secret: { kind: "Secret", group: "", version: "v1", plural: "secrets", namespaced: true },
+  configMap: { kind: "ConfigMap", group: "", version: "v1", plural: "configmaps", namespaced: true },
   serviceAccount: { kind: "ServiceAccount", group: "", version: "v1", plural: "serviceaccounts", namespaced: true },
   service: { kind: "Service", group: "", version: "v1", plural: "services", namespaced: true },
   deployment: { kind: "Deployment", group: "apps", version: "v1", plural: "deployments", namespaced: true },

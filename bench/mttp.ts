@@ -16,6 +16,7 @@ import { apply, isReady, pool, refs, Tracker } from "./cluster";
 import { missingFluxCrds } from "./fluxcrds";
 import { BenchRepo, gitCredentials } from "./gitrepo";
 import { cpuDelta, readCpu, type CpuTimes } from "./procstat";
+import { readRequestCounts, requestDelta } from "./requests";
 import { summarize, type LatencySummary } from "./stats";
 import { killAll, startFlux, startMooring, waitHealthy, type RunningSystem } from "./systems";
 import { renderTable, type Run, type SystemName } from "./table";
@@ -77,6 +78,26 @@ async function setupCluster(client: KubeClient, n: number, forFlux: boolean): Pr
   );
   const indices = Array.from({ length: n }, (_, i) => i + 1);
   await pool(indices, 32, (i) => apply(client, w.appNamespace(i), "mooring-bench").then(() => undefined));
+  await namespacesSettled(client, n);
+}
+
+/**
+ * kube-controller-manager gives every new namespace a default ServiceAccount and the kube-root-ca.crt
+ * ConfigMap, at its own 20 requests/s: at N=1000 that is ~100 s of background writes. Wait for them, so a
+ * run measures the system under test and not the control plane catching up with the setup.
+ */
+async function namespacesSettled(client: KubeClient, n: number): Promise<void> {
+  const started = Date.now();
+  const deadline = started + 600_000;
+  const count = async (ref: typeof refs.serviceAccount, name: string) =>
+    (await client.list<KubeObject>(ref, undefined, { query: { fieldSelector: `metadata.name=${name}`, limit: 5000 } })).items.filter((o) => o.metadata.namespace?.startsWith(w.appPrefix)).length;
+  for (;;) {
+    const [accounts, configMaps] = await Promise.all([count(refs.serviceAccount, "default"), count(refs.configMap, "kube-root-ca.crt")]);
+    if (accounts >= n && configMaps >= n) break;
+    if (Date.now() > deadline) throw new Error(`namespaces not settled after 600s (${accounts}/${n} default ServiceAccounts, ${configMaps}/${n} kube-root-ca.crt)`);
+    await sleep(1_000);
+  }
+  log(`N=${n}: app namespaces settled in ${((Date.now() - started) / 1000).toFixed(1)}s`);
 }
 
 async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -210,6 +231,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     const cpu0 = new Map<string, CpuTimes | undefined>();
     for (const p of procs) cpu0.set(p.role, await readCpu(p.pid));
     const api0 = await readCpu(apiserverPid);
+    const requests0 = await readRequestCounts(client);
     const self0 = process.cpuUsage();
     const t0 = performance.now();
     if (c.system === "floor") {
@@ -235,6 +257,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     if (!done) run.error = `deadline ${c.args.timeoutSeconds}s`;
     for (const p of procs) run.cpuSeconds[p.role] = cpuDelta(cpu0.get(p.role), await readCpu(p.pid));
     run.cpuSeconds.apiserver = cpuDelta(api0, await readCpu(apiserverPid));
+    run.requests = requestDelta(requests0, await readRequestCounts(client));
     if (c.system === "floor") {
       const u = process.cpuUsage(self0);
       run.cpuSeconds.floor = Math.round((u.user + u.system) / 1e4) / 100;

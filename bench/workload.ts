@@ -15,10 +15,12 @@ export interface Manifest {
   [field: string]: unknown;
 }
 
+export const appPrefix = "app-";
+
 /** "app-0001" … : zero-padded so the repository lists in order. */
 export function appName(i: number): string {
   if (!Number.isInteger(i) || i < 1) throw new RangeError(`app index must be a positive integer, got ${i}`);
-  return `app-${String(i).padStart(4, "0")}`;
+  return `${appPrefix}${String(i).padStart(4, "0")}`;
 }
 
 export function appNamespace(i: number): Manifest {

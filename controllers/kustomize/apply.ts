@@ -133,38 +133,45 @@ export class ResourceManager {
       }),
     );
     if (errors.length) throw new ApplyError(errors.sort().join("\n"), stage, before);
-    const changes: ChangeSet = [];
+    // The stage passed its dry run: write its objects, several at a time (objects of one stage do not depend on
+    // each other's existence; the stages order definitions before what uses them).
     const order = new Map(objects.map((obj, i) => [obj, i]));
-    planned.sort((a, b) => order.get(a.obj)! - order.get(b.obj)!);
-    for (const p of planned) {
-      const subject = describe(p.obj);
-      const base = { id: objectIdOf(p.obj), subject, v: versionOf(p.obj.apiVersion) };
-      if (p.mode === "skip") {
-        this.settle(changes, { ...base, action: "skipped", result: p.live }, p);
-        continue;
-      }
-      if (p.mode === "apply" && !p.cleanup && p.live && p.dryRun && deepEqual(comparable(p.dryRun), comparable(p.live))) {
-        this.settle(changes, { ...base, action: "unchanged", result: p.live }, p);
-        continue;
-      }
-      try {
-        if (p.mode === "recreate") await this.deleteAndWait(p, o);
-        if (p.mode === "apply" && p.cleanup) {
-          await this.client.patch(p.ref, p.obj.metadata.namespace, p.obj.metadata.name, p.cleanup, { contentType: "application/json-patch+json", signal: o.signal });
+    const settled: (ChangeSetEntry & { obj: Manifest })[] = [];
+    const failed: string[] = [];
+    await Promise.all(
+      chunk(planned, 8).map(async (batch) => {
+        for (const p of batch) {
+          if (o.signal.aborted) return;
+          try {
+            const e = await this.write(p, o);
+            settled.push(e);
+            this.onEntry?.(e, p.obj, p.ref);
+          } catch (err) {
+            failed.push(`${describe(p.obj)} apply failed: ${reasonText(err)}`);
+          }
         }
-        const result = await this.ssa(p.obj, p.ref, false, o.signal);
-        const action: Action = !p.live || p.mode === "recreate" ? "created" : deepEqual(comparable(result), comparable(p.live)) ? "unchanged" : "configured";
-        this.settle(changes, { ...base, action, result }, p);
-      } catch (err) {
-        throw new ApplyError(`${subject} apply failed: ${reasonText(err)}`, stage, [...before, ...changes]);
-      }
-    }
+      }),
+    );
+    const changes = settled.sort((a, b) => order.get(a.obj)! - order.get(b.obj)!).map(({ obj: _obj, ...e }) => e);
+    if (failed.length) throw new ApplyError(failed.sort().join("\n"), stage, [...before, ...changes]);
+    o.signal.throwIfAborted();
     return changes;
   }
 
-  private settle(changes: ChangeSet, e: ChangeSetEntry, p: Planned): void {
-    changes.push(e);
-    this.onEntry?.(e, p.obj, p.ref);
+  /** Writes one planned object (or settles it without a write when it is skipped or unchanged). */
+  private async write(p: Planned, o: ApplyOptions): Promise<ChangeSetEntry & { obj: Manifest }> {
+    const base = { obj: p.obj, id: objectIdOf(p.obj), subject: describe(p.obj), v: versionOf(p.obj.apiVersion) };
+    if (p.mode === "skip") return { ...base, action: "skipped", result: p.live };
+    if (p.mode === "apply" && !p.cleanup && p.live && p.dryRun && deepEqual(comparable(p.dryRun), comparable(p.live))) {
+      return { ...base, action: "unchanged", result: p.live };
+    }
+    if (p.mode === "recreate") await this.deleteAndWait(p, o);
+    if (p.mode === "apply" && p.cleanup) {
+      await this.client.patch(p.ref, p.obj.metadata.namespace, p.obj.metadata.name, p.cleanup, { contentType: "application/json-patch+json", signal: o.signal });
+    }
+    const result = await this.ssa(p.obj, p.ref, false, o.signal);
+    const action: Action = !p.live || p.mode === "recreate" ? "created" : deepEqual(comparable(result), comparable(p.live)) ? "unchanged" : "configured";
+    return { ...base, action, result };
   }
 
   private async plan(obj: Manifest, o: ApplyOptions): Promise<Planned> {

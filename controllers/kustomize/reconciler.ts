@@ -61,7 +61,15 @@ interface Run {
   before: string;
   /** a new reconcile.fluxcd.io/requestedAt is being handled */
   handled: boolean;
+  /** The deferred Progressing status write (see progressing()). */
+  progress?: { timer: NodeJS.Timeout; write?: Promise<void> };
 }
+
+/**
+ * A reconcile that has not finished after this long shows Reconciling=True / Ready=Unknown in its status. A
+ * shorter one goes straight to its final status: one status write instead of two per reconcile.
+ */
+export const progressStatusDelayMs = 1_000;
 
 interface BuildCacheEntry {
   key: string;
@@ -72,20 +80,32 @@ const keyOf = (ks: Kustomization): string => `${ks.metadata.namespace}/${ks.meta
 
 export class KustomizationReconciler implements Reconciler<Kustomization> {
   private readonly builds = new Map<string, BuildCacheEntry>();
+  /** resourceVersion of this process's last write to each Kustomization (status or finalizer). */
+  private readonly written = new Map<string, string>();
 
   constructor(private readonly opts: KustomizeReconcilerOptions) {}
 
-  async reconcile(cached: Kustomization, ctx: ReconcileContext): Promise<ReconcileResult | void> {
-    const ref = KustomizationKind.resource;
-    // The cache may not have our last status write yet (a drift-triggered reconcile follows closely): work on
-    // the stored object so the inventory and the "status changed?" comparison are never stale.
-    let obj: Kustomization;
+  /**
+   * The object to work on. The cache may not have our last status write yet (a drift-triggered reconcile
+   * follows closely), and a stale inventory or "status changed?" baseline must never be used: the cached copy
+   * is taken when it is our last write, or when it was never reconciled and this process never wrote it;
+   * anything else is read from the apiserver.
+   */
+  private async current(cached: Kustomization, ctx: ReconcileContext): Promise<Kustomization | undefined> {
+    const last = this.written.get(keyOf(cached));
+    if (last === undefined ? cached.status === undefined || Object.keys(cached.status).length === 0 : last === cached.metadata.resourceVersion) return cached;
     try {
-      obj = await ctx.client.get<Kustomization>(ref, cached.metadata.namespace, cached.metadata.name, { signal: ctx.signal });
+      return await ctx.client.get<Kustomization>(KustomizationKind.resource, cached.metadata.namespace, cached.metadata.name, { signal: ctx.signal });
     } catch (err) {
-      if (isNotFound(err)) return;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
+  }
+
+  async reconcile(cached: Kustomization, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const ref = KustomizationKind.resource;
+    const obj = await this.current(cached, ctx);
+    if (!obj) return;
     const labels = { kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace ?? "" };
     if (obj.metadata.deletionTimestamp) {
       await this.finalize(obj, ctx);
@@ -96,6 +116,7 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
       const updated = await addFinalizer(ctx.client, ref, obj, KustomizeFinalizer, ctx.signal);
       if (!updated) return;
       obj.metadata = updated.metadata;
+      this.written.set(keyOf(obj), obj.metadata.resourceVersion!);
     }
     this.opts.metrics?.suspendStatus.set(labels, obj.spec.suspend ? 1 : 0);
     if (obj.spec.suspend) {
@@ -120,8 +141,37 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
       return await this.sync(obj, ctx, run, interval);
     } catch (err) {
       const retryInterval = obj.spec.retryInterval ? parseDuration(obj.spec.retryInterval) : interval;
+      await this.progressed(run);
       return this.failed(obj, ctx, err, retryInterval);
+    } finally {
+      if (run.progress) clearTimeout(run.progress.timer);
     }
+  }
+
+  /**
+   * Marks the object Reconciling and schedules that status to be written if the reconcile is still running
+   * after progressStatusDelayMs; the final status is always written.
+   */
+  private progressing(obj: Kustomization, ctx: ReconcileContext, run: Run, message: string): void {
+    markReconciling(obj, ProgressingReason, message);
+    run.before = ""; // the final status must be written, over the Progressing one or the old one
+    const snapshot = structuredClone(obj);
+    const timer = setTimeout(() => {
+      snapshot.metadata.resourceVersion = obj.metadata.resourceVersion;
+      run.progress!.write = this.writeStatus(snapshot, ctx).then(
+        () => void (obj.metadata.resourceVersion = snapshot.metadata.resourceVersion),
+        (err: unknown) => ctx.log.warn({ err: errorMessage(err) }, "could not write progressing status"),
+      );
+    }, progressStatusDelayMs);
+    run.progress = { timer };
+  }
+
+  /** Cancels the pending Progressing write, or waits for the one in flight (so the next write does not conflict). */
+  private async progressed(run: Run): Promise<void> {
+    if (!run.progress) return;
+    clearTimeout(run.progress.timer);
+    await run.progress.write;
+    run.progress = undefined;
   }
 
   /** Source → dependencies → build → apply → prune → health → Ready. Throws ReconcileErrors. */
@@ -143,23 +193,22 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     const isNew = status.lastAttemptedRevision !== revision || status.observedGeneration !== obj.metadata.generation || getCondition(obj, "Ready")?.status !== "True";
     status.lastAttemptedRevision = revision;
     if (isNew || run.handled) {
-      markReconciling(obj, ProgressingReason, `Fetching manifests for revision ${revision} with a timeout of ${obj.spec.timeout ?? obj.spec.interval}`);
-      await this.writeStatus(obj, ctx);
-      run.before = ""; // the final status must be written over the Progressing one
+      this.progressing(obj, ctx, run, `Fetching manifests for revision ${revision} with a timeout of ${obj.spec.timeout ?? obj.spec.interval}`);
     }
     const vars = await substitutionVars(obj, ctx.client, run.signal);
     const manifests = await this.build(obj, artifact, vars, run.signal, ctx);
     const client = await this.opts.clientFor(obj.spec.serviceAccountName || this.opts.defaultServiceAccount, obj.metadata.namespace!);
     const changes = await this.applyAndPrune(obj, client, manifests, run, ctx, revision);
     const summary = changeSetSummary(changes);
-    if (summary) await ctx.events.record(obj, "Normal", ReconciliationSucceededReason, `${summary}\n\nrevision: ${revision}`);
+    if (summary) ctx.events.record(obj, "Normal", ReconciliationSucceededReason, `${summary}\n\nrevision: ${revision}`);
     await this.checkHealth(obj, client, manifests, changes, run);
     status.lastAppliedRevision = revision;
     const wasReady = getCondition(obj, "Ready")?.status === "True";
     markReady(obj, ReconciliationSucceededReason, `Applied revision: ${revision}`);
+    await this.progressed(run);
     if (JSON.stringify(status) !== run.before) await this.writeStatus(obj, ctx);
     const finished = `Reconciliation finished in ${formatSeconds(Date.now() - run.started)}, next run in ${obj.spec.interval}`;
-    if (!wasReady && !summary) await ctx.events.record(obj, "Normal", ReconciliationSucceededReason, `${finished}\n\nrevision: ${revision}`);
+    if (!wasReady && !summary) ctx.events.record(obj, "Normal", ReconciliationSucceededReason, `${finished}\n\nrevision: ${revision}`);
     ctx.log.info({ revision, ms: Date.now() - run.started }, finished);
     return { requeueAfter: interval };
   }
@@ -222,7 +271,7 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     } catch (statusErr) {
       ctx.log.warn({ err: errorMessage(statusErr) }, "could not write failure status");
     }
-    await ctx.events.record(obj, "Warning", e.reason, e.message);
+    ctx.events.record(obj, "Warning", e.reason, e.message);
     ctx.log.error({ reason: e.reason, err: e.message, retryInMs: e.stalled ? undefined : retryInterval }, "reconciliation failed");
     return e.stalled ? undefined : { requeueAfter: retryInterval };
   }
@@ -230,7 +279,10 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
   /** Writes status and keeps the stored resourceVersion, so the next write in this reconcile does not conflict. */
   private async writeStatus(obj: Kustomization, ctx: ReconcileContext): Promise<void> {
     const stored = await updateStatus(ctx.client, KustomizationKind.resource, obj, ctx.signal);
-    if (stored) obj.metadata.resourceVersion = stored.metadata.resourceVersion;
+    if (stored) {
+      obj.metadata.resourceVersion = stored.metadata.resourceVersion;
+      this.written.set(keyOf(obj), stored.metadata.resourceVersion!);
+    }
     ctx.log.debug({ resourceVersion: stored?.metadata.resourceVersion, ready: getCondition(obj, "Ready")?.reason }, "status written");
   }
 
@@ -293,9 +345,9 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
         const deleted = await rm.deleteAll(entries.map((e) => ({ id: parseId(e.id), v: e.v })), ownerOf(obj), ctx.signal, policy === "WaitForTermination" ? timeoutMs : undefined);
         const summary = changeSetSummary(deleted);
         ctx.log.info({ output: Object.fromEntries(deleted.map((c) => [c.subject, c.action])) }, "garbage collection on deletion completed");
-        if (summary) await ctx.events.record(obj, "Normal", "Progressing", summary, "Delete");
+        if (summary) ctx.events.record(obj, "Normal", "Progressing", summary, "Delete");
       } catch (err) {
-        await ctx.events.record(obj, "Warning", PruneFailedReason, errorMessage(err), "Delete");
+        ctx.events.record(obj, "Warning", PruneFailedReason, errorMessage(err), "Delete");
         // In a terminating namespace the impersonated identity's bindings may be gone already: do not keep
         // the namespace stuck on this finalizer; the namespace's own deletion removes what is left in it.
         if (!(await namespaceTerminating(ctx.client, obj.metadata.namespace!, ctx.signal))) {
@@ -306,6 +358,7 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     }
     this.opts.drift?.forget(keyOf(obj));
     this.builds.delete(keyOf(obj));
+    this.written.delete(keyOf(obj));
     await removeFinalizer(ctx.client, KustomizationKind.resource, obj, KustomizeFinalizer, ctx.signal);
     ctx.log.info({ policy, pruned: prune && !obj.spec.suspend }, "finalizer removed");
   }

@@ -1,5 +1,6 @@
 // Kubernetes Events (events.k8s.io/v1) about the objects a controller reconciles. Identical events for the
-// same object are not repeated within a window, so a failing object does not flood the apiserver.
+// same object are not repeated within a window, so a failing object does not flood the apiserver. Events are
+// sent in the background (a bounded queue, a few requests in flight): a reconcile never waits for one.
 import * as os from "node:os";
 import type { Logger } from "pino";
 import type { KubeClient, KubeObject, ResourceRef } from "./kube";
@@ -8,10 +9,19 @@ export const EventsRef: ResourceRef = { kind: "Event", group: "events.k8s.io", v
 
 export type EventType = "Normal" | "Warning";
 
+/** Events waiting to be sent beyond this are dropped (and counted in a warning), oldest kept. */
+const maxQueued = 10_000;
+/** Event requests in flight at once. */
+const senders = 4;
+
 export class EventRecorder {
   private readonly recent = new Map<string, number>();
   private readonly instance = `${controllerInstance()}`;
   private sequence = 0;
+  private readonly queue: { namespace: string; body: unknown; reason: string }[] = [];
+  private sending = 0;
+  private dropped = 0;
+  private idle: (() => void)[] = [];
 
   constructor(
     private readonly client: KubeClient,
@@ -20,8 +30,8 @@ export class EventRecorder {
     private readonly dedupeWindowMs = 10 * 60_000,
   ) {}
 
-  /** Records an event; failures are logged, never thrown (events are best-effort). */
-  async record(obj: KubeObject, type: EventType, reason: string, note: string, action = "Reconcile"): Promise<void> {
+  /** Queues an event for sending; never throws and never waits for the apiserver (events are best-effort). */
+  record(obj: KubeObject, type: EventType, reason: string, note: string, action = "Reconcile"): void {
     const dedupeKey = `${obj.metadata.namespace}/${obj.metadata.name}/${obj.metadata.uid}/${type}/${reason}/${note}`;
     const now = Date.now();
     const last = this.recent.get(dedupeKey);
@@ -49,10 +59,40 @@ export class EventRecorder {
         resourceVersion: obj.metadata.resourceVersion,
       },
     };
+    if (this.queue.length >= maxQueued) {
+      if (this.dropped++ % 1000 === 0) this.log.warn({ dropped: this.dropped, queued: this.queue.length }, "event queue full; dropping events");
+      return;
+    }
+    this.queue.push({ namespace, body, reason });
+    if (this.sending < senders) void this.send();
+  }
+
+  /** Resolves once every queued event was sent (or failed), or after timeoutMs. */
+  flush(timeoutMs = 5_000): Promise<void> {
+    if (!this.queue.length && !this.sending) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.idle.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private async send(): Promise<void> {
+    this.sending++;
     try {
-      await this.client.create(EventsRef, namespace, body, { timeoutMs: 10_000 });
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message, reason }, "could not record event");
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+        try {
+          await this.client.create(EventsRef, next.namespace, next.body, { timeoutMs: 10_000 });
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message, reason: next.reason }, "could not record event");
+        }
+      }
+    } finally {
+      this.sending--;
+      if (!this.sending && !this.queue.length) for (const done of this.idle.splice(0)) done();
     }
   }
 }

@@ -151,13 +151,19 @@ export class KubeClient {
   }
 
   async request<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+    const text = await this.text(method, path, o);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** The response body as text (e.g. GET /metrics); non-2xx answers are thrown as ApiErrors. */
+  async text(method: string, path: string, o: RequestOptions = {}): Promise<string> {
     const res = await this.open(method, path, o, false);
     const chunks: Buffer[] = [];
     for await (const c of res) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString("utf8");
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw toApiError(status, text, `${method} ${path}`);
-    return (text ? JSON.parse(text) : undefined) as T;
+    return text;
   }
 
   get<T>(ref: ResourceRef, namespace: string | undefined, name: string, o: RequestOptions = {}): Promise<T> {

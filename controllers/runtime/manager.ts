@@ -117,6 +117,7 @@ export class Manager {
     } finally {
       stop.abort();
       await Promise.allSettled(controllerTasks);
+      await this.events.flush();
       this.markStopped();
       await Promise.allSettled(tasks);
       await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));

@@ -100,7 +100,7 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
       if (JSON.stringify(obj.status) !== before) await updateStatus(client, ref, obj, ctx.signal);
       if (outcome.stored) {
         const subject = outcome.commitSubject ? `stored artifact for commit '${outcome.commitSubject}'` : message;
-        await ctx.events.record(obj, "Normal", "NewArtifact", subject);
+        ctx.events.record(obj, "Normal", "NewArtifact", subject);
       }
       return { requeueAfter: parseDuration(obj.spec.interval) };
     } catch (err) {
@@ -114,7 +114,7 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
       } catch (statusErr) {
         log.warn({ err: errorMessage(statusErr) }, "could not write failure status");
       }
-      await ctx.events.record(obj, "Warning", e.reason, e.message);
+      ctx.events.record(obj, "Warning", e.reason, e.message);
       throw e;
     }
   }

@@ -11,7 +11,7 @@ import {
   configMap,
   createKustomization,
   deployment,
-  eventsFor,
+  eventsMatching,
   getOrUndefined,
   newFleet,
   startKustomizeEnv,
@@ -68,9 +68,7 @@ describe("Kustomization apply, inventory and prune", () => {
     await waitKs(env, ns, "apps", "True", (k) => k.status?.lastAppliedRevision === next);
     assert.equal((await env.admin.get<Obj>(ConfigMaps, ns, "settings")).metadata.resourceVersion, rv, "unchanged ConfigMap was not written");
     assert.equal((await env.admin.get<Obj>(Deployments, ns, "web")).spec!.replicas, 2);
-    const events = await eventsFor(env.admin, ns, "apps");
-    assert.ok(events.some((e) => e.type === "Normal" && /Deployment\/.*\/web configured/.test(e.note)), JSON.stringify(events.map((e) => e.note)));
-    assert.ok(events.some((e) => /ConfigMap\/.*\/settings created/.test(e.note)));
+    await eventsMatching(env.admin, ns, "apps", (e) => e.type === "Normal" && /Deployment\/.*\/web configured/.test(e.note), (e) => /ConfigMap\/.*\/settings created/.test(e.note));
   });
 
   test("a CRD and its custom resource, and a namespace and its objects, in one build", async (t) => {
@@ -136,8 +134,7 @@ spec:
     assert.equal(await getOrUndefined(env.admin, ConfigMaps, ns, "b"), undefined, "b pruned");
     assert.ok(await getOrUndefined(env.admin, ConfigMaps, ns, "keep"), "prune: disabled kept");
     assert.ok(await getOrUndefined(env.admin, ConfigMaps, ns, "a"));
-    const events = await eventsFor(env.admin, ns, "app");
-    assert.ok(events.some((e) => /ConfigMap\/.*\/b deleted/.test(e.note)), JSON.stringify(events.map((e) => e.note)));
+    await eventsMatching(env.admin, ns, "app", (e) => /ConfigMap\/.*\/b deleted/.test(e.note));
 
     await env.admin.delete(Kustomizations, ns, "app");
     await waitFor(async () => (await getOrUndefined(env.admin, Kustomizations, ns, "app")) === undefined, { what: "Kustomization gone", timeoutMs: 30_000 });

@@ -45,10 +45,12 @@ describe("Kustomization dependsOn chain", () => {
 
     const a0 = await waitKs(env, ns, "a", "False");
     assert.equal(cond(a0, "Ready")!.reason, "HealthCheckFailed");
-    const b0 = await waitKs(env, ns, "b", "False");
+    // c (and b) may first see its dependency "not found" (it is created first); then "not ready".
+    const notReady = (k: Kustomization) => /is not ready$/.test(cond(k, "Ready")?.message ?? "");
+    const b0 = await waitKs(env, ns, "b", "False", notReady);
     assert.equal(cond(b0, "Ready")!.reason, "DependencyNotReady");
     assert.equal(cond(b0, "Ready")!.message, `dependency '${ns}/a' is not ready`);
-    const c0 = await waitKs(env, ns, "c", "False");
+    const c0 = await waitKs(env, ns, "c", "False", notReady);
     assert.equal(cond(c0, "Ready")!.reason, "DependencyNotReady");
     assert.equal(cond(c0, "Ready")!.message, `dependency '${ns}/b' is not ready`);
     // Several dependency requeues (2 s) and retries of "a" later, still nothing of b or c.

@@ -234,9 +234,28 @@ export async function getOrUndefined<T>(admin: KubeClient, ref: ResourceRef, ns:
   }
 }
 
-export async function eventsFor(admin: KubeClient, ns: string, name: string): Promise<{ reason: string; note: string; type: string }[]> {
-  const list = await admin.list<{ reason: string; note: string; type: string; regarding: { name: string; kind: string } }>(Events, ns);
+export interface KsEvent {
+  reason: string;
+  note: string;
+  type: string;
+}
+
+export async function eventsFor(admin: KubeClient, ns: string, name: string): Promise<KsEvent[]> {
+  const list = await admin.list<KsEvent & { regarding: { name: string; kind: string } }>(Events, ns);
   return list.items.filter((e) => e.regarding.kind === "Kustomization" && e.regarding.name === name);
+}
+
+/** The Kustomization's events once each predicate matches one of them (events are sent in the background). */
+export async function eventsMatching(admin: KubeClient, ns: string, name: string, ...want: ((e: KsEvent) => boolean)[]): Promise<KsEvent[]> {
+  let seen: KsEvent[] = [];
+  try {
+    return await waitFor(async () => {
+      seen = await eventsFor(admin, ns, name);
+      return want.every((p) => seen.some(p)) && seen;
+    }, { what: `events of Kustomization ${ns}/${name}`, timeoutMs: 15_000 });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; seen: ${JSON.stringify(seen.map((e) => `${e.type} ${e.reason}: ${e.note}`))}`);
+  }
 }
 
 export async function requestReconcile(admin: KubeClient, ns: string, name: string): Promise<string> {

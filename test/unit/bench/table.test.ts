@@ -30,3 +30,9 @@ test("each row shows the 1-minute load average before its run", () => {
   assert.match(table, /\| mooring \| 100 \| 20\.0 \|.*\| 3\.3 \|\n/);
   assert.match(table, /\| floor \| 100 \| 10\.0 \|.*\| – \|\n/);
 });
+
+test("requests per Kustomization come from the run's request total", () => {
+  const table = renderTable([{ ...run("mooring", 100, 20), requests: { total: 1250, byKind: { "APPLY deployments": 1250 } } }, run("floor", 100, 10)]);
+  assert.match(table, /\| mooring \| 100 \|.*\| 40\.0 \| 12\.5 \| – \|\n/);
+  assert.match(table, /\| floor \| 100 \|.*\| 20\.0 \| – \| – \|\n/);
+});
