@@ -1,8 +1,71 @@
 // Many Kustomizations share one artifact (one GitRepository, N paths). Each revision is downloaded,
-// verified and unpacked once and kept in memory (a few revisions, bounded in bytes); a build writes out only
-// the entries it reads.
+// verified and unpacked once and kept in memory (a few revisions, bounded in bytes), indexed by path; a build
+// takes only the entries it reads.
 import { downloadArtifact, unpackArtifact, safeRelativePath, type TarEntry } from "./artifact";
 import { kustomizationFileNames } from "./generate";
+
+/** The unpacked entries of one artifact, indexed by their (safe, normalised) paths. */
+export class ArtifactFiles {
+  /** Files and directories by path, sorted; undefined when an entry is unsafe, a link or a special file. */
+  private readonly sorted: { path: string; entry: TarEntry }[] | undefined;
+
+  constructor(readonly entries: TarEntry[]) {
+    const sorted: { path: string; entry: TarEntry }[] = [];
+    for (const e of entries) {
+      let p: string;
+      try {
+        p = safeRelativePath(e.path);
+      } catch {
+        this.sorted = undefined; // extraction reports the unsafe path
+        return;
+      }
+      if (e.type !== "file" && e.type !== "dir") {
+        this.sorted = undefined; // links and special files: extraction handles them
+        return;
+      }
+      sorted.push({ path: p, entry: e });
+    }
+    this.sorted = sorted.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  get bytes(): number {
+    return this.entries.reduce((n, e) => n + (e.data?.length ?? 0) + 512, 0);
+  }
+
+  /**
+   * The files under `rel` (paths relative to it) when the artifact is plain files and directories and the
+   * subtree holds no kustomization file: nothing outside it can then be referenced. Else undefined.
+   */
+  plainSubtree(rel: string): { path: string; data: Buffer }[] | undefined {
+    if (!this.sorted || rel === "") return undefined;
+    const prefix = `${rel}/`;
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.sorted[mid]!.path < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: { path: string; data: Buffer }[] = [];
+    for (let i = lo; i < this.sorted.length && this.sorted[i]!.path.startsWith(prefix); i++) {
+      const { path, entry } = this.sorted[i]!;
+      const sub = path.slice(prefix.length);
+      if (kustomizationFileNames.includes(sub.slice(sub.lastIndexOf("/") + 1))) return undefined;
+      if (entry.type === "file") out.push({ path: sub, data: entry.data ?? Buffer.alloc(0) });
+    }
+    return out.length ? out : undefined; // missing (or a file): reported from the full tree
+  }
+
+  /**
+   * The entries a build of `rel` needs written out: only the subtree when it is plain (see plainSubtree) and
+   * the spec names no components; else all entries, so every check runs as on a full extraction.
+   */
+  forBuild(rel: string, hasComponents: boolean): TarEntry[] {
+    if (hasComponents || !this.plainSubtree(rel)) return this.entries;
+    const prefix = `${rel}/`;
+    return this.sorted!.filter((x) => x.path.startsWith(prefix)).map((x) => x.entry);
+  }
+}
 
 export interface ArtifactCacheOptions {
   /** Revisions kept (least recently used leaves first). Default 8. */
@@ -15,7 +78,7 @@ export interface ArtifactCacheOptions {
 }
 
 interface Cached {
-  entries: Promise<TarEntry[]>;
+  files: Promise<ArtifactFiles>;
   bytes: number;
 }
 
@@ -33,9 +96,9 @@ export class ArtifactCache {
     this.download = o.download ?? downloadArtifact;
   }
 
-  /** The unpacked entries of the artifact at url with digest; concurrent callers share one download. */
-  async entries(url: string, digest: string | undefined, signal: AbortSignal): Promise<TarEntry[]> {
-    if (!digest) return unpackArtifact(await this.download(url, digest, signal)); // download refuses it
+  /** The unpacked, indexed artifact at url with digest; concurrent callers share one download. */
+  async files(url: string, digest: string | undefined, signal: AbortSignal): Promise<ArtifactFiles> {
+    if (!digest) return new ArtifactFiles(unpackArtifact(await this.download(url, digest, signal))); // download refuses it
     const key = `${digest} ${url}`;
     let c = this.cache.get(key);
     if (c) {
@@ -43,12 +106,12 @@ export class ArtifactCache {
       this.cache.set(key, c);
     } else {
       const shared = AbortSignal.timeout(this.timeoutMs);
-      const entry: Cached = { entries: this.download(url, digest, shared).then(unpackArtifact), bytes: 0 };
+      const entry: Cached = { files: this.download(url, digest, shared).then((b) => new ArtifactFiles(unpackArtifact(b))), bytes: 0 };
       c = entry;
       this.cache.set(key, entry);
-      entry.entries.then(
-        (list) => {
-          entry.bytes = list.reduce((n, e) => n + (e.data?.length ?? 0) + 512, 0);
+      entry.files.then(
+        (files) => {
+          entry.bytes = files.bytes;
           this.evict();
         },
         () => {
@@ -56,7 +119,7 @@ export class ArtifactCache {
         },
       );
     }
-    return abortable(c.entries, signal);
+    return abortable(c.files, signal);
   }
 
   get size(): number {
@@ -89,29 +152,4 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
-}
-
-/**
- * The entries a build of `rel` needs: only the subtree when the artifact is plain files and directories, the
- * subtree has no kustomization file and the spec names no components (nothing outside it can then be
- * referenced); else all entries, so every check runs as on a full extraction.
- */
-export function entriesFor(entries: TarEntry[], rel: string, hasComponents: boolean): TarEntry[] {
-  if (rel === "" || hasComponents) return entries;
-  const prefix = `${rel}/`;
-  const subset: TarEntry[] = [];
-  for (const e of entries) {
-    let p: string;
-    try {
-      p = safeRelativePath(e.path);
-    } catch {
-      return entries; // extraction reports the unsafe path
-    }
-    if (e.type !== "file" && e.type !== "dir") return entries; // links and special files: as before
-    if (p !== rel && !p.startsWith(prefix)) continue;
-    if (kustomizationFileNames.includes(p.slice(p.lastIndexOf("/") + 1))) return entries;
-    subset.push(e);
-  }
-  return subset.length ? subset : entries; // missing (or reached through a symlink): as before
-
 }

@@ -41,8 +41,16 @@ export interface PostBuildOptions {
   commonMetadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
 }
 
-/** Splits kustomize's output into objects, applying substitution, commonMetadata and ownership labels. */
-export function postBuild(output: string, o: PostBuildOptions): Manifest[] {
+/**
+ * Splits kustomize's output into objects, applying substitution, commonMetadata and ownership labels. Objects
+ * built in process come as objects (there is no substitution for them).
+ */
+export function postBuild(output: string | Manifest[], o: PostBuildOptions): Manifest[] {
+  if (Array.isArray(output)) {
+    if (o.vars) throw new Error("postBuild: substitution needs the build output as text");
+    for (const obj of output) label(obj, o);
+    return output;
+  }
   const docs = output.split(/^---[ \t]*$/m).filter((d) => d.trim() !== "");
   const out: Manifest[] = [];
   for (const text of docs) {
@@ -57,13 +65,18 @@ export function postBuild(output: string, o: PostBuildOptions): Manifest[] {
       }
       if (replaced !== text) obj = decode(replaced, describe(obj));
     }
-    const md = obj.metadata;
-    if (o.commonMetadata?.labels) md.labels = { ...(md.labels ?? {}), ...o.commonMetadata.labels };
-    if (o.commonMetadata?.annotations) md.annotations = { ...(md.annotations ?? {}), ...o.commonMetadata.annotations };
-    md.labels = { ...(md.labels ?? {}), [KustomizeNameLabel]: o.owner.name, [KustomizeNamespaceLabel]: o.owner.namespace };
-    out.push(obj);
+    out.push(label(obj, o));
   }
   return out;
+}
+
+/** commonMetadata and the ownership labels. */
+function label(obj: Manifest, o: PostBuildOptions): Manifest {
+  const md = obj.metadata;
+  if (o.commonMetadata?.labels) md.labels = { ...(md.labels ?? {}), ...o.commonMetadata.labels };
+  if (o.commonMetadata?.annotations) md.annotations = { ...(md.annotations ?? {}), ...o.commonMetadata.annotations };
+  md.labels = { ...(md.labels ?? {}), [KustomizeNameLabel]: o.owner.name, [KustomizeNamespaceLabel]: o.owner.namespace };
+  return obj;
 }
 
 function substitutionDisabled(m: Manifest): boolean {

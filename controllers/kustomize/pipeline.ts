@@ -9,8 +9,8 @@ import { isNotFound, type KubeClient, type ResourceRef } from "../runtime/kube";
 import { ArtifactFailedReason, type Artifact } from "../api/source";
 import { BuildFailedReason, type Kustomization } from "../api/kustomize";
 import { ArtifactError, downloadArtifact, extractArtifact, writeEntries } from "./artifact";
-import { entriesFor, type ArtifactCache } from "./artifactcache";
-import { plainBuild } from "./plainbuild";
+import type { ArtifactCache, ArtifactFiles } from "./artifactcache";
+import { plainBuild, plainBuildFiles } from "./plainbuild";
 import { BuildError, checkReferences, prepareKustomization } from "./generate";
 import { kustomizeBuild, postBuild } from "./build";
 import { invalidVarNames, varsFromData } from "./substitute";
@@ -74,6 +74,16 @@ export function normalisePath(p: string | undefined): string {
   return rel === "." || rel === "" ? "" : rel;
 }
 
+/** The shared, unpacked artifact; fetch failures are ArtifactFailed. */
+async function fetchShared(cache: ArtifactCache, artifact: Artifact, signal: AbortSignal): Promise<ArtifactFiles> {
+  try {
+    return await cache.files(artifact.url, artifact.digest, AbortSignal.any([signal, AbortSignal.timeout(downloadTimeoutMs)]));
+  } catch (err) {
+    if (err instanceof ArtifactError) throw new ReconcileError(ArtifactFailedReason, err.message, { cause: err });
+    throw new ReconcileError(ArtifactFailedReason, `failed to fetch artifact: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** normalisePath, or "" (the whole artifact) when the path is invalid: the build reports that afterwards. */
 function safePath(p: string | undefined): string {
   try {
@@ -84,19 +94,28 @@ function safePath(p: string | undefined): string {
 }
 
 export async function buildManifests(ks: Kustomization, artifact: Artifact, vars: Record<string, string> | undefined, o: BuildOptions): Promise<Manifest[]> {
+  const files = o.artifacts ? await fetchShared(o.artifacts, artifact, o.signal) : undefined;
+  if (files) {
+    // Plain manifests need neither a directory on disk nor kustomize: build straight from memory.
+    const subtree = files.plainSubtree(safePath(ks.spec.path));
+    const started = Date.now();
+    const objects = subtree && plainBuildFiles(subtree, ks.spec);
+    if (objects) {
+      o.log?.debug({ revision: artifact.revision, ms: Date.now() - started }, "plain manifests built in memory");
+      return postBuild(objects, { vars, strict: o.strictSubstitutions, owner: { name: ks.metadata.name, namespace: ks.metadata.namespace! }, commonMetadata: ks.spec.commonMetadata });
+    }
+  }
   const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), "mooring-kustomize-"));
   try {
     const root = path.join(tmp, "source");
     await fs.promises.mkdir(root);
     try {
       const started = Date.now();
-      const signal = AbortSignal.any([o.signal, AbortSignal.timeout(downloadTimeoutMs)]);
-      if (o.artifacts) {
+      if (files) {
         // One download per revision for all Kustomizations; each build writes out only what it reads.
-        const entries = await o.artifacts.entries(artifact.url, artifact.digest, signal);
-        await writeEntries(entriesFor(entries, safePath(ks.spec.path), (ks.spec.components?.length ?? 0) > 0), root);
+        await writeEntries(files.forBuild(safePath(ks.spec.path), (ks.spec.components?.length ?? 0) > 0), root);
       } else {
-        await extractArtifact(await downloadArtifact(artifact.url, artifact.digest, signal), root);
+        await extractArtifact(await downloadArtifact(artifact.url, artifact.digest, AbortSignal.any([o.signal, AbortSignal.timeout(downloadTimeoutMs)])), root);
       }
       o.log?.debug({ revision: artifact.revision, ms: Date.now() - started }, "artifact fetched and extracted");
     } catch (err) {
@@ -110,7 +129,7 @@ export async function buildManifests(ks: Kustomization, artifact: Artifact, vars
     }
     try {
       const started = Date.now();
-      let output = plainBuild(dir, root, ks.spec);
+      let output: string | Manifest[] | undefined = plainBuild(dir, ks.spec);
       if (output === undefined) {
         prepareKustomization(dir, root, ks.spec);
         checkReferences(dir, root, o.noRemoteBases);

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
-import { plainBuild, specTransforms } from "../../../controllers/kustomize/plainbuild";
+import { plainBuild, plainBuildFiles, specTransforms } from "../../../controllers/kustomize/plainbuild";
 import { kustomizeBuild } from "../../../controllers/kustomize/build";
 import { prepareKustomization } from "../../../controllers/kustomize/generate";
 import { toolPath } from "../../../local/tools";
@@ -18,11 +18,16 @@ function tree(files: Record<string, string>): string {
   return root;
 }
 
-const objects = (text: string) =>
-  parseAllDocuments(text)
-    .map((d) => d.toJS() as { kind: string; metadata: { name: string } } | null)
-    .filter((o) => o !== null)
-    .sort((a, b) => `${a!.kind}/${a!.metadata.name}`.localeCompare(`${b!.kind}/${b!.metadata.name}`));
+type Obj = { kind: string; metadata: { name: string } };
+const sorted = (objs: Obj[]) => [...objs].sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
+const objects = (text: string) => sorted(parseAllDocuments(text).map((d) => d.toJS() as Obj | null).filter((o): o is Obj => o !== null));
+
+/** The files of a directory as an unpacked artifact holds them: relative paths, any order. */
+const inMemory = (files: Record<string, string>, dir: string) =>
+  Object.entries(files)
+    .filter(([p]) => p.startsWith(`${dir}/`))
+    .reverse()
+    .map(([p, c]) => ({ path: p.slice(dir.length + 1), data: Buffer.from(c) }));
 
 const plainFiles = {
   "app/deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  replicas: 0\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27 # pinned\n          env:\n            - {name: ON, value: \"on\"}\n            - {name: N, value: \"0644\"}\n",
@@ -33,12 +38,21 @@ const plainFiles = {
 
 test("a directory of plain manifests builds in process to the objects kustomize prints", async () => {
   const root = tree(plainFiles);
-  const ours = plainBuild(path.join(root, "app"), root, {});
+  const ours = plainBuild(path.join(root, "app"), {});
   assert.ok(ours !== undefined);
   prepareKustomization(path.join(root, "app"), root, {});
   const theirs = await kustomizeBuild({ bin: await toolPath("kustomize"), dir: path.join(root, "app"), root, signal: AbortSignal.timeout(30_000) });
-  assert.deepEqual(objects(ours), objects(theirs));
-  assert.equal(objects(ours).length, 4);
+  assert.deepEqual(sorted(ours as Obj[]), objects(theirs));
+  assert.equal(ours.length, 4);
+});
+
+test("the same directory built from memory gives the same objects in the same order as from disk", () => {
+  const files = { ...plainFiles, "app/a/z.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: z}\n", "app/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n", "app/.hidden/h.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: h}\n", "app/notes.txt": "x" };
+  const fromDisk = plainBuild(path.join(tree(files), "app"), {});
+  const fromMemory = plainBuildFiles(inMemory(files, "app"), {});
+  assert.ok(fromDisk && fromMemory);
+  assert.deepEqual(fromMemory, fromDisk);
+  assert.deepEqual(fromMemory.map((o) => o.metadata.name), ["z", "a", "web", "web", "web", "cfg"], "walk order: a/ before a.yaml, deep/ before deploy.yaml; dot dirs and non-YAML left out");
 });
 
 test("builds that need kustomize are left to it", () => {
@@ -52,7 +66,8 @@ test("builds that need kustomize are left to it", () => {
   ];
   for (const files of cases) {
     const root = tree(files);
-    assert.equal(plainBuild(path.join(root, "app"), root, {}), undefined, JSON.stringify(files));
+    assert.equal(plainBuild(path.join(root, "app"), {}), undefined, JSON.stringify(files));
+    if (!Object.keys(files).some((f) => f.includes("ustomization"))) assert.equal(plainBuildFiles(inMemory(files, "app"), {}), undefined, JSON.stringify(files));
   }
 });
 
@@ -63,5 +78,6 @@ test("spec overrides and postBuild need kustomize or substitution", () => {
     assert.equal(specTransforms(spec), true, JSON.stringify(spec));
   }
   const root = tree({ "app/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n" });
-  assert.equal(plainBuild(path.join(root, "app"), root, { targetNamespace: "x" }), undefined);
+  assert.equal(plainBuild(path.join(root, "app"), { targetNamespace: "x" }), undefined);
+  assert.equal(plainBuildFiles([{ path: "a.yaml", data: Buffer.from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n") }], { namePrefix: "p-" }), undefined);
 });
