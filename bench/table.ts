@@ -17,7 +17,15 @@ export interface Run {
   ready?: number;
   objects?: number;
   peakRssMiB: ControllerNumbers;
-  cpuSeconds: ControllerNumbers & { apiserver?: number; floor?: number };
+  cpuSeconds: ControllerNumbers & {
+    apiserver?: number;
+    /** The floor's own apply loop (this process). */
+    floor?: number;
+    /** This process's trackers during a controller run. */
+    bench?: number;
+    /** etcd, kube-controller-manager, kube-scheduler, kwok. */
+    controlPlane?: Record<string, number | undefined>;
+  };
   error?: string;
   /** apiserver requests during the run (watches excluded), by verb and resource. */
   requests?: { total: number; byKind: Record<string, number> };

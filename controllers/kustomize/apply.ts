@@ -69,7 +69,11 @@ interface Planned {
   ref: ResourceRef;
   live?: Record<string, unknown>;
   dryRun?: Record<string, unknown>;
-  mode: "apply" | "recreate" | "skip";
+  /**
+   * "probe": an object that is most likely new, applied before the rest of its stage without a dry run of
+   * its own: its apply is its validation, and nothing else of the stage is written unless it succeeds.
+   */
+  mode: "apply" | "recreate" | "skip" | "probe";
   /** JSON patch handing kubectl-owned fields to this manager (Flux's cleanup), applied before the apply. */
   cleanup?: unknown[];
 }
@@ -120,11 +124,12 @@ export class ResourceManager {
   private async applyStage(stage: StageName, objects: Manifest[], o: ApplyOptions, before: ChangeSet): Promise<ChangeSet> {
     const planned: Planned[] = [];
     const errors: string[] = [];
+    const probe = objects.findLast((obj) => this.likelyNew(obj, o));
     await Promise.all(
       chunk(objects, 8).map(async (batch) => {
         for (const obj of batch) {
           try {
-            const p = await this.plan(obj, o);
+            const p = obj === probe ? await this.planProbe(obj, o) : await this.plan(obj, o);
             planned.push(p);
           } catch (err) {
             errors.push(`${describe(obj)} dry-run failed: ${reasonText(err)}`);
@@ -132,14 +137,35 @@ export class ResourceManager {
         }
       }),
     );
-    if (errors.length) throw new ApplyError(errors.sort().join("\n"), stage, before);
+    const probed = planned.find((p) => p.mode === "probe");
+    if (errors.length) {
+      // The stage fails: report every object that would fail, the probe included.
+      if (probed) await this.plan(probed.obj, { ...o, previous: undefined }).catch((err: unknown) => errors.push(`${describe(probed.obj)} dry-run failed: ${reasonText(err)}`));
+      throw new ApplyError(errors.sort().join("\n"), stage, before);
+    }
+    let first: (ChangeSetEntry & { obj: Manifest }) | undefined;
+    if (probed) {
+      // The rest of the stage passed its dry run; the probe's own apply validates it before anything else is
+      // written. When it fails, nothing was written: the probe takes the full path (read, dry run) instead.
+      try {
+        first = await this.write(probed, o);
+        this.onEntry?.(first, probed.obj, probed.ref);
+      } catch {
+        planned.splice(planned.indexOf(probed), 1);
+        try {
+          planned.push(await this.plan(probed.obj, { ...o, previous: undefined }));
+        } catch (err) {
+          throw new ApplyError(`${describe(probed.obj)} dry-run failed: ${reasonText(err)}`, stage, before);
+        }
+      }
+    }
     // The stage passed its dry run: write its objects, several at a time (objects of one stage do not depend on
     // each other's existence; the stages order definitions before what uses them).
     const order = new Map(objects.map((obj, i) => [obj, i]));
-    const settled: (ChangeSetEntry & { obj: Manifest })[] = [];
+    const settled: (ChangeSetEntry & { obj: Manifest })[] = first ? [first] : [];
     const failed: string[] = [];
     await Promise.all(
-      chunk(planned, 8).map(async (batch) => {
+      chunk(first ? planned.filter((p) => p.mode !== "probe") : planned, 8).map(async (batch) => {
         for (const p of batch) {
           if (o.signal.aborted) return;
           try {
@@ -165,27 +191,53 @@ export class ResourceManager {
     if (p.mode === "apply" && !p.cleanup && p.live && p.dryRun && deepEqual(comparable(p.dryRun), comparable(p.live))) {
       return { ...base, action: "unchanged", result: p.live };
     }
+    if (p.mode === "probe") {
+      const { object, created } = await this.ssa(p.obj, p.ref, false, o.signal);
+      if (created) return { ...base, action: "created", result: object };
+      // It existed after all (outside the inventory): hand kubectl-owned fields over now, as the full path would have.
+      const cleanup = p.obj.metadata.annotations?.[SSAAnnotation]?.toLowerCase() === "merge" ? undefined : cleanupPatch(object, p.obj.apiVersion);
+      const result = cleanup ? await this.client.patch<Record<string, unknown>>(p.ref, p.obj.metadata.namespace, p.obj.metadata.name, cleanup, { contentType: "application/json-patch+json", signal: o.signal }) : object;
+      return { ...base, action: "configured", result };
+    }
     if (p.mode === "recreate") await this.deleteAndWait(p, o);
     if (p.mode === "apply" && p.cleanup) {
       await this.client.patch(p.ref, p.obj.metadata.namespace, p.obj.metadata.name, p.cleanup, { contentType: "application/json-patch+json", signal: o.signal });
     }
-    const result = await this.ssa(p.obj, p.ref, false, o.signal);
+    const result = (await this.ssa(p.obj, p.ref, false, o.signal)).object;
     const action: Action = !p.live || p.mode === "recreate" ? "created" : deepEqual(comparable(result), comparable(p.live)) ? "unchanged" : "configured";
     return { ...base, action, result };
   }
 
-  private async plan(obj: Manifest, o: ApplyOptions): Promise<Planned> {
+  /** Not in the previous inventory and without annotations that need the live object first. */
+  private likelyNew(obj: Manifest, o: ApplyOptions): boolean {
+    if (!o.previous || o.previous.has(formatId(objectIdOf(obj)))) return false;
+    const a = obj.metadata.annotations ?? {};
+    return a[ReconcileAnnotation] !== "disabled" && !["ignore", "ifnotpresent"].includes((a[SSAAnnotation] ?? "").toLowerCase());
+  }
+
+  /** The probe's plan: its mapping only; see Planned.mode. */
+  private async planProbe(obj: Manifest, o: ApplyOptions): Promise<Planned> {
+    return { obj, ref: await this.resourceOf(obj, o), mode: "probe" };
+  }
+
+  /** The object's resource; a cluster-scoped object loses a namespace it was given. */
+  private async resourceOf(obj: Manifest, o: ApplyOptions): Promise<ResourceRef> {
     const ref = await this.mapper.mapping(obj.apiVersion, obj.kind, o.signal);
     if (!ref) throw new Error(`no matches for kind "${obj.kind}" in version "${obj.apiVersion}"`);
     if (ref.namespaced && !obj.metadata.namespace) throw new Error(`namespace not specified`);
     if (!ref.namespaced && obj.metadata.namespace) delete obj.metadata.namespace;
+    return ref;
+  }
+
+  private async plan(obj: Manifest, o: ApplyOptions): Promise<Planned> {
+    const ref = await this.resourceOf(obj, o);
     const policy = obj.metadata.annotations?.[SSAAnnotation] ?? "";
     if (policy.toLowerCase() === "ignore") return { obj, ref, mode: "skip" };
     if (o.previous && !o.previous.has(formatId(objectIdOf(obj))) && obj.metadata.annotations?.[ReconcileAnnotation] !== "disabled") {
       // A dry run of a create carries no resourceVersion: the object is absent, which is all the read below
       // would tell. Any other outcome (it exists, or the dry run fails) takes the full path.
       try {
-        const dryRun = await this.ssa(obj, ref, true, o.signal);
+        const { object: dryRun } = await this.ssa(obj, ref, true, o.signal);
         if (!(dryRun.metadata as { resourceVersion?: string } | undefined)?.resourceVersion) return { obj, ref, dryRun, mode: "apply" };
       } catch {
         // reported by the full path
@@ -201,7 +253,7 @@ export class ResourceManager {
     const liveAnnotations = (live?.metadata as { annotations?: Record<string, string> } | undefined)?.annotations;
     if (obj.metadata.annotations?.[ReconcileAnnotation] === "disabled" || liveAnnotations?.[ReconcileAnnotation] === "disabled") return { obj, ref, live, mode: "skip" };
     try {
-      const dryRun = await this.ssa(obj, ref, true, o.signal);
+      const { object: dryRun } = await this.ssa(obj, ref, true, o.signal);
       return { obj, ref, live, dryRun, mode: "apply", cleanup: policy.toLowerCase() === "merge" || !live ? undefined : cleanupPatch(live, obj.apiVersion) };
     } catch (err) {
       const forced = o.force || obj.metadata.annotations?.[ForceAnnotation] === "enabled";
@@ -210,13 +262,10 @@ export class ResourceManager {
     }
   }
 
-  private ssa(obj: Manifest, ref: ResourceRef, dryRun: boolean, signal: AbortSignal): Promise<Record<string, unknown>> {
-    return this.client.patch<Record<string, unknown>>(ref, obj.metadata.namespace, obj.metadata.name, obj, {
-      contentType: "application/apply-patch+yaml",
-      query: { fieldManager: FieldManager, force: true, dryRun: dryRun ? "All" : undefined },
-      signal,
-    });
+  private ssa(obj: Manifest, ref: ResourceRef, dryRun: boolean, signal: AbortSignal): Promise<{ object: Record<string, unknown>; created: boolean }> {
+    return this.client.apply<Record<string, unknown>>(ref, obj, FieldManager, { dryRun, signal });
   }
+
 
   private async deleteAndWait(p: Planned, o: ApplyOptions): Promise<void> {
     const ns = p.obj.metadata.namespace;

@@ -157,13 +157,29 @@ export class KubeClient {
 
   /** The response body as text (e.g. GET /metrics); non-2xx answers are thrown as ApiErrors. */
   async text(method: string, path: string, o: RequestOptions = {}): Promise<string> {
+    return (await this.send(method, path, o)).text;
+  }
+
+  /** The response's status code and body; non-2xx answers are thrown as ApiErrors. */
+  async send(method: string, path: string, o: RequestOptions = {}): Promise<{ status: number; text: string }> {
     const res = await this.open(method, path, o, false);
     const chunks: Buffer[] = [];
     for await (const c of res) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString("utf8");
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw toApiError(status, text, `${method} ${path}`);
-    return text;
+    return { status, text };
+  }
+
+  /** Server-side apply of obj as fieldManager (forcing conflicts); `created` tells whether it did not exist. */
+  async apply<T>(ref: ResourceRef, obj: KubeObject, fieldManager: string, o: RequestOptions & { dryRun?: boolean } = {}): Promise<{ object: T; created: boolean }> {
+    const { status, text } = await this.send("PATCH", resourcePath(ref, obj.metadata.namespace, obj.metadata.name), {
+      ...o,
+      body: obj,
+      contentType: "application/apply-patch+yaml",
+      query: { ...o.query, fieldManager, force: true, dryRun: o.dryRun ? "All" : undefined },
+    });
+    return { object: JSON.parse(text) as T, created: status === 201 };
   }
 
   get<T>(ref: ResourceRef, namespace: string | undefined, name: string, o: RequestOptions = {}): Promise<T> {
