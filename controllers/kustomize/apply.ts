@@ -194,10 +194,12 @@ export class ResourceManager {
     if (p.mode === "probe") {
       const { object, created } = await this.ssa(p.obj, p.ref, false, o.signal);
       if (created) return { ...base, action: "created", result: object };
-      // It existed after all (outside the inventory): hand kubectl-owned fields over now, as the full path would have.
+      // It existed after all (outside the inventory): as the full path would have, hand kubectl-owned fields
+      // over, then apply again so that fields only kubectl set are dropped.
       const cleanup = p.obj.metadata.annotations?.[SSAAnnotation]?.toLowerCase() === "merge" ? undefined : cleanupPatch(object, p.obj.apiVersion);
-      const result = cleanup ? await this.client.patch<Record<string, unknown>>(p.ref, p.obj.metadata.namespace, p.obj.metadata.name, cleanup, { contentType: "application/json-patch+json", signal: o.signal }) : object;
-      return { ...base, action: "configured", result };
+      if (!cleanup) return { ...base, action: "configured", result: object };
+      await this.client.patch(p.ref, p.obj.metadata.namespace, p.obj.metadata.name, cleanup, { contentType: "application/json-patch+json", signal: o.signal });
+      return { ...base, action: "configured", result: (await this.ssa(p.obj, p.ref, false, o.signal)).object };
     }
     if (p.mode === "recreate") await this.deleteAndWait(p, o);
     if (p.mode === "apply" && p.cleanup) {

@@ -23,6 +23,9 @@ import type { ResourceRef } from "../../../controllers/runtime/kube";
 import { waitFor } from "../../harness/cluster";
 import { toolPath } from "../../../local/tools";
 import { execFile } from "node:child_process";
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { promisify } from "node:util";
 import { requestReconcile } from "./env";
 
@@ -173,6 +176,23 @@ spec:
     const rev = await fleet.commit({ "app/once.yaml": configMap("once", { v: "git2" }, ns, { "kustomize.toolkit.fluxcd.io/ssa": "IfNotPresent" }) });
     await waitKs(env, ns, "app", "True", (k: Kustomization) => k.status?.lastAppliedRevision === rev);
     assert.equal((await env.admin.get<Obj>(ConfigMaps, ns, "once")).data!.v, "edited", "IfNotPresent never overwrites");
+  });
+
+  test("an object that exists outside the inventory is adopted: applied over, kubectl's fields handed over, reported configured", async (t) => {
+    const fleet = await newFleet(t, env, {});
+    const ns = fleet.ns;
+    const kubectl = await toolPath("kubectl");
+    const manifest = path.join(await fs.mkdtemp(path.join(os.tmpdir(), "mooring-adopt-")), "cm.yaml");
+    await fs.writeFile(manifest, configMap("adopted", { v: "kubectl", extra: "by-hand" }, ns));
+    await promisify(execFile)(kubectl, ["apply", "-f", manifest], { env: { ...process.env, KUBECONFIG: env.kubeconfigPath } });
+    await fleet.commit({ "app/adopted.yaml": configMap("adopted", { v: "git" }, ns) });
+    await createKustomization(env, ns, "app", { path: "./app" });
+    await waitKs(env, ns, "app", "True");
+    const cm = await env.admin.get<Obj>(ConfigMaps, ns, "adopted");
+    assert.deepEqual(cm.data, { v: "git" }, "git's data, kubectl's extra key gone with kubectl's ownership");
+    assert.equal(cm.metadata.annotations?.["kubectl.kubernetes.io/last-applied-configuration"], undefined);
+    assert.ok(!cm.metadata.managedFields!.some((m) => m.manager.startsWith("kubectl")), JSON.stringify(cm.metadata.managedFields));
+    await eventsMatching(env.admin, ns, "app", (e) => new RegExp(`ConfigMap/${ns}/adopted configured`).test(e.note));
   });
 
   test("fields kubectl added are taken over and removed on the next apply, except with ssa: Merge", async (t) => {

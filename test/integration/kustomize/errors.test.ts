@@ -2,7 +2,7 @@
 // or a failing stage is applied.
 import { after, before, describe, test } from "node:test";
 import * as assert from "node:assert/strict";
-import { ConfigMaps, cond, configMap, createKustomization, getOrUndefined, newFleet, startKustomizeEnv, waitKs, type KustomizeEnv } from "./env";
+import { ConfigMaps, Deployments, cond, configMap, createKustomization, deployment, getOrUndefined, newFleet, startKustomizeEnv, waitKs, type KustomizeEnv } from "./env";
 
 describe("Kustomization failures", () => {
   let env: KustomizeEnv;
@@ -62,9 +62,17 @@ describe("Kustomization failures", () => {
       "unknown/thing.yaml": `apiVersion: nothing.mooring.dev/v1\nkind: Gizmo\nmetadata:\n  name: g1\n  namespace: ${ns}\n`,
       "invalid/cm.yaml": configMap("beside-invalid", { a: "1" }, ns),
       "invalid/svc.yaml": `apiVersion: v1\nkind: Service\nmetadata:\n  name: broken\n  namespace: ${ns}\nspec:\n  ports:\n    - port: 99999\n`,
+      // The last object of a stage is validated by its own apply: whether it or another one is invalid, nothing is written.
+      "invalid-first/svc.yaml": `apiVersion: v1\nkind: Service\nmetadata:\n  name: broken-first\n  namespace: ${ns}\nspec:\n  ports:\n    - port: 99999\n`,
+      "invalid-first/web.yaml": deployment("after-invalid", ns, 1),
+      "both-invalid/svc.yaml": `apiVersion: v1\nkind: Service\nmetadata:\n  name: broken-too\n  namespace: ${ns}\nspec:\n  ports:\n    - port: 99999\n`,
+      "both-invalid/cm.yaml": configMap("beside-both", { a: "1" }, ns),
+      "both-invalid/web.yaml": deployment("broken-web", ns, -1),
     });
     await createKustomization(env, ns, "unknown", { path: "./unknown" });
     await createKustomization(env, ns, "invalid", { path: "./invalid" });
+    await createKustomization(env, ns, "invalid-first", { path: "./invalid-first" });
+    await createKustomization(env, ns, "both-invalid", { path: "./both-invalid" });
     const unknown = await waitKs(env, ns, "unknown", "False");
     assert.equal(cond(unknown, "Ready")!.reason, "ReconciliationFailed");
     assert.match(cond(unknown, "Ready")!.message, new RegExp(`Gizmo/${ns}/g1 dry-run failed: no matches for kind "Gizmo"`));
@@ -72,6 +80,14 @@ describe("Kustomization failures", () => {
     assert.match(cond(invalid, "Ready")!.message, new RegExp(`Service/${ns}/broken dry-run failed: .*99999`));
     assert.equal(await getOrUndefined(env.admin, ConfigMaps, ns, "beside-unknown"), undefined);
     assert.equal(await getOrUndefined(env.admin, ConfigMaps, ns, "beside-invalid"), undefined);
+    const first = await waitKs(env, ns, "invalid-first", "False");
+    assert.match(cond(first, "Ready")!.message, new RegExp(`^Service/${ns}/broken-first dry-run failed: .*99999`));
+    assert.equal(await getOrUndefined(env.admin, Deployments, ns, "after-invalid"), undefined, "the valid object after the invalid one is not written");
+    const both = await waitKs(env, ns, "both-invalid", "False");
+    const message = cond(both, "Ready")!.message;
+    assert.match(message, new RegExp(`Deployment/${ns}/broken-web dry-run failed: .*replicas`), "every failing object is named");
+    assert.match(message, new RegExp(`Service/${ns}/broken-too dry-run failed: .*99999`));
+    assert.equal(await getOrUndefined(env.admin, ConfigMaps, ns, "beside-both"), undefined);
 
     // Fixing git makes it Ready.
     const rev = await fleet.commit({ "unknown/thing.yaml": null });
