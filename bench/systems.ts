@@ -1,5 +1,5 @@
 // The systems under test, each started as child processes against one control plane: Mooring's source-
-// and kustomize-controller (bin/mooring.js, default flags) and Flux's (pinned 1.7.3 binaries, out of
+// and kustomize-controller (bin/mooring.js, default flags, started as the image starts them) and Flux's (pinned 1.7.3 binaries, out of
 // cluster, default flags or tuned as in Flux's own benchmark).
 import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync } from "node:fs";
@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { freePort } from "../local/ports";
 import { projectRoot, toolPath, toolsPathEnv } from "../local/tools";
 import { readPeakRssMiB } from "./procstat";
+import { controllerEnv, controllerNodeFlags } from "../controllers/process";
 
 export type ControllerRole = "source" | "kustomize";
 
@@ -86,11 +87,11 @@ export async function waitHealthy(controllers: ControllerProcess[], timeoutMs = 
 
 export async function startMooring(o: SystemOptions): Promise<RunningSystem> {
   const script = path.join(projectRoot(), "bin", "mooring.js");
-  const env = await toolsPathEnv();
+  const env = { ...(await toolsPathEnv()), ...controllerEnv };
   const storagePort = await freePort();
   const common = async (role: ControllerRole) => {
     const health = await freePort();
-    const args = [...(o.nodeFlags ?? []).map((f) => f.replace("{role}", role)), script, "controllers", `--controllers=${role}`, `--kubeconfig=${o.kubeconfig}`, `--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`];
+    const args = [...controllerNodeFlags, ...(o.nodeFlags ?? []).map((f) => f.replace("{role}", role)), script, "controllers", `--controllers=${role}`, `--kubeconfig=${o.kubeconfig}`, `--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`];
     return { args, health };
   };
   const src = await common("source");

@@ -1,8 +1,5 @@
-// The `mooring` command.
-import { toolsCommand } from "./tools";
-import { localCommand } from "./local";
-import { controllersCommand } from "./controllers";
-import { manifestsCommand } from "./manifests";
+// The `mooring` command. Each command's module is loaded when it runs: a controller process does not carry
+// the toolchain, control-plane and manifest code.
 
 const usage = `usage: mooring <command> [flags]     (mooring <command> --help for its flags)
 
@@ -20,7 +17,7 @@ interface Command {
 
 const commands: Record<string, Command> = {
   tools: {
-    run: toolsCommand,
+    run: async (argv) => (await import("./tools.js")).toolsCommand(argv),
     help: `usage: mooring tools [--check] [--path NAME]
   (no flags)     resolve every pinned tool, building what is missing; print tool, version, from, cache size, path
   --check        exit 0 only when every pinned tool is present at its version, else list what is missing
@@ -28,7 +25,7 @@ const commands: Record<string, Command> = {
 `,
   },
   local: {
-    run: localCommand,
+    run: async (argv) => (await import("./local.js")).localCommand(argv),
     help: `usage:
   mooring local up --dir DIR [--nodes N]   start (or reuse) a control plane; prints export KUBECONFIG=...
   mooring local down --dir DIR [--keep]    stop it; --keep keeps data, PKI and logs for a later up
@@ -36,7 +33,7 @@ const commands: Record<string, Command> = {
 `,
   },
   controllers: {
-    run: controllersCommand,
+    run: async (argv) => (await import("./controllers.js")).controllersCommand(argv),
     help: `usage: mooring controllers [flags]       runs in the foreground; SIGTERM shuts down gracefully
   --controllers LIST            source,kustomize (default source)
   --kubeconfig PATH             default $KUBECONFIG, else the in-cluster ServiceAccount
@@ -56,7 +53,7 @@ const commands: Record<string, Command> = {
 `,
   },
   manifests: {
-    run: manifestsCommand,
+    run: async (argv) => (await import("./manifests.js")).manifestsCommand(argv),
     help: `usage: mooring manifests [flags]
   (no flags)                    the full install (like flux install --export)
   --crds                        only the CustomResourceDefinitions

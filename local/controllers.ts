@@ -5,6 +5,7 @@
 import { promises as fs, readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as k8s from "@kubernetes/client-node";
+import { controllerEnv, controllerNodeFlags } from "../controllers/process";
 import { renderKubeconfig } from "./kubeconfig";
 import { freePort } from "./ports";
 import { spawnDetached, startMarker } from "./processes";
@@ -65,6 +66,7 @@ export async function startLocalControllers(o: LocalControllersOptions): Promise
     await stopExtra(path.resolve(o.dir), name, o.log);
     const kubeconfig = await serviceAccountKubeconfig(o.adminKubeconfig, namespace, name, path.join(base, `${name}.kubeconfig`), o.tokenSeconds);
     const args = [
+      ...controllerNodeFlags,
       script,
       "controllers",
       `--controllers=${controller}`,
@@ -79,7 +81,7 @@ export async function startLocalControllers(o: LocalControllersOptions): Promise
     }
     const log = path.join(base, `${name}.log`);
     await fs.appendFile(log, startMarker(process.execPath, args));
-    const spawned = spawnDetached(process.execPath, args, log, { ...process.env, RUNTIME_NAMESPACE: namespace });
+    const spawned = spawnDetached(process.execPath, args, log, { ...process.env, ...controllerEnv, RUNTIME_NAMESPACE: namespace });
     const entry: LocalController = {
       name,
       controller,

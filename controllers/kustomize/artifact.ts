@@ -100,7 +100,9 @@ export function parseTar(buf: Buffer, limits: ExtractLimits = defaultLimits): Ta
       total += size;
       if (total > limits.maxBytes) throw new ArtifactError(`artifact content exceeds ${limits.maxBytes} bytes`);
     }
-    out.push({ path: name, type, mode, ...(type === "symlink" || type === "hardlink" ? { linkTarget: link } : {}), ...(type === "file" ? { data } : {}) });
+    // File data is copied out: entries outlive the archive (shared artifacts are kept), and a view would keep
+    // every header and block padding of the whole archive alive.
+    out.push({ path: name, type, mode, ...(type === "symlink" || type === "hardlink" ? { linkTarget: link } : {}), ...(type === "file" ? { data: Buffer.from(data) } : {}) });
   }
   return out;
 }

@@ -70,7 +70,7 @@ export class ArtifactFiles {
 export interface ArtifactCacheOptions {
   /** Revisions kept (least recently used leaves first). Default 8. */
   maxArtifacts?: number;
-  /** Unpacked bytes kept in all. Default 128 MiB; a larger artifact is used but not kept. */
+  /** Unpacked bytes kept in all. Default 48 MiB; a larger artifact is used but not kept. */
   maxBytes?: number;
   /** Budget of one shared download. Default 2 minutes. */
   timeoutMs?: number;
@@ -91,7 +91,7 @@ export class ArtifactCache {
 
   constructor(o: ArtifactCacheOptions = {}) {
     this.maxArtifacts = o.maxArtifacts ?? 8;
-    this.maxBytes = o.maxBytes ?? 128 << 20;
+    this.maxBytes = o.maxBytes ?? 48 << 20;
     this.timeoutMs = o.timeoutMs ?? 120_000;
     this.download = o.download ?? downloadArtifact;
   }

@@ -2,6 +2,7 @@
 // changed (in a field we apply) by anyone but us, or deleted by anyone but our prune, the owning
 // Kustomization is enqueued at once; its next reconcile re-applies. The baseline of an object is the
 // projection of the stored object onto the fields of the desired manifest, taken after our apply.
+import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { isGone, type KubeClient, type ResourceRef } from "../runtime/kube";
 import { sleep } from "../runtime/informer";
@@ -24,9 +25,10 @@ export function project(live: unknown, desired: unknown): unknown {
   return live;
 }
 
+/** A digest of the live object's projection onto the desired fields (a digest keeps thousands of baselines small). */
 function fingerprint(live: unknown, desired: Manifest): string {
   const { metadata, status: _status, ...rest } = desired;
-  return JSON.stringify(project(live, { ...rest, metadata: { labels: metadata.labels, annotations: metadata.annotations } }));
+  return createHash("sha1").update(JSON.stringify(project(live, { ...rest, metadata: { labels: metadata.labels, annotations: metadata.annotations } }))).digest("base64");
 }
 
 interface Tracked {

@@ -73,7 +73,8 @@ export const progressStatusDelayMs = 1_000;
 
 interface BuildCacheEntry {
   key: string;
-  manifests: Manifest[];
+  /** The manifests as JSON: compact, and each reconcile gets its own copy to work on. */
+  json: string;
 }
 
 const keyOf = (ks: Kustomization): string => `${ks.metadata.namespace}/${ks.metadata.name}`;
@@ -299,7 +300,7 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
   private async build(obj: Kustomization, artifact: NonNullable<NonNullable<SourceObject["status"]>["artifact"]>, vars: Record<string, string> | undefined, signal: AbortSignal, ctx: ReconcileContext): Promise<Manifest[]> {
     const key = buildKey(artifact, obj, vars);
     const cached = this.builds.get(keyOf(obj));
-    if (cached?.key === key) return structuredClone(cached.manifests);
+    if (cached?.key === key) return JSON.parse(cached.json) as Manifest[];
     const manifests = await buildManifests(obj, artifact, vars, {
       kustomizePath: this.opts.kustomizePath,
       noRemoteBases: this.opts.noRemoteBases,
@@ -308,8 +309,11 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
       signal,
       log: ctx.log,
     });
-    this.builds.set(keyOf(obj), { key, manifests: structuredClone(manifests) });
-    return manifests;
+    const json = JSON.stringify(manifests);
+    this.builds.set(keyOf(obj), { key, json });
+    // A parsed copy, not the build's own objects: their strings may be views into whole source files, which
+    // what is kept of them (drift baselines) would then keep alive.
+    return JSON.parse(json) as Manifest[];
   }
 
   /** A message when a dependency is not Ready at its latest revision, else undefined. */

@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { controllerEnv, controllerNodeFlags } from "../../../controllers/process";
 
 // Compiled to dist/test/unit/bootstrap: the repository root is four levels up.
 const root = join(__dirname, "..", "..", "..", "..");
@@ -24,8 +25,14 @@ describe("bootstrap/Dockerfile", () => {
     assert.match(dockerfile, /npx tsc -p tsconfig\.json/);
     assert.match(dockerfile, /apt-get install[^\n]* git openssh-client/);
     assert.match(dockerfile, /^USER 65534:65534$/m);
-    assert.match(dockerfile, /^ENTRYPOINT \[.*"node", "dist\/controllers\/main\.js"\]$/m);
+    assert.match(dockerfile, /^ENTRYPOINT \[.*"node", (".*", )?"dist\/controllers\/main\.js"\]$/m);
     const stages = [...dockerfile.matchAll(/^FROM .* AS (\w+)$/gm)].map((m) => m[1]);
     assert.deepEqual(stages, ["kustomize", "build", "runtime"]);
+  });
+
+  it("starts the controllers with the memory settings of controllers/process.ts", () => {
+    const entry = /^ENTRYPOINT \[(.*)\]$/m.exec(dockerfile)![1]!.split(", ").map((x) => JSON.parse(x) as string);
+    assert.deepEqual(entry.slice(entry.indexOf("node") + 1, -1), [...controllerNodeFlags]);
+    for (const [k, v] of Object.entries(controllerEnv)) assert.match(dockerfile, new RegExp(`^ENV .*\\b${k}=${v}\\b`, "m"));
   });
 });
