@@ -7,8 +7,7 @@ import type { ClusterConfig as KubeConfig } from "./runtime/kubeconfig";
 import { Manager } from "./runtime/manager";
 import { loadKubeConfig } from "./runtime/kube";
 import { newLogger, type Logger } from "./runtime/log";
-import { addSourceController } from "./source";
-import { addKustomizeController, type KustomizeControllerHandle, type KustomizeControllerOptions } from "./kustomize";
+import type { KustomizeControllerHandle, KustomizeControllerOptions } from "./kustomize";
 
 export const knownControllers = ["source", "kustomize"] as const;
 export type ControllerName = (typeof knownControllers)[number];
@@ -77,7 +76,9 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
         }
       : undefined,
   });
+  // Each controller's code is loaded only when it runs in this process (less code and memory per process).
   if (o.controllers.includes("source")) {
+    const { addSourceController } = await import("./source/index.js");
     addSourceController(mgr, {
       storagePath: o.storagePath ?? (process.env.KUBERNETES_SERVICE_HOST ? "/data" : path.join(os.tmpdir(), "mooring", "storage")),
       storageAddr: o.storageAddr ?? ":9090",
@@ -96,6 +97,7 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
       strictSubstitutions: o.strictSubstitutions,
       driftWatch: o.driftWatch,
     };
+    const { addKustomizeController } = await import("./kustomize/index.js");
     kustomize = addKustomizeController(mgr, { ...flags, kubeConfig, concurrent: o.concurrent });
   }
   return { manager: mgr, done: mgr.run(signal), kustomize };

@@ -94,7 +94,8 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
    */
   private async current(cached: Kustomization, ctx: ReconcileContext): Promise<Kustomization | undefined> {
     const last = this.written.get(keyOf(cached));
-    if (last === undefined ? cached.status === undefined || Object.keys(cached.status).length === 0 : last === cached.metadata.resourceVersion) return cached;
+    const neverReconciled = cached.status === undefined || Object.keys(cached.status).length === 0;
+    if (last === undefined ? neverReconciled : last === cached.metadata.resourceVersion) return cached;
     try {
       return await ctx.client.get<Kustomization>(KustomizationKind.resource, cached.metadata.namespace, cached.metadata.name, { signal: ctx.signal });
     } catch (err) {
