@@ -43,14 +43,8 @@ export async function pool<T>(items: readonly T[], limit: number, fn: (item: T, 
 }
 
 /** Server-side apply of one object (the bench's own field manager). */
-export function apply(client: KubeClient, obj: KubeObject, fieldManager: string, signal?: AbortSignal): Promise<unknown> {
-  const ref = refFor(obj.apiVersion, obj.kind);
-  return client.patch(ref, obj.metadata.namespace, obj.metadata.name, obj, {
-    contentType: "application/apply-patch+yaml",
-    query: { fieldManager, force: true },
-    signal,
-    timeoutMs: 60_000,
-  });
+export async function apply(client: KubeClient, obj: KubeObject, fieldManager: string, signal?: AbortSignal): Promise<unknown> {
+  return (await client.apply(refFor(obj.apiVersion, obj.kind), obj, fieldManager, { signal, timeoutMs: 60_000 })).object;
 }
 
 /** A watch-fed cache of one kind that knows how many objects meet `accept` and can wait for a count. */

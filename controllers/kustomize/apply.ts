@@ -196,15 +196,13 @@ export class ResourceManager {
       if (created) return { ...base, action: "created", result: object };
       // It existed after all (outside the inventory): as the full path would have, hand kubectl-owned fields
       // over, then apply again so that fields only kubectl set are dropped.
-      const cleanup = p.obj.metadata.annotations?.[SSAAnnotation]?.toLowerCase() === "merge" ? undefined : cleanupPatch(object, p.obj.apiVersion);
+      const cleanup = cleanupFor(p.obj, object);
       if (!cleanup) return { ...base, action: "configured", result: object };
-      await this.client.patch(p.ref, p.obj.metadata.namespace, p.obj.metadata.name, cleanup, { contentType: "application/json-patch+json", signal: o.signal });
+      await this.patchCleanup(p, cleanup, o.signal);
       return { ...base, action: "configured", result: (await this.ssa(p.obj, p.ref, false, o.signal)).object };
     }
     if (p.mode === "recreate") await this.deleteAndWait(p, o);
-    if (p.mode === "apply" && p.cleanup) {
-      await this.client.patch(p.ref, p.obj.metadata.namespace, p.obj.metadata.name, p.cleanup, { contentType: "application/json-patch+json", signal: o.signal });
-    }
+    if (p.mode === "apply" && p.cleanup) await this.patchCleanup(p, p.cleanup, o.signal);
     const result = (await this.ssa(p.obj, p.ref, false, o.signal)).object;
     const action: Action = !p.live || p.mode === "recreate" ? "created" : deepEqual(comparable(result), comparable(p.live)) ? "unchanged" : "configured";
     return { ...base, action, result };
@@ -256,7 +254,7 @@ export class ResourceManager {
     if (obj.metadata.annotations?.[ReconcileAnnotation] === "disabled" || liveAnnotations?.[ReconcileAnnotation] === "disabled") return { obj, ref, live, mode: "skip" };
     try {
       const { object: dryRun } = await this.ssa(obj, ref, true, o.signal);
-      return { obj, ref, live, dryRun, mode: "apply", cleanup: policy.toLowerCase() === "merge" || !live ? undefined : cleanupPatch(live, obj.apiVersion) };
+      return { obj, ref, live, dryRun, mode: "apply", cleanup: live && cleanupFor(obj, live) };
     } catch (err) {
       const forced = o.force || obj.metadata.annotations?.[ForceAnnotation] === "enabled";
       if (live && forced && isImmutableError(err)) return { obj, ref, live, mode: "recreate" };
@@ -268,6 +266,9 @@ export class ResourceManager {
     return this.client.apply<Record<string, unknown>>(ref, obj, FieldManager, { dryRun, signal });
   }
 
+  private async patchCleanup(p: Planned, ops: unknown[], signal: AbortSignal): Promise<void> {
+    await this.client.patch(p.ref, p.obj.metadata.namespace, p.obj.metadata.name, ops, { contentType: "application/json-patch+json", signal });
+  }
 
   private async deleteAndWait(p: Planned, o: ApplyOptions): Promise<void> {
     const ns = p.obj.metadata.namespace;
@@ -382,6 +383,11 @@ export class ResourceManager {
       }
     }
   }
+}
+
+/** The cleanup for a live object unless the manifest asks to merge with other managers (ssa: Merge). */
+function cleanupFor(obj: Manifest, live: Record<string, unknown>): unknown[] | undefined {
+  return obj.metadata.annotations?.[SSAAnnotation]?.toLowerCase() === "merge" ? undefined : cleanupPatch(live, obj.apiVersion);
 }
 
 /** The JSON patch for Flux's ownership cleanup of a live object, or undefined when there is nothing to do. */

@@ -94,6 +94,7 @@ function safePath(p: string | undefined): string {
 }
 
 export async function buildManifests(ks: Kustomization, artifact: Artifact, vars: Record<string, string> | undefined, o: BuildOptions): Promise<Manifest[]> {
+  const post = { vars, strict: o.strictSubstitutions, owner: { name: ks.metadata.name, namespace: ks.metadata.namespace! }, commonMetadata: ks.spec.commonMetadata };
   const files = o.artifacts ? await fetchShared(o.artifacts, artifact, o.signal) : undefined;
   if (files) {
     // Plain manifests need neither a directory on disk nor kustomize: build straight from memory.
@@ -102,7 +103,7 @@ export async function buildManifests(ks: Kustomization, artifact: Artifact, vars
     const objects = subtree && plainBuildFiles(subtree, ks.spec);
     if (objects) {
       o.log?.debug({ revision: artifact.revision, ms: Date.now() - started }, "plain manifests built in memory");
-      return postBuild(objects, { vars, strict: o.strictSubstitutions, owner: { name: ks.metadata.name, namespace: ks.metadata.namespace! }, commonMetadata: ks.spec.commonMetadata });
+      return postBuild(objects, post);
     }
   }
   const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), "mooring-kustomize-"));
@@ -136,12 +137,7 @@ export async function buildManifests(ks: Kustomization, artifact: Artifact, vars
         output = await kustomizeBuild({ bin: o.kustomizePath, dir, root, signal: AbortSignal.any([o.signal, AbortSignal.timeout(kustomizeTimeoutMs)]) });
         o.log?.debug({ revision: artifact.revision, ms: Date.now() - started }, "kustomize build completed");
       } else o.log?.debug({ revision: artifact.revision, ms: Date.now() - started }, "plain manifests built in process");
-      return postBuild(output, {
-        vars,
-        strict: o.strictSubstitutions,
-        owner: { name: ks.metadata.name, namespace: ks.metadata.namespace! },
-        commonMetadata: ks.spec.commonMetadata,
-      });
+      return postBuild(output, post);
     } catch (err) {
       if (err instanceof BuildError) throw buildFailed(err.message, err);
       throw err;

@@ -2,24 +2,11 @@
 // source's revision; the waiting ones report DependencyNotReady naming the dependency; all end Ready in order.
 import { after, before, describe, test } from "node:test";
 import * as assert from "node:assert/strict";
-import { ConfigMaps, cond, configMap, createKustomization, getOrUndefined, newFleet, ready, startKustomizeEnv, waitKs, Kustomizations, type KustomizeEnv } from "./env";
+import { ConfigMaps, cond, configMap, createKustomization, getOrUndefined, newFleet, ready, startKustomizeEnv, stuckClaim, waitKs, Kustomizations, type KustomizeEnv } from "./env";
 import type { Kustomization } from "../../../controllers/api";
 
 type Meta = { metadata: { creationTimestamp: string } };
 
-// A claim on a StorageClass that does not exist never becomes healthy: with wait: true it keeps "a" not Ready.
-const stuckClaim = (ns: string) => `apiVersion: v1
-kind: PersistentVolumeClaim
-metadata:
-  name: data
-  namespace: ${ns}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: does-not-exist
-  resources:
-    requests:
-      storage: 1Gi
-`;
 
 describe("Kustomization dependsOn chain", () => {
   let env: KustomizeEnv;

@@ -50,7 +50,7 @@ export async function adminApply(admin: KubeClient, obj: { apiVersion: string; k
   const [group, version] = obj.apiVersion.includes("/") ? (obj.apiVersion.split("/") as [string, string]) : ["", obj.apiVersion];
   const [plural, namespaced] = plurals[obj.kind]!;
   const ref: ResourceRef = { kind: obj.kind, group, version, plural, namespaced };
-  await admin.patch(ref, obj.metadata.namespace, obj.metadata.name, obj, { contentType: "application/apply-patch+yaml", query: { fieldManager: "mooring-test", force: true } });
+  await admin.apply(ref, obj, "mooring-test");
 }
 
 export interface KustomizeEnv {
@@ -272,6 +272,20 @@ metadata:
   name: ${name}
 ${ns ? `  namespace: ${ns}\n` : ""}${annotations ? `  annotations:\n${Object.entries(annotations).map(([k, v]) => `    ${k}: "${v}"`).join("\n")}\n` : ""}data:
 ${Object.entries(data).map(([k, v]) => `  ${k}: "${v}"`).join("\n")}
+`;
+
+/** A claim on a StorageClass that does not exist: it never becomes healthy, so a health check on it times out. */
+export const stuckClaim = (ns: string): string => `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+  namespace: ${ns}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: does-not-exist
+  resources:
+    requests:
+      storage: 1Gi
 `;
 
 export const deployment = (name: string, ns: string, replicas = 1, image = "registry.invalid/app:1"): string =>

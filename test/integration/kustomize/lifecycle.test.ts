@@ -1,7 +1,7 @@
 // Force recreation of immutable fields, health checks with timeouts, and dependsOn ordering.
 import { after, before, describe, test } from "node:test";
 import * as assert from "node:assert/strict";
-import { ConfigMaps, Jobs, Services, cond, configMap, createKustomization, deployment, getOrUndefined, newFleet, startKustomizeEnv, waitKs, Kustomizations, type KustomizeEnv } from "./env";
+import { ConfigMaps, Jobs, Services, cond, configMap, createKustomization, deployment, getOrUndefined, newFleet, startKustomizeEnv, stuckClaim, waitKs, Kustomizations, type KustomizeEnv } from "./env";
 import type { Kustomization } from "../../../controllers/api";
 
 const job = (ns: string, command: string, annotations = "") => `apiVersion: batch/v1
@@ -30,18 +30,6 @@ spec:
     - port: 80
 `;
 
-const pvc = (ns: string) => `apiVersion: v1
-kind: PersistentVolumeClaim
-metadata:
-  name: data
-  namespace: ${ns}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: does-not-exist
-  resources:
-    requests:
-      storage: 1Gi
-`;
 
 type Meta = { metadata: { uid: string } };
 
@@ -85,7 +73,7 @@ describe("Kustomization lifecycle", () => {
   test("wait: true checks every object; a timeout names the unhealthy object (HealthCheckFailed)", async (t) => {
     const fleet = await newFleet(t, env, {});
     const ns = fleet.ns;
-    await fleet.commit({ "ok/web.yaml": deployment("web", ns, 2), "ok/cm.yaml": configMap("c", { a: "1" }, ns), "stuck/pvc.yaml": pvc(ns) });
+    await fleet.commit({ "ok/web.yaml": deployment("web", ns, 2), "ok/cm.yaml": configMap("c", { a: "1" }, ns), "stuck/pvc.yaml": stuckClaim(ns) });
     await createKustomization(env, ns, "ok", { path: "./ok", wait: true, timeout: "60s" });
     await createKustomization(env, ns, "stuck", { path: "./stuck", wait: true, timeout: "3s", retryInterval: "1h" });
     await createKustomization(env, ns, "checks", { path: "./ok", healthChecks: [{ apiVersion: "apps/v1", kind: "Deployment", name: "web", namespace: ns }], timeout: "60s", prune: false });
@@ -105,7 +93,7 @@ describe("Kustomization lifecycle", () => {
   test("dependsOn waits for the dependency to be Ready at its revision (DependencyNotReady), then applies", async (t) => {
     const fleet = await newFleet(t, env, {});
     const ns = fleet.ns;
-    await fleet.commit({ "infra/pvc.yaml": pvc(ns), "apps/cm.yaml": configMap("app", { a: "1" }, ns) });
+    await fleet.commit({ "infra/pvc.yaml": stuckClaim(ns), "apps/cm.yaml": configMap("app", { a: "1" }, ns) });
     await createKustomization(env, ns, "infra", { path: "./infra", wait: true, timeout: "2s", retryInterval: "2s" });
     await createKustomization(env, ns, "apps", { path: "./apps", dependsOn: [{ name: "infra" }] });
     const waiting = await waitKs(env, ns, "apps", "False");

@@ -4,10 +4,7 @@ import { after, before, describe, test } from "node:test";
 import * as assert from "node:assert/strict";
 import { progressStatusDelayMs } from "../../../controllers/kustomize/reconciler";
 import type { Kustomization } from "../../../controllers/api";
-import { Kustomizations, cond, configMap, createKustomization, logsFor, newFleet, startKustomizeEnv, waitKs, type KustomizeEnv } from "./env";
-
-const stuckClaim = (ns: string) =>
-  `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  namespace: ${ns}\nspec:\n  accessModes: [ReadWriteOnce]\n  storageClassName: none\n  resources:\n    requests:\n      storage: 1Gi\n`;
+import { Kustomizations, cond, configMap, createKustomization, logsFor, newFleet, startKustomizeEnv, stuckClaim, waitKs, type KustomizeEnv } from "./env";
 
 describe("Kustomization status writes", () => {
   let env: KustomizeEnv;
