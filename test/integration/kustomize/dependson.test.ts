@@ -53,33 +53,34 @@ describe("Kustomization dependsOn chain", () => {
     assert.equal(await getOrUndefined(env.admin, ConfigMaps, ns, "from-c"), undefined, "c not applied before b is Ready");
 
     // Watch the chain unwind: at every sample, an applied object of c implies b was Ready, and of b that a was.
-    // Objects are read before statuses; a Ready Kustomization stays Ready in this test, so a violation seen
-    // here is a real "applied before the dependency was Ready".
+    // Objects are read before statuses. None of a, b, c was Ready before the commit below (a's claim never
+    // binds) and a Ready Kustomization stays Ready in this test, so Ready here means Ready at the new revision
+    // and a violation seen here is a real "applied before the dependency was Ready". Sampling starts before the
+    // commit, and one more sample is taken after c is Ready, so a chain that unwinds between two samples is
+    // still seen.
     const firstReady: Record<string, number> = {};
     const firstApplied: Record<string, number> = {};
     const violations: string[] = [];
+    const sample = async () => {
+      const cmB = await getOrUndefined(env.admin, ConfigMaps, ns, "from-b");
+      const cmC = await getOrUndefined(env.admin, ConfigMaps, ns, "from-c");
+      const ks = Object.fromEntries(await Promise.all(["a", "b", "c"].map(async (n) => [n, await env.admin.get<Kustomization>(Kustomizations, ns, n)] as const)));
+      const now = Date.now();
+      const isReady = (n: string) => ready(ks[n]!)?.status === "True";
+      for (const n of ["a", "b", "c"]) if (isReady(n)) firstReady[n] ??= now;
+      if (cmB) firstApplied.b ??= now;
+      if (cmC) firstApplied.c ??= now;
+      if (cmB && !isReady("a")) violations.push(`b applied while a not Ready: ${JSON.stringify(ks.a!.status?.conditions)}`);
+      if (cmC && !isReady("b")) violations.push(`c applied while b not Ready: ${JSON.stringify(ks.b!.status?.conditions)}`);
+    };
     let sampling = true;
-    let rev = "";
     const sampler = (async () => {
       while (sampling) {
-        if (!rev) {
-          // The new revision is known once the GitRepository has it; samples before that are not checked.
-          await new Promise((r) => setTimeout(r, 10));
-          continue;
-        }
-        const cmB = await getOrUndefined(env.admin, ConfigMaps, ns, "from-b");
-        const cmC = await getOrUndefined(env.admin, ConfigMaps, ns, "from-c");
-        const ks = Object.fromEntries(await Promise.all(["a", "b", "c"].map(async (n) => [n, await env.admin.get<Kustomization>(Kustomizations, ns, n)] as const)));
-        const now = Date.now();
-        const isReady = (n: string) => ready(ks[n]!)?.status === "True" && ks[n]!.status?.lastAppliedRevision === rev;
-        for (const n of ["a", "b", "c"]) if (isReady(n)) firstReady[n] ??= now;
-        if (cmB) firstApplied.b ??= now;
-        if (cmC) firstApplied.c ??= now;
-        if (cmB && !isReady("a")) violations.push(`b applied while a not Ready: ${JSON.stringify(ks.a!.status?.conditions)}`);
-        if (cmC && !isReady("b")) violations.push(`c applied while b not Ready: ${JSON.stringify(ks.b!.status?.conditions)}`);
+        await sample();
         await new Promise((r) => setTimeout(r, 25));
       }
     })();
+    let rev: string;
     try {
       rev = await fleet.commit({ "a/pvc.yaml": null, "a/cm.yaml": configMap("from-a", { layer: "a" }, ns) });
       await waitKs(env, ns, "c", "True", (k) => k.status?.lastAppliedRevision === rev, 60_000);
@@ -87,6 +88,7 @@ describe("Kustomization dependsOn chain", () => {
       sampling = false;
       await sampler;
     }
+    await sample();
     const [a, b, c] = await Promise.all(["a", "b", "c"].map((n) => env.admin.get<Kustomization>(Kustomizations, ns, n)));
     for (const k of [a!, b!, c!]) {
       assert.equal(cond(k, "Ready")!.status, "True", `${k.metadata.name} Ready`);
