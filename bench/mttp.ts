@@ -177,7 +177,10 @@ async function measureCommitToApplied(client: KubeClient, t: Trackers, repo: Ben
   return summarize(seconds, timedOut);
 }
 
-/** Node flags for Mooring's processes: CPU profiles with --profile; BENCH_NODE_FLAGS for experiments (e.g. --heap-prof). */
+/**
+ * Node flags for Mooring's processes: CPU profiles with --profile; BENCH_NODE_FLAGS for experiments (e.g. --heap-prof).
+ * BENCH_CONTROLLER_FLAGS adds controller flags (e.g. --concurrent=4), also for experiments.
+ */
 function mooringNodeFlags(c: RunContext): string[] {
   const flags = c.args.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${path.join(c.args.profileDir, `${c.n}-{role}`)}`] : [];
   return [...flags, ...(process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean)];
@@ -214,7 +217,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
       const o = { kubeconfig: cp.kubeconfigPath, dir };
       system =
         c.system === "mooring"
-          ? await startMooring({ ...o, nodeFlags: mooringNodeFlags(c) })
+          ? await startMooring({ ...o, nodeFlags: mooringNodeFlags(c), controllerFlags: (process.env.BENCH_CONTROLLER_FLAGS ?? "").split(" ").filter(Boolean) })
           : await startFlux({ ...o, tuned: c.system === "flux-tuned" });
       await waitHealthy(system.controllers);
       await apply(client, w.gitRepository(c.repoUrl, "bench-git", "10m"), "mooring-bench");

@@ -28,6 +28,8 @@ export interface SystemOptions {
   dir: string;
   /** Extra node flags for Mooring's processes (e.g. --cpu-prof). */
   nodeFlags?: string[];
+  /** Extra flags for Mooring's controllers (experiments only; results use the defaults). */
+  controllerFlags?: string[];
 }
 
 export interface RunningSystem {
@@ -91,7 +93,7 @@ export async function startMooring(o: SystemOptions): Promise<RunningSystem> {
   const storagePort = await freePort();
   const common = async (role: ControllerRole) => {
     const health = await freePort();
-    const args = [...controllerNodeFlags, ...(o.nodeFlags ?? []).map((f) => f.replace("{role}", role)), script, "controllers", `--controllers=${role}`, `--kubeconfig=${o.kubeconfig}`, `--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`];
+    const args = [...controllerNodeFlags, ...(o.nodeFlags ?? []).map((f) => f.replace("{role}", role)), script, "controllers", `--controllers=${role}`, `--kubeconfig=${o.kubeconfig}`, `--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`, ...(o.controllerFlags ?? [])];
     return { args, health };
   };
   const src = await common("source");

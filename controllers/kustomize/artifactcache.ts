@@ -1,6 +1,7 @@
 // Many Kustomizations share one artifact (one GitRepository, N paths). Each revision is downloaded,
 // verified and unpacked once and kept in memory (a few revisions, bounded in bytes), indexed by path; a build
 // takes only the entries it reads.
+import { withDeadline } from "../runtime/abort";
 import { downloadArtifact, unpackArtifact, safeRelativePath, type TarEntry } from "./artifact";
 import { kustomizationFileNames } from "./generate";
 
@@ -105,8 +106,7 @@ export class ArtifactCache {
       this.cache.delete(key);
       this.cache.set(key, c);
     } else {
-      const shared = AbortSignal.timeout(this.timeoutMs);
-      const entry: Cached = { files: this.download(url, digest, shared).then((b) => new ArtifactFiles(unpackArtifact(b))), bytes: 0 };
+      const entry: Cached = { files: withDeadline(undefined, this.timeoutMs, (shared) => this.download(url, digest, shared)).then((b) => new ArtifactFiles(unpackArtifact(b))), bytes: 0 };
       c = entry;
       this.cache.set(key, entry);
       entry.files.then(

@@ -1,5 +1,6 @@
 // Artifact → manifests: download and verify, extract safely into a temp dir, prepare the kustomization
 // (found or generated, plus the spec's overrides), confine references, run kustomize, then post-build.
+import { withDeadline } from "../runtime/abort";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -77,7 +78,7 @@ export function normalisePath(p: string | undefined): string {
 /** The shared, unpacked artifact; fetch failures are ArtifactFailed. */
 async function fetchShared(cache: ArtifactCache, artifact: Artifact, signal: AbortSignal): Promise<ArtifactFiles> {
   try {
-    return await cache.files(artifact.url, artifact.digest, AbortSignal.any([signal, AbortSignal.timeout(downloadTimeoutMs)]));
+    return await withDeadline(signal, downloadTimeoutMs, (s) => cache.files(artifact.url, artifact.digest, s));
   } catch (err) {
     if (err instanceof ArtifactError) throw new ReconcileError(ArtifactFailedReason, err.message, { cause: err });
     throw new ReconcileError(ArtifactFailedReason, `failed to fetch artifact: ${(err as Error).message}`, { cause: err });
@@ -116,7 +117,7 @@ export async function buildManifests(ks: Kustomization, artifact: Artifact, vars
         // One download per revision for all Kustomizations; each build writes out only what it reads.
         await writeEntries(files.forBuild(safePath(ks.spec.path), (ks.spec.components?.length ?? 0) > 0), root);
       } else {
-        await extractArtifact(await downloadArtifact(artifact.url, artifact.digest, AbortSignal.any([o.signal, AbortSignal.timeout(downloadTimeoutMs)])), root);
+        await extractArtifact(await withDeadline(o.signal, downloadTimeoutMs, (s) => downloadArtifact(artifact.url, artifact.digest, s)), root);
       }
       o.log?.debug({ revision: artifact.revision, ms: Date.now() - started }, "artifact fetched and extracted");
     } catch (err) {
@@ -134,7 +135,7 @@ export async function buildManifests(ks: Kustomization, artifact: Artifact, vars
       if (output === undefined) {
         prepareKustomization(dir, root, ks.spec);
         checkReferences(dir, root, o.noRemoteBases);
-        output = await kustomizeBuild({ bin: o.kustomizePath, dir, root, signal: AbortSignal.any([o.signal, AbortSignal.timeout(kustomizeTimeoutMs)]) });
+        output = await withDeadline(o.signal, kustomizeTimeoutMs, (signal) => kustomizeBuild({ bin: o.kustomizePath, dir, root, signal }));
         o.log?.debug({ revision: artifact.revision, ms: Date.now() - started }, "kustomize build completed");
       } else o.log?.debug({ revision: artifact.revision, ms: Date.now() - started }, "plain manifests built in process");
       return postBuild(output, post);

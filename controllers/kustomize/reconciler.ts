@@ -1,6 +1,7 @@
 // The Kustomization reconciler: source artifact → build → staged server-side apply → inventory → prune →
 // health → status, with Flux's conditions, reasons and events. Failures end in Ready=False with a message
 // naming the file or object; nothing from a failing build is applied.
+import { deadline } from "../runtime/abort";
 import type { Reconciler, ReconcileContext, ReconcileResult } from "../runtime/controller";
 import { ReconcileRequestAnnotation } from "../runtime/controller";
 import { ReconcileError, errorMessage } from "../runtime/errors";
@@ -133,7 +134,8 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
       before: "",
       handled: false,
     };
-    run.signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(run.timeoutMs)]);
+    const limit = deadline(ctx.signal, run.timeoutMs);
+    run.signal = limit.signal;
     obj.status ??= {};
     const requestedAt = obj.metadata.annotations?.[ReconcileRequestAnnotation];
     run.handled = requestedAt !== undefined && obj.status.lastHandledReconcileAt !== requestedAt;
@@ -146,6 +148,7 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
       await this.progressed(run);
       return this.failed(obj, ctx, err, retryInterval);
     } finally {
+      limit.release();
       if (run.progress) clearTimeout(run.progress.timer);
     }
   }

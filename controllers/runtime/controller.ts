@@ -1,6 +1,7 @@
 // A controller: one work queue per kind fed by a shared informer, N workers calling a Reconciler.
 // The reconciler never sees the queue; it returns { requeueAfter } or throws, and the error policy
 // (capped exponential backoff, no retry for stalled errors) lives here.
+import { deadline } from "./abort";
 import type { Logger } from "pino";
 import type { KubeClient, KubeObject } from "./kube";
 import { objectKey, type Informer } from "./informer";
@@ -111,7 +112,8 @@ export class Controller<T extends KubeObject> {
     const log = this.deps.log.child({ controller: this.opts.name, name: obj.metadata.name, namespace: obj.metadata.namespace });
     const timeoutMs = this.opts.reconcileTimeoutMs?.(obj) ?? 10 * 60_000;
     // Shutdown does not abort a reconcile at once: it may finish within the grace period, then it is aborted.
-    const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), this.drain.signal]);
+    const limit = deadline(this.drain.signal, timeoutMs);
+    const signal = limit.signal;
     const started = process.hrtime.bigint();
     const { metrics } = this.deps;
     metrics.activeWorkers.inc({ controller: this.opts.name });
@@ -134,6 +136,7 @@ export class Controller<T extends KubeObject> {
         if (!shutdown.aborted) this.queue.addAfter(key, delay);
       }
     } finally {
+      limit.release();
       metrics.activeWorkers.dec({ controller: this.opts.name });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.reconcileTime.observe({ controller: this.opts.name }, seconds);

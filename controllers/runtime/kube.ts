@@ -3,6 +3,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import * as fs from "node:fs";
+import { deadline } from "./abort";
 import { credentialsFromKubeconfig, inClusterCredentials, StaticKubeConfig, type ClusterConfig } from "./kubeconfig";
 
 export interface ObjectMeta {
@@ -119,14 +120,16 @@ export class KubeClient {
     return u;
   }
 
-  private async open(method: string, path: string, o: RequestOptions, stream: boolean): Promise<http.IncomingMessage> {
+  /**
+   * Sends a request and resolves with the response head. A request (not a stream) runs under a deadline that
+   * lasts until release() is called, after its body was read.
+   */
+  private async open(method: string, path: string, o: RequestOptions, stream: boolean): Promise<{ res: http.IncomingMessage; release: () => void }> {
     const base = await this.baseOptions();
     const u = this.url(path, o.query);
     const payload = o.body === undefined ? undefined : Buffer.from(typeof o.body === "string" ? o.body : JSON.stringify(o.body));
-    const signals = [o.signal, stream ? undefined : AbortSignal.timeout(o.timeoutMs ?? defaultTimeoutMs)].filter(
-      (s): s is AbortSignal => s !== undefined,
-    );
-    const signal = signals.length ? AbortSignal.any(signals) : undefined;
+    const limit = stream ? undefined : deadline(o.signal, o.timeoutMs ?? defaultTimeoutMs);
+    const release = limit ? limit.release : () => {};
     const mod = u.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
       const req = mod.request(
@@ -135,16 +138,19 @@ export class KubeClient {
           ...base,
           method,
           agent: this.agent,
-          signal,
+          signal: limit ? limit.signal : o.signal,
           headers: {
             ...(base.headers as Record<string, string>),
             accept: "application/json",
             ...(payload ? { "content-type": o.contentType ?? "application/json", "content-length": payload.length } : {}),
           },
         },
-        (res) => resolve(res),
+        (res) => resolve({ res, release }),
       );
-      req.on("error", reject);
+      req.on("error", (err) => {
+        release();
+        reject(err);
+      });
       if (payload) req.write(payload);
       req.end();
     });
@@ -162,9 +168,13 @@ export class KubeClient {
 
   /** The response's status code and body; non-2xx answers are thrown as ApiErrors. */
   async send(method: string, path: string, o: RequestOptions = {}): Promise<{ status: number; text: string }> {
-    const res = await this.open(method, path, o, false);
+    const { res, release } = await this.open(method, path, o, false);
     const chunks: Buffer[] = [];
-    for await (const c of res) chunks.push(c as Buffer);
+    try {
+      for await (const c of res) chunks.push(c as Buffer);
+    } finally {
+      release();
+    }
     const text = Buffer.concat(chunks).toString("utf8");
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw toApiError(status, text, `${method} ${path}`);
@@ -224,7 +234,7 @@ export class KubeClient {
     /** Extra query parameters, e.g. { labelSelector } for a filtered watch. */
     extraQuery: RequestOptions["query"] = {},
   ): AsyncGenerator<WatchEvent<T>> {
-    const res = await this.open("GET", resourcePath(ref, namespace), {
+    const { res } = await this.open("GET", resourcePath(ref, namespace), {
       signal,
       query: { ...extraQuery, watch: true, resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
     }, true);

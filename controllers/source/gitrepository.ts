@@ -1,5 +1,6 @@
 // The GitRepository reconciler: resolve the ref on the remote, fetch only when it moved (or the inputs
 // changed), archive the tree without ignored files, store the artifact, and report Flux's conditions.
+import { withDeadline } from "../runtime/abort";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -125,23 +126,24 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
 
   private async sync(obj: GitRepository, ctx: ReconcileContext): Promise<SyncOutcome> {
     const url = parseGitUrl(obj.spec.url);
-    const timeoutMs = parseDuration(obj.spec.timeout ?? "60s");
-    const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
-    const auth = obj.spec.secretRef ? await loadGitAuth(ctx.client, obj.metadata.namespace!, obj.spec.secretRef.name, url, signal) : {};
-    const session = await GitSession.open(url, auth, this.opts.tempDir);
-    try {
-      const checkout = await this.resolveRef(obj, session, signal);
-      const includes = resolveIncludes(obj, this.opts.lookup);
-      const current = obj.status?.artifact;
-      const expected = checkout.sha ? formatRevision(checkout.name, checkout.sha) : checkout.commit?.length === 40 ? formatRevision(checkout.name, checkout.commit) : undefined;
-      if (current && expected && current.revision === expected && this.inputsUnchanged(obj, includes) && this.opts.storage.exists(current.path)) {
-        return { artifact: { ...current, url: this.opts.storage.url(current.path) }, included: includes.map((i) => i.artifact), stored: false, fetched: false };
+    return withDeadline(ctx.signal, parseDuration(obj.spec.timeout ?? "60s"), async (signal) => {
+      const auth = obj.spec.secretRef ? await loadGitAuth(ctx.client, obj.metadata.namespace!, obj.spec.secretRef.name, url, signal) : {};
+      const session = await GitSession.open(url, auth, this.opts.tempDir);
+      try {
+        const checkout = await this.resolveRef(obj, session, signal);
+        const includes = resolveIncludes(obj, this.opts.lookup);
+        const current = obj.status?.artifact;
+        const expected = checkout.sha ? formatRevision(checkout.name, checkout.sha) : checkout.commit?.length === 40 ? formatRevision(checkout.name, checkout.commit) : undefined;
+        if (current && expected && current.revision === expected && this.inputsUnchanged(obj, includes) && this.opts.storage.exists(current.path)) {
+          return { artifact: { ...current, url: this.opts.storage.url(current.path) }, included: includes.map((i) => i.artifact), stored: false, fetched: false };
+        }
+        return await this.fetchAndStore(obj, session, checkout, includes, signal);
+      } finally {
+        await session.dispose();
       }
-      return await this.fetchAndStore(obj, session, checkout, includes, signal);
-    } finally {
-      await session.dispose();
-    }
+    });
   }
+
 
   private async resolveRef(obj: GitRepository, session: GitSession, signal: AbortSignal): Promise<Checkout> {
     const bareCommit = obj.spec.ref?.commit && !obj.spec.ref.branch;
