@@ -82,6 +82,11 @@ export class Controller<T extends KubeObject> {
     return this.opts.name;
   }
 
+  /** True while a reconcile runs. */
+  get busy(): boolean {
+    return this.inFlight.size > 0;
+  }
+
   /** Runs the workers until the signal aborts, then lets in-flight reconciles finish (within the grace period). */
   async run(signal: AbortSignal): Promise<void> {
     signal.addEventListener("abort", () => {

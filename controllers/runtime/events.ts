@@ -1,6 +1,8 @@
 // Kubernetes Events (events.k8s.io/v1) about the objects a controller reconciles. Identical events for the
 // same object are not repeated within a window, so a failing object does not flood the apiserver. Events are
-// sent in the background (a bounded queue, a few requests in flight): a reconcile never waits for one.
+// sent in the background (a bounded queue): a reconcile never waits for one. While reconciles are running,
+// events yield the apiserver to them: one at a time, at most busyEventsPerSecond; once the controllers are
+// idle, the backlog goes out a few at a time.
 import * as os from "node:os";
 import type { Logger } from "pino";
 import type { KubeClient, KubeObject, ResourceRef } from "./kube";
@@ -11,8 +13,17 @@ export type EventType = "Normal" | "Warning";
 
 /** Events waiting to be sent beyond this are dropped (and counted in a warning), oldest kept. */
 const maxQueued = 10_000;
-/** Event requests in flight at once. */
+/** Event requests in flight at once while no reconcile runs. */
 const senders = 4;
+/** The rate of events while reconciles run (one request in flight). */
+export const busyEventsPerSecond = 10;
+
+export interface EventRecorderOptions {
+  /** Identical events for the same object within this window are sent once. */
+  dedupeWindowMs?: number;
+  /** True while reconciles run; events are then sent one at a time, at most busyEventsPerSecond. */
+  busy?: () => boolean;
+}
 
 export class EventRecorder {
   private readonly recent = new Map<string, number>();
@@ -22,13 +33,19 @@ export class EventRecorder {
   private sending = 0;
   private dropped = 0;
   private idle: (() => void)[] = [];
+  private nextBusySend = 0;
+  private readonly dedupeWindowMs: number;
+  private readonly busy: () => boolean;
 
   constructor(
     private readonly client: KubeClient,
     private readonly controller: string,
     private readonly log: Logger,
-    private readonly dedupeWindowMs = 10 * 60_000,
-  ) {}
+    o: EventRecorderOptions = {},
+  ) {
+    this.dedupeWindowMs = o.dedupeWindowMs ?? 10 * 60_000;
+    this.busy = o.busy ?? (() => false);
+  }
 
   /** Queues an event for sending; never throws and never waits for the apiserver (events are best-effort). */
   record(obj: KubeObject, type: EventType, reason: string, note: string, action = "Reconcile"): void {
@@ -64,7 +81,12 @@ export class EventRecorder {
       return;
     }
     this.queue.push({ namespace, body, reason });
-    if (this.sending < senders) void this.send();
+    if (this.sending < (this.busy() ? 1 : senders)) void this.send();
+  }
+
+  /** Events waiting to be sent. */
+  get pending(): number {
+    return this.queue.length;
   }
 
   /** Resolves once every queued event was sent (or failed), or after timeoutMs. */
@@ -83,12 +105,25 @@ export class EventRecorder {
   private async send(): Promise<void> {
     this.sending++;
     try {
-      for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+      for (;;) {
+        if (this.busy()) {
+          // Reconciles run: one sender, paced.
+          if (this.sending > 1) return;
+          const wait = this.nextBusySend - Date.now();
+          if (wait > 0) {
+            await new Promise((r) => setTimeout(r, Math.min(wait, 1000 / busyEventsPerSecond)).unref());
+            continue;
+          }
+          this.nextBusySend = Date.now() + 1000 / busyEventsPerSecond;
+        }
+        const next = this.queue.shift();
+        if (!next) return;
         try {
           await this.client.create(EventsRef, next.namespace, next.body, { timeoutMs: 10_000 });
         } catch (err) {
           this.log.warn({ err: (err as Error).message, reason: next.reason }, "could not record event");
         }
+        while (!this.busy() && this.sending < senders && this.queue.length > this.sending) void this.send();
       }
     } finally {
       this.sending--;

@@ -53,7 +53,7 @@ export class Manager {
   constructor(private readonly opts: ManagerOptions) {
     this.client = new KubeClient(opts.kubeConfig);
     this.log = opts.log;
-    this.events = new EventRecorder(this.client, opts.component, opts.log);
+    this.events = new EventRecorder(this.client, opts.component, opts.log, { busy: () => this.controllers.some((c) => c.busy) });
   }
 
   /** The shared informer for a kind (created on first use). */
