@@ -27,6 +27,7 @@ const flags = [
   "requeue-dependency",
   "strict-substitutions",
   "drift-watch",
+  "cancel-health-check-on-new-revision",
 ];
 
 /** A boolean flag given as --flag, --flag=true or --flag=false. */
@@ -53,7 +54,7 @@ function durationFlag(args: ReturnType<typeof parseArgs>, name: string): number 
 }
 
 export async function controllersCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["leader-elect", "no-cross-namespace-refs", "no-remote-bases", "strict-substitutions", "drift-watch"]);
+  const args = parseArgs(argv, ["leader-elect", "no-cross-namespace-refs", "no-remote-bases", "strict-substitutions", "drift-watch", "cancel-health-check-on-new-revision"]);
   checkFlags(args, flags);
   const list = (stringFlag(args, "controllers") ?? "source").split(",").map((s) => s.trim()).filter(Boolean);
   for (const c of list) if (!(knownControllers as readonly string[]).includes(c)) throw new Error(`unknown controller "${c}" (known: ${knownControllers.join(", ")})`);
@@ -87,6 +88,7 @@ export async function controllersCommand(argv: string[]): Promise<number> {
     requeueDependency: stringFlag(args, "requeue-dependency"),
     strictSubstitutions: boolFlag(args, "strict-substitutions"),
     driftWatch: boolFlag(args, "drift-watch"),
+    cancelHealthCheckOnNewRevision: boolFlag(args, "cancel-health-check-on-new-revision"),
   });
   return 0;
 }

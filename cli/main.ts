@@ -50,6 +50,7 @@ const commands: Record<string, Command> = {
   kustomize:  --kustomize-path BIN  --no-cross-namespace-refs  --no-remote-bases
               --default-service-account NAME  --requeue-dependency DURATION
               --strict-substitutions  --drift-watch=false
+              --cancel-health-check-on-new-revision=false
 `,
   },
   manifests: {

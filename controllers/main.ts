@@ -96,6 +96,7 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
       requeueDependency: o.requeueDependency,
       strictSubstitutions: o.strictSubstitutions,
       driftWatch: o.driftWatch,
+      cancelHealthCheckOnNewRevision: o.cancelHealthCheckOnNewRevision,
     };
     const { addKustomizeController } = await import("./kustomize/index.js");
     kustomize = addKustomizeController(mgr, { ...flags, kubeConfig, concurrent: o.concurrent });

@@ -35,6 +35,11 @@ export interface KustomizeControllerOptions {
   strictSubstitutions?: boolean;
   /** Watch applied objects and reconcile on drift (--drift-watch, default true). */
   driftWatch?: boolean;
+  /**
+   * End a health check when the source has a new revision and reconcile that one at once
+   * (--cancel-health-check-on-new-revision, default true; Flux's CancelHealthCheckOnNewRevision feature gate).
+   */
+  cancelHealthCheckOnNewRevision?: boolean;
 }
 
 export interface KustomizeControllerHandle {
@@ -73,6 +78,7 @@ export function addKustomizeController(mgr: Manager, o: KustomizeControllerOptio
     noCrossNamespaceRefs: o.noCrossNamespaceRefs === true,
     noRemoteBases: o.noRemoteBases === true,
     strictSubstitutions: o.strictSubstitutions === true,
+    cancelHealthCheckOnNewRevision: o.cancelHealthCheckOnNewRevision !== false,
     defaultServiceAccount: o.defaultServiceAccount,
     requeueDependencyMs: parseDuration(o.requeueDependency ?? "30s"),
     mapper,

@@ -47,6 +47,8 @@ export interface KustomizeReconcilerOptions {
   clientFor: (serviceAccount: string | undefined, namespace: string) => Promise<KubeClient>;
   lookupKustomization: (key: string) => Kustomization | undefined;
   lookupSource?: (kind: string, key: string) => SourceObject | undefined;
+  /** End a health check when the source has a newer revision, and reconcile that one (Flux's feature gate of this name). */
+  cancelHealthCheckOnNewRevision?: boolean;
   drift?: DriftWatcher;
   metrics?: Metrics;
   /** Unpacked artifacts shared by all builds (one download per revision, not per Kustomization). */
@@ -206,7 +208,16 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     const changes = await this.applyAndPrune(obj, client, manifests, run, ctx, revision);
     const summary = changeSetSummary(changes);
     if (summary) ctx.events.record(obj, "Normal", ReconciliationSucceededReason, `${summary}\n\nrevision: ${revision}`);
-    await this.checkHealth(obj, client, manifests, changes, run);
+    const canceled = await this.checkHealth(obj, client, manifests, changes, run, revision);
+    if (canceled) {
+      // The objects of this revision are applied; their health no longer matters: the next one goes next.
+      markReconciling(obj, ProgressingReason, canceled);
+      markUnknown(obj, "Ready", ProgressingReason, canceled);
+      await this.progressed(run);
+      await this.writeStatus(obj, ctx);
+      ctx.log.info({ revision, ms: Date.now() - run.started }, canceled);
+      return { requeueAfter: 1 };
+    }
     status.lastAppliedRevision = revision;
     const wasReady = getCondition(obj, "Ready")?.status === "True";
     markReady(obj, ReconciliationSucceededReason, `Applied revision: ${revision}`);
@@ -248,23 +259,38 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     }
   }
 
-  /** Health of all applied objects (spec.wait) or spec.healthChecks, within what is left of the timeout. */
-  private async checkHealth(obj: Kustomization, client: KubeClient, manifests: Manifest[], changes: ChangeSet, run: Run): Promise<void> {
+  /**
+   * Health of all applied objects (spec.wait) or spec.healthChecks, within what is left of the timeout. When the
+   * source gets a new revision meanwhile, the wait ends (unless --feature-gates=CancelHealthCheckOnNewRevision=false)
+   * and the returned message says why.
+   */
+  private async checkHealth(obj: Kustomization, client: KubeClient, manifests: Manifest[], changes: ChangeSet, run: Run, revision: string): Promise<string | undefined> {
     const targets = healthTargets(obj, manifests, changes);
     if (!targets.length) {
       removeCondition(obj, HealthyCondition);
-      return;
+      return undefined;
     }
     const started = Date.now();
     if (getCondition(obj, HealthyCondition)?.status !== "True" || changes.some((c) => c.action !== "unchanged" && c.action !== "skipped")) {
       markUnknown(obj, HealthyCondition, ProgressingReason, "Running health checks");
     }
-    const result = await checkHealth(client, this.opts.mapper, targets, { signal: run.signal, timeoutMs: Math.max(0, run.timeoutMs - (started - run.started)) });
+    const ref = obj.spec.sourceRef;
+    const superseded = () => {
+      if (!this.opts.cancelHealthCheckOnNewRevision) return undefined;
+      const next = this.opts.lookupSource?.(ref.kind, `${ref.namespace || obj.metadata.namespace}/${ref.name}`)?.status?.artifact?.revision;
+      return next && next !== revision ? `Health check canceled: new revision '${next}' is available` : undefined;
+    };
+    const result = await checkHealth(client, this.opts.mapper, targets, { signal: run.signal, timeoutMs: Math.max(0, run.timeoutMs - (started - run.started)), superseded });
+    if (result.canceled) {
+      markUnknown(obj, HealthyCondition, ProgressingReason, result.canceled);
+      return result.canceled;
+    }
     if (!result.ok) {
       markFalse(obj, HealthyCondition, HealthCheckFailedReason, result.message);
       throw new ReconcileError(HealthCheckFailedReason, result.message);
     }
     markTrue(obj, HealthyCondition, HealthCheckSucceededReason, `Health check passed in ${formatSeconds(Date.now() - started)}`);
+    return undefined;
   }
 
   /** Failure: Ready=False with the error's reason (Stalled when retrying cannot help), event, retry. */

@@ -38,10 +38,20 @@ function defaultApiVersion(kind: string): string {
 export interface HealthResult {
   ok: boolean;
   message: string;
+  /** Set when the wait was given up because `superseded` reported a reason (e.g. a new source revision). */
+  canceled?: string;
 }
 
-/** Polls the targets until every one is Current; fails fast on Failed, else at the timeout naming the rest. */
-export async function checkHealth(client: KubeClient, mapper: RestMapper, targets: HealthTarget[], o: { signal: AbortSignal; timeoutMs: number; intervalMs?: number }): Promise<HealthResult> {
+/**
+ * Polls the targets until every one is Current; fails fast on Failed, else at the timeout naming the rest.
+ * Between polls, `superseded` may end the wait early: what it returns becomes the result's `canceled`.
+ */
+export async function checkHealth(
+  client: KubeClient,
+  mapper: RestMapper,
+  targets: HealthTarget[],
+  o: { signal: AbortSignal; timeoutMs: number; intervalMs?: number; superseded?: () => string | undefined },
+): Promise<HealthResult> {
   const started = Date.now();
   const deadline = started + o.timeoutMs;
   let pending: { t: HealthTarget; h: Health }[] = targets.map((t) => ({ t, h: { status: "InProgress", message: "not checked yet" } }));
@@ -56,6 +66,8 @@ export async function checkHealth(client: KubeClient, mapper: RestMapper, target
     }
     pending = next;
     if (!pending.length) return { ok: true, message: "all healthy" };
+    const canceled = o.superseded?.();
+    if (canceled) return { ok: false, canceled, message: `health check canceled after ${secs(Date.now() - started)}: ${canceled}` };
     if (Date.now() >= deadline || o.signal.aborted) {
       const list = pending.map((p) => `${describeId(p.t.id)} status: '${p.h.status}'${p.h.message ? ` (${p.h.message})` : ""}`).join(", ");
       return { ok: false, message: `health check failed after ${secs(Date.now() - started)}: timeout waiting for: [${list}]` };

@@ -91,7 +91,7 @@ test("Bootstrap over smart HTTP: up to Ready, no-op, version change, day-2, conc
         const list = await core.listNamespacedConfigMap({ namespace: "podinfo" });
         return list.items.some((c) => c.metadata?.name?.startsWith("podinfo-config-") && c.data?.message === "day two");
       },
-      { what: "the day-2 ConfigMap", timeoutMs: 120_000, intervalMs: 200 },
+      { what: "the day-2 ConfigMap", timeoutMs: 240_000, intervalMs: 200 },
     );
     t.diagnostic(`commit → converged (interval 30s, no webhook): ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
