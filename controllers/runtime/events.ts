@@ -89,12 +89,18 @@ export class EventRecorder {
     return this.queue.length;
   }
 
-  /** Resolves once every queued event was sent (or failed), or after timeoutMs. */
+  /**
+   * Resolves once every queued event was sent (or failed), or after timeoutMs; then events still queued are
+   * dropped (and counted in a warning), so a shutdown is not held up by an apiserver that does not answer.
+   */
   flush(timeoutMs = 5_000): Promise<void> {
     if (!this.queue.length && !this.sending) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      timer.unref();
+      const timer = setTimeout(() => {
+        const dropped = this.queue.splice(0).length;
+        if (dropped) this.log.warn({ dropped }, "events not sent before shutdown");
+        resolve();
+      }, timeoutMs);
       this.idle.push(() => {
         clearTimeout(timer);
         resolve();
@@ -111,7 +117,7 @@ export class EventRecorder {
           if (this.sending > 1) return;
           const wait = this.nextBusySend - Date.now();
           if (wait > 0) {
-            await new Promise((r) => setTimeout(r, Math.min(wait, 1000 / busyEventsPerSecond)).unref());
+            await new Promise((r) => setTimeout(r, Math.min(wait, 1000 / busyEventsPerSecond)));
             continue;
           }
           this.nextBusySend = Date.now() + 1000 / busyEventsPerSecond;

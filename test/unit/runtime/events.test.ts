@@ -60,3 +60,15 @@ test("without reconciles running, events go out at once, several in flight; dupl
   assert.ok(f.maxInFlight() > 1);
   assert.ok(Date.now() - t0 < 500, `took ${Date.now() - t0} ms`);
 });
+
+test("flush gives up after its timeout and drops what is still queued", async () => {
+  let calls = 0;
+  const client = { create: () => (calls++, new Promise(() => {})) } as unknown as KubeClient;
+  const rec = new EventRecorder(client, "test-controller", silent);
+  for (let i = 0; i < 10; i++) rec.record(obj(`o${i}`), "Normal", "Test", `event ${i}`);
+  const t0 = Date.now();
+  await rec.flush(200);
+  assert.ok(Date.now() - t0 < 2_000);
+  assert.equal(rec.pending, 0, "nothing left queued");
+  assert.equal(calls, 4, "only the requests already in flight were made");
+});
