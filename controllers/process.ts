@@ -8,8 +8,8 @@ export const controllerNodeFlags: readonly string[] = ["--max-semi-space-size=2"
 
 /**
  * Environment for glibc's malloc: at most two arenas (threads otherwise each keep a few MiB of their own), and
- * fixed thresholds: blocks of 64 KiB and more are mapped on their own and returned when freed, and free memory
+ * fixed thresholds: blocks of 16 KiB and more are mapped on their own and returned when freed, and free memory
  * at the top of an arena beyond 128 KiB is given back. (By default both thresholds rise after the first large
  * free, and memory that a burst used once then stays resident: the peak varied by 15 MiB from run to run.)
  */
-export const controllerEnv: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "65536", MALLOC_TRIM_THRESHOLD_: "131072" };
+export const controllerEnv: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "16384", MALLOC_TRIM_THRESHOLD_: "131072" };
