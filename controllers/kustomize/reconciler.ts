@@ -276,6 +276,9 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     }
     const ref = obj.spec.sourceRef;
     const superseded = () => {
+      // Drift of an applied object is corrected now, not after the wait (the next reconcile re-applies and checks again).
+      const drift = this.opts.drift?.lastDrift.get(keyOf(obj));
+      if (drift && drift.at >= started) return `Health check canceled: drift detected on ${drift.subject}`;
       if (!this.opts.cancelHealthCheckOnNewRevision) return undefined;
       const next = this.opts.lookupSource?.(ref.kind, `${ref.namespace || obj.metadata.namespace}/${ref.name}`)?.status?.artifact?.revision;
       return next && next !== revision ? `Health check canceled: new revision '${next}' is available` : undefined;

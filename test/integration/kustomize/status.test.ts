@@ -85,6 +85,23 @@ describe("Kustomization status writes", () => {
     assert.ok(await getOrUndefined(env.admin, ConfigMaps, ns, "after"), "the new revision's object is applied");
     assert.equal(await getOrUndefined(env.admin, Claims, ns, "data"), undefined, "the old revision's claim is pruned");
   });
+
+  test("drift of an applied object ends a running health check and is reverted at once", async (t) => {
+    const fleet = await newFleet(t, env, {});
+    const ns = fleet.ns;
+    await fleet.commit({ "slow/cm.yaml": configMap("kept", { a: "1" }, ns) });
+    await slowHealthCheck(env, fleet, "5m");
+    await env.admin.patch(ConfigMaps, ns, "kept", { data: { a: "changed by hand" } });
+    // Without the cancel, the revert would wait for the health check's 5 minutes.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const cm = await env.admin.get<{ data?: Record<string, string> }>(ConfigMaps, ns, "kept");
+      if (cm.data?.a === "1") break;
+      if (Date.now() > deadline) assert.fail(`ConfigMap not reverted while the health check ran:\n${logsFor(env, ns, "slow")}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(env.logs.some((l) => l.namespace === ns && l.name === "slow" && l.msg === `Health check canceled: drift detected on ConfigMap/${ns}/kept`), logsFor(env, ns, "slow"));
+  });
 });
 
 describe("Kustomization health checks with --cancel-health-check-on-new-revision=false", () => {
