@@ -260,9 +260,9 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
   }
 
   /**
-   * Health of all applied objects (spec.wait) or spec.healthChecks, within what is left of the timeout. When the
-   * source gets a new revision meanwhile, the wait ends (unless --feature-gates=CancelHealthCheckOnNewRevision=false)
-   * and the returned message says why.
+   * Health of all applied objects (spec.wait) or spec.healthChecks, within what is left of the timeout. When an
+   * applied object drifts meanwhile, or the source gets a new revision (unless
+   * --cancel-health-check-on-new-revision=false), the wait ends and the returned message says why.
    */
   private async checkHealth(obj: Kustomization, client: KubeClient, manifests: Manifest[], changes: ChangeSet, run: Run, revision: string): Promise<string | undefined> {
     const targets = healthTargets(obj, manifests, changes);
