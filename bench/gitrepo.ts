@@ -62,6 +62,11 @@ export class BenchRepo {
     return this.git(this.work, "rev-parse", "HEAD");
   }
 
+  /** The sha of main's last commit. */
+  head(): Promise<string> {
+    return this.git(this.work, "rev-parse", "HEAD");
+  }
+
   async readFile(p: string): Promise<string> {
     return fs.readFile(path.join(this.work, p), "utf8");
   }

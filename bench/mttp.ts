@@ -1,6 +1,7 @@
 // Mean time to production: N Kustomizations created at once against one GitRepository, until all are
-// Ready and all 4N objects exist — for Mooring, Flux (defaults), Flux tuned, and the floor (a plain SSA
-// loop), each on a fresh local control plane with one kwok node. Plus drift-revert and commit→applied
+// Ready and all 4N objects exist — for Mooring, Flux (defaults), Flux tuned, the floor (a plain SSA loop)
+// and floor-gitops (a loop sending what a controller must at the least: gitopsfloor.ts), each on a fresh
+// local control plane with one kwok node. Plus drift-revert and commit→applied
 // latency for Mooring and Flux. Writes bench/results/<date>-mttp.{json,md}.
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
@@ -19,7 +20,8 @@ import { cpuDelta, readCpu, type CpuTimes } from "./procstat";
 import { readRequestCounts, requestDelta } from "./requests";
 import { summarize, type LatencySummary } from "./stats";
 import { killAll, startFlux, startMooring, waitHealthy, type RunningSystem } from "./systems";
-import { renderTable, type Run, type SystemName } from "./table";
+import { isLoop, renderTable, type Run, type SystemName } from "./table";
+import { runGitopsFloor } from "./gitopsfloor";
 import * as w from "./workload";
 
 const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -213,7 +215,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     const deadline = AbortSignal.timeout(c.args.timeoutSeconds * 1000);
     const objectsDone = () => Promise.all(trackers!.objects.map((t) => t.waitForCount(c.n, deadline)));
 
-    if (c.system !== "floor") {
+    if (!isLoop(c.system)) {
       const o = { kubeconfig: cp.kubeconfigPath, dir };
       system =
         c.system === "mooring"
@@ -243,6 +245,9 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
       const objects = Array.from({ length: c.n }, (_, i) => w.floorObjects(i + 1)).flat();
       await pool(objects, 64, (obj) => apply(client, obj, "bench-floor").then(() => undefined));
       await objectsDone();
+    } else if (c.system === "floor-gitops") {
+      await runGitopsFloor(client, c.n, 64, `main@sha1:${await c.repo.head()}`);
+      await Promise.all([trackers.kustomizations.waitForCount(c.n, deadline), objectsDone()]);
     } else {
       const indices = Array.from({ length: c.n }, (_, i) => i + 1);
       await pool(indices, 32, (i) => client.create(refs.kustomization, w.sourceNamespace, w.kustomization(i, { interval: "10m" })).then(() => undefined));
@@ -265,8 +270,8 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     run.cpuSeconds.controlPlane = Object.fromEntries(await Promise.all(others.map(async (x, k) => [x.name, cpuDelta(others0[k], await readCpu(x.pid))] as const)));
     run.requests = requestDelta(requests0, await readRequestCounts(client));
     const u = process.cpuUsage(self0);
-    // The floor's loop is this process; for the others it is the trackers counting what is Ready.
-    run.cpuSeconds[c.system === "floor" ? "floor" : "bench"] = Math.round((u.user + u.system) / 1e4) / 100;
+    // The floors' loops are this process; for the others it is the trackers counting what is Ready.
+    run.cpuSeconds[isLoop(c.system) ? "floor" : "bench"] = Math.round((u.user + u.system) / 1e4) / 100;
     log(`${c.system} N=${c.n}: ${done ? `all Ready in ${run.seconds}s` : `NOT done (${run.ready} Ready, ${run.objects} objects)`}`);
 
     if (done && c.latency && (c.system === "mooring" || c.system === "flux")) {
@@ -335,7 +340,8 @@ export function renderReport(r: Results): string {
     `Measured ${String(r.machine.date)} on ${String(r.machine.cpus)} cores (${String(r.machine.cpuModel)}), load average at the end ${JSON.stringify(r.machine.loadavg)}. `,
     "One GitRepository holding N app directories (Deployment with 0 replicas, ServiceAccount, headless Service, Ingress, each app in its own namespace); N Kustomizations created at once. " +
       "Seconds from creation until all N are Ready and all 4N objects exist. CPU seconds are over that window; peak RSS is VmHWM. Each run has its own fresh control plane. " +
-      "`floor` is a plain server-side-apply loop (64 in flight) of the same 4N objects.",
+      "`floor` is a plain server-side-apply loop (64 in flight) of the same 4N objects. " +
+      "`floor-gitops` is a loop (64 apps in flight) sending per app the least a controller keeping Flux's guarantees must: create the Kustomization, add its finalizer, dry-run 3 objects, apply 4, write its status.",
     "",
     renderTable(r.runs),
     "| latency | system | N | median s | p95 s | observed |",

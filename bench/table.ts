@@ -1,8 +1,11 @@
 // Renders MTTP results as a markdown table: rows system × N; columns seconds, ratio to Mooring, ratio to
 // the floor, peak RSS, CPU seconds.
 
-export type SystemName = "mooring" | "flux" | "flux-tuned" | "floor";
-export const systemOrder: SystemName[] = ["mooring", "flux", "flux-tuned", "floor"];
+export type SystemName = "mooring" | "flux" | "flux-tuned" | "floor-gitops" | "floor";
+export const systemOrder: SystemName[] = ["mooring", "flux", "flux-tuned", "floor-gitops", "floor"];
+
+/** The systems that are a loop in the bench process rather than controllers. */
+export const isLoop = (system: SystemName): boolean => system === "floor" || system === "floor-gitops";
 
 export interface ControllerNumbers {
   source?: number;
@@ -19,7 +22,7 @@ export interface Run {
   peakRssMiB: ControllerNumbers;
   cpuSeconds: ControllerNumbers & {
     apiserver?: number;
-    /** The floor's own apply loop (this process). */
+    /** The floor's (or floor-gitops') own loop (this process). */
     floor?: number;
     /** This process's trackers during a controller run. */
     bench?: number;
@@ -58,7 +61,7 @@ export function renderTable(runs: readonly Run[]): string {
       if (!r) continue;
       const progress = r.ready !== undefined ? `; ${r.ready}/${r.n} Ready` : "";
       const seconds = r.seconds === null ? `timed out${r.error ? ` (${r.error}${progress})` : ""}` : fmt(r.seconds);
-      const cpu = system === "floor" ? `${fmt(r.cpuSeconds.floor)} (loop)` : pair(r.cpuSeconds, 1);
+      const cpu = isLoop(system) ? `${fmt(r.cpuSeconds.floor)} (loop)` : pair(r.cpuSeconds, 1);
       lines.push(
         `| ${system} | ${n} | ${seconds} | ${ratio(r.seconds, find("mooring", n)?.seconds)} | ${ratio(r.seconds, find("floor", n)?.seconds)} | ${pair(r.peakRssMiB, 0)} | ${cpu} | ${fmt(r.cpuSeconds.apiserver)} | ${r.requests ? fmt(r.requests.total / r.n) : "–"} | ${fmt(r.loadavg?.before[0])} |`,
       );

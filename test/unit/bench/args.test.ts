@@ -11,14 +11,15 @@ test("defaults: N=100, Mooring and the floor, latency on", () => {
   assert.equal(a.latency, true);
 });
 
-test("--vs flux adds Flux and Flux tuned; --n is sorted and deduplicated", () => {
+test("--vs flux adds Flux, Flux tuned and floor-gitops; --n is sorted and deduplicated", () => {
   const a = parseMttpArgs(["--n", "1000,100,500,100", "--vs", "flux"], d);
   assert.deepEqual(a.ns, [100, 500, 1000]);
-  assert.deepEqual(a.systems, ["floor", "mooring", "flux", "flux-tuned"]);
+  assert.deepEqual(a.systems, ["floor", "floor-gitops", "mooring", "flux", "flux-tuned"]);
 });
 
 test("--systems picks systems; bad values are refused with the reason", () => {
   assert.deepEqual(parseMttpArgs(["--systems=mooring", "--no-latency"], d).systems, ["mooring"]);
+  assert.deepEqual(parseMttpArgs(["--systems", "mooring,floor-gitops,floor"], d).systems, ["floor", "floor-gitops", "mooring"]);
   assert.throws(() => parseMttpArgs(["--n", "0"], d), /--n: "0"/);
   assert.throws(() => parseMttpArgs(["--systems", "argo"], d), /unknown system "argo"/);
   assert.throws(() => parseMttpArgs(["--vs", "argo"], d), /only "flux"/);

@@ -6,18 +6,19 @@ const run = (system: Run["system"], n: number, seconds: number | null): Run => (
   system,
   n,
   seconds,
-  peakRssMiB: system === "floor" ? {} : { source: 80, kustomize: 95 },
-  cpuSeconds: system === "floor" ? { floor: 3, apiserver: 20 } : { source: 1.5, kustomize: 30, apiserver: 40 },
+  peakRssMiB: system.startsWith("floor") ? {} : { source: 80, kustomize: 95 },
+  cpuSeconds: system.startsWith("floor") ? { floor: 3, apiserver: 20 } : { source: 1.5, kustomize: 30, apiserver: 40 },
 });
 
 test("rows go by N then system order, with ratios to Mooring and to the floor", () => {
-  const table = renderTable([run("flux", 100, 80), run("floor", 100, 10), run("mooring", 100, 20), run("mooring", 1000, 40)]);
+  const table = renderTable([run("flux", 100, 80), run("floor", 100, 10), run("floor-gitops", 100, 15), run("mooring", 100, 20), run("mooring", 1000, 40)]);
   const rows = table.trim().split("\n").slice(2);
-  assert.deepEqual(rows.map((r) => r.split("|")[1]!.trim()), ["mooring", "flux", "floor", "mooring"]);
+  assert.deepEqual(rows.map((r) => r.split("|")[1]!.trim()), ["mooring", "flux", "floor-gitops", "floor", "mooring"]);
   assert.match(rows[0]!, /\| mooring \| 100 \| 20\.0 \| 1\.00× \| 2\.00× \| 80 \/ 95 \| 1\.5 \/ 30\.0 \| 40\.0 \|/);
   assert.match(rows[1]!, /\| flux \| 100 \| 80\.0 \| 4\.00× \| 8\.00× \|/);
-  assert.match(rows[2]!, /\| floor \| 100 \| 10\.0 \| 0\.50× \| 1\.00× \| – \| 3\.0 \(loop\) \|/);
-  assert.match(rows[3]!, /\| mooring \| 1000 \| 40\.0 \| 1\.00× \| – \|/);
+  assert.match(rows[2]!, /\| floor-gitops \| 100 \| 15\.0 \| 0\.75× \| 1\.50× \| – \| 3\.0 \(loop\) \|/);
+  assert.match(rows[3]!, /\| floor \| 100 \| 10\.0 \| 0\.50× \| 1\.00× \| – \| 3\.0 \(loop\) \|/);
+  assert.match(rows[4]!, /\| mooring \| 1000 \| 40\.0 \| 1\.00× \| – \|/);
 });
 
 test("a timed-out run shows why and no ratio", () => {
