@@ -299,7 +299,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
   return { ...run, loadavg: { before: loadBefore, after: loadavg() } };
 }
 
-interface Results {
+export interface Results {
   machine: Record<string, unknown>;
   runs: Run[];
   drift: LatencyResults["drift"];
@@ -344,11 +344,10 @@ export function renderReport(r: Results): string {
       "`floor-gitops` is a loop (64 apps in flight) sending per app the least a controller keeping Flux's guarantees must: create the Kustomization, add its finalizer, dry-run 3 objects, apply 4, write its status.",
     "",
     renderTable(r.runs),
-    "| latency | system | N | median s | p95 s | observed |",
-    "| --- | --- | ---: | ---: | ---: | ---: |",
-    lat("drift revert", r.drift),
-    lat("commit → applied", r.commitToApplied),
-    "",
+    // Runs with --no-latency have no latency rows: no empty table then.
+    ...(Object.keys(r.drift).length + Object.keys(r.commitToApplied).length
+      ? ["| latency | system | N | median s | p95 s | observed |", "| --- | --- | ---: | ---: | ---: | ---: |", lat("drift revert", r.drift), lat("commit → applied", r.commitToApplied), ""]
+      : []),
     "Raw numbers: the JSON file next to this one. Reproduce: `npm run bench -- mttp --n 100,500,1000 --vs flux`.",
     "",
   ].join("\n");
