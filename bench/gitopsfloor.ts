@@ -8,14 +8,15 @@
 // the 4th is validated by its own apply, written first); apply the other 3; write the status (Ready, inventory).
 import type { KubeClient, KubeObject } from "../controllers/runtime/kube";
 import { updateStatus } from "../controllers/runtime/status";
+import { inventoryOf } from "../controllers/kustomize/inventory";
+import { KustomizeFinalizer } from "../controllers/kustomize/reconciler";
 import { pool, refFor, refs } from "./cluster";
 import * as w from "./workload";
 
 const fieldManager = "bench-gitops-floor";
-const finalizer = "finalizers.fluxcd.io";
 
 /** What a Kustomization's status looks like once its objects are applied (as Mooring writes it). */
-function readyStatus(k: KubeObject, objects: KubeObject[], revision: string): Record<string, unknown> {
+function readyStatus(k: KubeObject, objects: w.Manifest[], revision: string): Record<string, unknown> {
   const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
   const condition = (type: string) => ({ type, status: "True", reason: "ReconciliationSucceeded", message: `Applied revision: ${revision}`, lastTransitionTime: now, observedGeneration: k.metadata.generation });
   return {
@@ -23,12 +24,7 @@ function readyStatus(k: KubeObject, objects: KubeObject[], revision: string): Re
     lastAppliedRevision: revision,
     lastAttemptedRevision: revision,
     conditions: [condition("Ready"), condition("Healthy")],
-    inventory: {
-      entries: objects.map((o) => {
-        const [group, version] = o.apiVersion.includes("/") ? o.apiVersion.split("/") : ["", o.apiVersion];
-        return { id: `${o.metadata.namespace ?? ""}_${o.metadata.name}_${group}_${o.kind}`, v: version };
-      }),
-    },
+    inventory: { entries: inventoryOf(objects) },
   };
 }
 
@@ -38,7 +34,7 @@ export async function runGitopsFloor(client: KubeClient, n: number, limit: numbe
   await pool(indices, limit, async (i) => {
     const created = await client.create<KubeObject>(refs.kustomization, w.sourceNamespace, w.kustomization(i, { interval: "10m" }));
     const k = await client.patch<KubeObject>(refs.kustomization, w.sourceNamespace, created.metadata.name, {
-      metadata: { finalizers: [finalizer], resourceVersion: created.metadata.resourceVersion },
+      metadata: { finalizers: [KustomizeFinalizer], resourceVersion: created.metadata.resourceVersion },
     });
     const objects = w.floorObjects(i);
     const first = objects[objects.length - 1]!;

@@ -4,6 +4,8 @@ import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { KubeClient, loadKubeConfig, type KubeObject } from "../../../controllers/runtime/kube";
 import { crds } from "../../../controllers/api";
+import { formatId, objectIdOf } from "../../../controllers/kustomize/inventory";
+import { KustomizeFinalizer } from "../../../controllers/kustomize/reconciler";
 import { runGitopsFloor } from "../../../bench/gitopsfloor";
 import { apply, refFor, refs } from "../../../bench/cluster";
 import { readRequestCounts, type RequestCounts } from "../../../bench/requests";
@@ -62,14 +64,14 @@ describe("bench floor-gitops loop", () => {
   it("leaves each Kustomization Ready with the finalizer and its 4 objects in the inventory, the objects applied", async () => {
     for (const i of apps) {
       const k = await client.get<Kustomization>(refs.kustomization, w.sourceNamespace, w.appName(i));
-      assert.deepEqual(k.metadata.finalizers, ["finalizers.fluxcd.io"]);
+      assert.deepEqual(k.metadata.finalizers, [KustomizeFinalizer]);
       assert.equal(k.status?.conditions?.find((c) => c.type === "Ready")?.status, "True");
       assert.equal(k.status?.observedGeneration, k.metadata.generation);
       assert.equal(k.status?.inventory?.entries.length, 4);
       for (const o of w.floorObjects(i)) {
         const live = await client.get<KubeObject & { metadata: { managedFields?: { manager: string; operation: string }[] } }>(refFor(o.apiVersion, o.kind), o.metadata.namespace, o.metadata.name);
         assert.ok(live.metadata.managedFields?.some((f) => f.manager === "bench-gitops-floor" && f.operation === "Apply"), `${o.kind} ${o.metadata.name}`);
-        assert.ok(k.status!.inventory!.entries.some((e) => e.id === `${o.metadata.namespace}_${o.metadata.name}_${o.apiVersion.includes("/") ? o.apiVersion.split("/")[0] : ""}_${o.kind}`));
+        assert.ok(k.status!.inventory!.entries.some((e) => e.id === formatId(objectIdOf(o))));
       }
     }
   });
