@@ -6,7 +6,7 @@ import { openSync, closeSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import * as path from "node:path";
 import { freePort } from "../local/ports";
-import { projectRoot, toolPath, toolsPathEnv } from "../local/tools";
+import { ensureTools, projectRoot, toolPath, toolsPathEnv } from "../local/tools";
 import { readPeakRssMiB } from "./procstat";
 import { controllerEnv, controllerNodeFlags } from "../controllers/process";
 
@@ -115,7 +115,10 @@ export interface FluxOptions extends SystemOptions {
 export const fluxTunedFlags = ["--concurrent=20", "--kube-api-qps=500", "--kube-api-burst=1000"];
 
 export async function startFlux(o: FluxOptions): Promise<RunningSystem> {
-  const [sourceBin, kustomizeBin] = await Promise.all([toolPath("flux-source-controller"), toolPath("flux-kustomize-controller")]);
+  // Flux's controllers are built on first use: only the benchmarks run them.
+  const fluxTools = ["flux-source-controller", "flux-kustomize-controller"];
+  await ensureTools({ only: fluxTools, progress: (line) => process.stderr.write(line + "\n") });
+  const [sourceBin, kustomizeBin] = await Promise.all(fluxTools.map((t) => toolPath(t)));
   await mkdir(path.join(o.dir, "storage"), { recursive: true }); // Flux refuses a storage path that does not exist
   const env = await toolsPathEnv();
   const storagePort = await freePort();

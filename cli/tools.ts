@@ -4,16 +4,17 @@ import { ensureTools, findTool, loadTools, toolNames, toolPath, treeSize } from 
 import { checkFlags, parseArgs, stringFlag } from "./args";
 
 export async function toolsCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["check"]);
-  checkFlags(args, ["check", "path"]);
-  const only = stringFlag(args, "path");
-  if (only !== undefined) {
-    process.stdout.write((await toolPath(only)) + "\n");
+  const args = parseArgs(argv, ["check", "all"]);
+  checkFlags(args, ["check", "path", "all"]);
+  const pathOf = stringFlag(args, "path");
+  if (pathOf !== undefined) {
+    process.stdout.write((await toolPath(pathOf)) + "\n");
     return 0;
   }
   if (args.flags.get("check") === true) {
     const missing: string[] = [];
     for (const t of toolNames()) {
+      if (t.spec.onDemand && args.flags.get("all") !== true) continue;
       if (!(await findTool(t.name))) missing.push(`${t.name} ${t.spec.version}`);
     }
     if (missing.length) {
@@ -23,7 +24,8 @@ export async function toolsCommand(argv: string[]): Promise<number> {
     process.stdout.write("all pinned tools are present\n");
     return 0;
   }
-  const resolved = await ensureTools({ progress: (line) => process.stderr.write(line + "\n") });
+  const only = args.positionals.length ? args.positionals : undefined;
+  const resolved = await ensureTools({ only, all: args.flags.get("all") === true, progress: (line) => process.stderr.write(line + "\n") });
   const tools = loadTools();
   const rows = [["TOOL", "VERSION", "FROM", "CACHE", "PATH"]];
   for (const r of resolved) {

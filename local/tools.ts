@@ -26,6 +26,8 @@ export interface BuildSpec {
   ldflags: string[];
   /** Files the upstream release build generates that the module lacks: written into a copy of its source. */
   sourceFiles?: Record<string, string>;
+  /** Built only when asked for by name (tools only the benchmarks need), not by a plain `mooring tools`. */
+  onDemand?: boolean;
   check: Record<string, VersionCheck>;
 }
 
@@ -185,11 +187,14 @@ export async function toolPath(name: string): Promise<string> {
 
 export type Progress = (line: string) => void;
 
-/** Resolve every pinned tool, building what is missing. Builds run one at a time (they use every core). */
-export async function ensureTools(opts: { progress?: Progress; only?: string[] } = {}): Promise<ResolvedTool[]> {
+/**
+ * Resolve the pinned tools, building what is missing. Builds run one at a time (they use every core).
+ * Without `only`, on-demand builds are left out unless `all` is set.
+ */
+export async function ensureTools(opts: { progress?: Progress; only?: string[]; all?: boolean } = {}): Promise<ResolvedTool[]> {
   const tools = loadTools();
   const progress = opts.progress ?? (() => {});
-  const wanted = toolNames(tools).filter((t) => !opts.only || opts.only.includes(t.name));
+  const wanted = toolNames(tools).filter((t) => (opts.only ? opts.only.includes(t.name) : opts.all || !t.spec.onDemand));
   const unknown = (opts.only ?? []).filter((n) => !wanted.some((w) => w.name === n));
   if (unknown.length) throw new Error(`unknown tool(s): ${unknown.join(", ")}`);
   const resolved: ResolvedTool[] = [];
