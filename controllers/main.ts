@@ -97,6 +97,15 @@ function runtimeNamespace(explicit?: string): string {
   return "flux-system";
 }
 
+async function readKubeConfig(file: string | undefined): Promise<KubeConfig> {
+  try {
+    return await loadKubeConfig(file);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new Error(file ? `--kubeconfig ${file}: ${message}` : message);
+  }
+}
+
 /** The namespace to watch: an explicit one, else the runtime namespace when not watching all. */
 function watchedNamespace(o: ControllersOptions): string | undefined {
   if (o.watchNamespace) return o.watchNamespace;
@@ -106,7 +115,7 @@ function watchedNamespace(o: ControllersOptions): string | undefined {
 export async function startControllers(o: ControllersOptions, signal: AbortSignal): Promise<RunningControllers> {
   for (const c of o.controllers) if (!knownControllers.includes(c)) throw new Error(`unknown controller "${c}" (known: ${knownControllers.join(", ")})`);
   const log = o.log ?? newLogger(o.logLevel ?? "info", undefined, o.logEncoding ?? "json");
-  const kubeConfig = o.kubeConfig ?? (await loadKubeConfig(o.kubeconfigPath));
+  const kubeConfig = o.kubeConfig ?? (await readKubeConfig(o.kubeconfigPath));
   const component = o.controllers.length === 1 ? `${o.controllers[0]}-controller` : "mooring-controllers";
   const mgr = new Manager({
     kubeConfig,
