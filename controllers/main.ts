@@ -107,7 +107,7 @@ async function readKubeConfig(file: string | undefined): Promise<KubeConfig> {
 }
 
 /** The namespace to watch: an explicit one, else the runtime namespace when not watching all. */
-function watchedNamespace(o: ControllersOptions): string | undefined {
+export function watchedNamespace(o: ControllersOptions): string | undefined {
   if (o.watchNamespace) return o.watchNamespace;
   return o.watchAllNamespaces === false ? runtimeNamespace() : undefined;
 }

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { FlagError, controllersUsage, controllerFlags, featureGates, parseControllersArgs, parseFeatureGates } from "../../../controllers/flags";
 import { parseFlagSet } from "../../../controllers/flagset";
-import type { ControllersOptions } from "../../../controllers/main";
+import { watchedNamespace, type ControllersOptions } from "../../../controllers/main";
 
 function parse(...argv: string[]): ControllersOptions {
   const r = parseControllersArgs(argv, { RUNTIME_NAMESPACE: "flux-system" });
@@ -219,5 +219,20 @@ describe("parseFeatureGates", () => {
   it("reads Gate=bool pairs and skips empty items", () => {
     assert.deepEqual(parseFeatureGates("DriftWatch=false, CancelHealthCheckOnNewRevision=true,"), { DriftWatch: false, CancelHealthCheckOnNewRevision: true });
     assert.deepEqual(parseFeatureGates(""), {});
+  });
+});
+
+describe("which namespace the controllers watch", () => {
+  it("all by default, the runtime namespace with --watch-all-namespaces=false, or the one --watch-namespace names", () => {
+    const saved = process.env.RUNTIME_NAMESPACE;
+    process.env.RUNTIME_NAMESPACE = "gitops-system";
+    try {
+      assert.equal(watchedNamespace(parse()), undefined);
+      assert.equal(watchedNamespace(parse("--watch-all-namespaces=false")), "gitops-system");
+      assert.equal(watchedNamespace(parse("--watch-namespace=apps")), "apps");
+    } finally {
+      if (saved === undefined) delete process.env.RUNTIME_NAMESPACE;
+      else process.env.RUNTIME_NAMESPACE = saved;
+    }
   });
 });
