@@ -263,13 +263,16 @@ function resolveWatch(v: FlagValues): Pick<ControllersOptions, "watchAllNamespac
 function resolveEventsAddr(v: FlagValues): string | undefined {
   const addr = v.string("events-addr");
   if (addr === undefined || addr === "") return undefined;
+  // A URL may carry credentials: the message shows the value only when it has none.
+  const shown = addr.includes("@") ? "" : `"${addr}" `;
+  const bad = new FlagError(`invalid argument ${shown}for --events-addr: must be an http:// or https:// URL`);
   let url: URL;
   try {
     url = new URL(addr);
   } catch {
-    throw new FlagError(`invalid argument "${addr}" for --events-addr: must be an http:// or https:// URL`);
+    throw bad;
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new FlagError(`invalid argument "${addr}" for --events-addr: must be an http:// or https:// URL`);
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw bad;
   return addr;
 }
 

@@ -210,6 +210,13 @@ describe("validation errors say what is accepted", () => {
     it(`${argv.join(" ")} → ${message.source.slice(0, 60)}`, () => refuses(argv, message));
   }
 
+  it("does not repeat a URL that carries credentials", () => {
+    assert.throws(
+      () => parseControllersArgs(["--events-addr=ftp://user:s3cret@host/"], {}),
+      (err: unknown) => err instanceof FlagError && /--events-addr: must be an http/.test(err.message) && !err.message.includes("s3cret"),
+    );
+  });
+
   it("names the flag as it was spelled (an alias stays an alias)", () => {
     refuses(["--leader-elect=maybe"], /for --leader-elect: must be true or false/);
   });
