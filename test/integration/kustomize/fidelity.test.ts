@@ -61,14 +61,14 @@ describe("Kustomization Flux fidelity", () => {
     const fleet = await newFleet(t, env, {});
     const ns = fleet.ns;
     await fleet.commit({
-      "app/cm.yaml": configMap("vars", { short: "${sha:0:7}", tail: "${sha: -4}", dns: "${host//./-}", first: "${host/./_}", len: "${#host}", upper: "${env^^}" }, ns),
+      "app/cm.yaml": configMap("vars", { short: "${sha:0:7}", tail: "${sha: -4}", dns: "${host//./-}", first: "${host/./_}", len: "n=${#host}", upper: "${env^^}" }, ns),
     });
     await createKustomization(env, ns, "app", {
       path: "./app",
       postBuild: { substitute: { sha: "450796ddb2ab6724ee1cc32a4be56da032d1cca0", host: "a.b.example.com", env: "prod" } },
     });
     await waitKs(env, ns, "app", "True", undefined, 60_000);
-    assert.deepEqual((await env.admin.get<CM>(ConfigMaps, ns, "vars")).data, { short: "450796d", tail: "cca0", dns: "a-b-example-com", first: "a_b.example.com", len: "15", upper: "PROD" });
+    assert.deepEqual((await env.admin.get<CM>(ConfigMaps, ns, "vars")).data, { short: "450796d", tail: "cca0", dns: "a-b-example-com", first: "a_b.example.com", len: "n=15", upper: "PROD" });
   });
 
   test("a SOPS-encrypted Secret is refused with a message naming it, and nothing of the build is applied", async (t) => {
