@@ -8,6 +8,7 @@ commands:
   local up|down|status --dir DIR       run a real local Kubernetes control plane
   controllers --controllers LIST       run controllers in the foreground
   manifests [--crds]                   print the install manifests as YAML (full install without flags)
+  image build [--demo-app]             build the controllers (or demo app) image offline as an OCI archive
 `;
 
 interface Command {
@@ -44,6 +45,15 @@ const commands: Record<string, Command> = {
   --crds                        only the CustomResourceDefinitions
   --rbac NS                     only the controllers' RBAC for namespace NS
   --namespace NS  --version V  --components LIST  --network-policy true|false
+`,
+  },
+  image: {
+    run: async (argv) => (await import("./image.js")).imageCommand(argv),
+    help: `usage: mooring image build [--demo-app] [--tag TAG] [--out DIR]
+  (no flags)     build the controllers image; prints its reference and the path of its OCI archive
+  --demo-app     build the example fleet's demo app image instead
+  --tag TAG      tag of the reference (default: the one the install renders, v<version>; demo app: its version)
+  --out DIR      also copy the archive to DIR/<name>-<tag>.oci.tar
 `,
   },
 };
