@@ -190,7 +190,6 @@ export function kubeProxyConfig(n: NodeNetwork, kubeconfig: string): string {
     mode: "iptables",
     clusterCIDR: n.podCidr,
     hostnameOverride: realNodeName,
-    bindAddress: n.nodeIp,
     healthzBindAddress: "127.0.0.1:10256",
     metricsBindAddress: "127.0.0.1:10249",
     nodePortAddresses: [`${n.nodeIp}/32`],

@@ -55,15 +55,15 @@ async function effectiveCapabilities(): Promise<bigint> {
 const capNetAdmin = 12n;
 const capSysAdmin = 21n;
 
-/** Whether this machine (and this process) can run the real node, and if not, why. */
-export async function checkNodePrerequisites(): Promise<NodeReadiness> {
+/** Whether this machine (and this process) can run the real node, and if not, why. `probe` tells if a file exists. */
+export async function checkNodePrerequisites(probe: (file: string) => Promise<boolean> = exists): Promise<NodeReadiness> {
   const reasons: string[] = [];
   const missingPackages: string[] = [];
   for (const p of nodePrerequisites) {
     const missing: string[] = [];
     for (const f of p.files) {
       const alternatives = Array.isArray(f) ? f : [f];
-      if (!(await Promise.all(alternatives.map(exists))).some(Boolean)) missing.push(alternatives[0]!);
+      if (!(await Promise.all(alternatives.map(probe))).some(Boolean)) missing.push(alternatives[0]!);
     }
     if (missing.length > 0) {
       reasons.push(`${p.what} is missing (${missing.join(", ")})`);

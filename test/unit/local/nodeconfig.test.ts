@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { describe, test } from "node:test";
 import { networkOf } from "../../../local/network";
 import { cniConflist, containerdConfig, corednsObjects, kubeletArgs, kubeletConfig, kubeProxyConfig, nodeLayout, pauseImage } from "../../../local/nodeconfig";
-import { aptInstallCommand } from "../../../local/prereqs";
+import { aptInstallCommand, checkNodePrerequisites } from "../../../local/prereqs";
 import { parseMountinfo } from "../../../local/node";
 
 const l = nodeLayout("/d");
@@ -64,6 +64,15 @@ describe("the real node's configuration", () => {
 describe("prerequisites and mounts", () => {
   test("missing packages are named in one apt-get command", () => {
     assert.equal(aptInstallCommand(["containerd", "runc", "containerd"]), "apt-get install -y containerd runc");
+  });
+
+  test("a machine without containerd and the CNI plugins is told the exact apt-get command", async () => {
+    const absent = new Set(["/usr/bin/containerd", "/usr/lib/cni/bridge"]);
+    const r = await checkNodePrerequisites(async (f) => !absent.has(f));
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.missingPackages, ["containerd", "containernetworking-plugins"]);
+    assert.ok(r.reasons.includes("install with: apt-get install -y containerd containernetworking-plugins"), r.reasons.join("\n"));
+    assert.ok(r.reasons.some((x) => x.startsWith("containerd is missing (/usr/bin/containerd)")));
   });
 
   test("mountinfo lines give mount points (unescaped), roots and types", () => {
