@@ -177,7 +177,7 @@ export function kubeletArgs(l: NodeLayout, n: NodeNetwork, kubeconfig: string): 
     `--cert-dir=${l.kubeletCertDir}`,
     `--hostname-override=${realNodeName}`,
     `--node-ip=${n.nodeIp}`,
-    `--node-labels=node-role.kubernetes.io/mooring=,type=real`,
+    "--node-labels=type=real",
     "--v=1",
   ];
 }
