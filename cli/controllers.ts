@@ -2,7 +2,7 @@
 import { checkFlags, parseArgs, stringFlag } from "./args";
 import { knownControllers, runControllersForeground, type ControllerName } from "../controllers/main";
 import { findTool } from "../local/tools";
-import { parseDuration } from "../controllers/api/duration";
+import { parseDuration } from "../controllers/source/duration";
 
 const flags = [
   "controllers",

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { parseDuration } from "../../../controllers/api/duration";
+import { parseDuration } from "../../../controllers/source/duration";
 import { parseGitUrl } from "../../../controllers/source/gitrepository";
 import { redact } from "../../../controllers/source/git";
 
