@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { ClusterConfig as KubeConfig } from "./runtime/kubeconfig";
-import { Manager } from "./runtime/manager";
+import { Manager, type ManagerTuning } from "./runtime/manager";
 import { loadKubeConfig } from "./runtime/kube";
 import { newLogger, type Logger } from "./runtime/log";
 import type { KustomizeControllerHandle, KustomizeControllerOptions } from "./kustomize";
@@ -15,7 +15,7 @@ export type ControllerName = (typeof knownControllers)[number];
 /** The kustomize-controller's own flags (--kustomize-path, --no-cross-namespace-refs, …). */
 type KustomizeFlags = Omit<KustomizeControllerOptions, "kubeConfig" | "concurrent">;
 
-export interface ControllersOptions extends KustomizeFlags {
+export interface ControllersOptions extends KustomizeFlags, ManagerTuning {
   controllers: ControllerName[];
   kubeConfig?: KubeConfig;
   kubeconfigPath?: string;
@@ -66,6 +66,12 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
     metricsAddr: o.metricsAddr,
     healthAddr: o.healthAddr,
     namespace: o.watchNamespace,
+    watchLabelSelector: o.watchLabelSelector,
+    kubeApiQps: o.kubeApiQps,
+    kubeApiBurst: o.kubeApiBurst,
+    minRetryDelayMs: o.minRetryDelayMs,
+    maxRetryDelayMs: o.maxRetryDelayMs,
+    intervalJitterPercentage: o.intervalJitterPercentage,
     leaderElection: o.leaderElect
       ? {
           namespace: runtimeNamespace(o.leaderElectionNamespace),

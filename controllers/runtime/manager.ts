@@ -43,6 +43,9 @@ export interface ManagerOptions {
   intervalJitterPercentage?: number;
 }
 
+/** The Manager options that tune every controller (Flux's flags of the same names). */
+export type ManagerTuning = Pick<ManagerOptions, "watchLabelSelector" | "kubeApiQps" | "kubeApiBurst" | "minRetryDelayMs" | "maxRetryDelayMs" | "intervalJitterPercentage">;
+
 /** The lease name of a shard: the base name plus a digest of the selector, so each shard elects its own leader. */
 export function shardLeaseName(name: string, labelSelector: string | undefined): string {
   if (!labelSelector) return name;
