@@ -63,7 +63,8 @@ export class ControllerBuilder<T extends ReconcilableObject> {
 
   /** Adds an index on the reconciled kind, for `watches(…, { via })` and for lookups in the cache. */
   index(name: string, fn: IndexFunc<T>): this {
-    if (!this.informer.hasIndex(name)) this.informer.addIndex(name, fn);
+    this.assertOpen();
+    this.informer.addIndex(name, fn);
     return this;
   }
 
