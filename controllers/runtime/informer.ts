@@ -88,10 +88,6 @@ export class Informer<T extends KubeObject> {
     for (const [key, obj] of this.store) this.indexOne(index, key, obj);
   }
 
-  hasIndex(name: string): boolean {
-    return this.indexes.has(name);
-  }
-
   /** Keys of the cached objects indexed under value. */
   byIndex(name: string, value: string): string[] {
     const index = this.indexes.get(name);
