@@ -4,7 +4,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { withDeadline } from "../runtime/abort";
-import type { Action, Reconciler } from "../runtime/controller";
+import type { Action, ErrorPolicy, Reconciler } from "../runtime/controller";
+import type { KubeClient } from "../runtime/kube";
 import type { Session } from "../runtime/session";
 import { ReconcileError, errorMessage } from "../runtime/errors";
 import { markReady, markTrue, removeCondition } from "../runtime/conditions";
@@ -58,7 +59,7 @@ interface SyncOutcome {
 const fetchError = (reason: string, message: string, cause?: unknown) => new ReconcileError(reason, message, { condition: FetchFailedCondition, cause });
 
 /** How a GitRepository's failures are reported: FetchFailed with GitOperationFailed unless the error says otherwise. */
-export const gitRepositoryErrorPolicy = { reason: GitOperationFailedReason, condition: FetchFailedCondition };
+export const gitRepositoryErrorPolicy: ErrorPolicy<GitRepository> = { reason: GitOperationFailedReason, condition: FetchFailedCondition };
 
 export class GitRepositoryReconciler implements Reconciler<GitRepository> {
   constructor(private readonly opts: GitRepositoryReconcilerOptions) {}
@@ -101,7 +102,7 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
     return this.storage.objectDir(GitRepositoryKind.kind, obj.metadata.namespace!, obj.metadata.name);
   }
 
-  private async sync(obj: GitRepository, client: Session<GitRepository>["client"], parent: AbortSignal): Promise<SyncOutcome> {
+  private async sync(obj: GitRepository, client: KubeClient, parent: AbortSignal): Promise<SyncOutcome> {
     const url = parseGitUrl(obj.spec.url);
     return withDeadline(parent, parseDuration(obj.spec.timeout ?? "60s"), async (signal) => {
       const auth = obj.spec.secretRef ? await loadGitAuth(client, obj.metadata.namespace!, obj.spec.secretRef.name, url, signal) : {};
