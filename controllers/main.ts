@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { ClusterConfig as KubeConfig } from "./runtime/kubeconfig";
-import { Manager } from "./runtime/manager";
+import { Manager, type ManagerTuning } from "./runtime/manager";
 import { loadKubeConfig } from "./runtime/kube";
 import { newLogger, type Logger, type LogEncoding, type LogLevel } from "./runtime/log";
 import type { KustomizeControllerHandle, KustomizeControllerOptions } from "./kustomize";
@@ -22,7 +22,7 @@ type KustomizeFlags = Omit<KustomizeControllerOptions, "kubeConfig" | "concurren
  * What the controllers run with: the parsed command line (controllers/flags.ts), or options a test or
  * benchmark builds directly. Unset fields take Flux's defaults.
  */
-export interface ControllersOptions extends KustomizeFlags {
+export interface ControllersOptions extends KustomizeFlags, ManagerTuning {
   controllers: ControllerName[];
   kubeConfig?: KubeConfig;
   kubeconfigPath?: string;
@@ -52,20 +52,17 @@ export interface ControllersOptions extends KustomizeFlags {
   watchNamespace?: string;
   /** --watch-all-namespaces (default true); false watches only the runtime namespace. */
   watchAllNamespaces?: boolean;
-  /**
-   * --watch-label-selector: reconcile only objects whose labels match (sharding). Checked at parse
-   * time; the informers do not filter on it yet, so a process given one still sees every object.
-   */
+  /** --watch-label-selector: reconcile only objects whose labels match (sharding); each shard elects its own leader. */
   watchLabelSelector?: string;
-  /** --kube-api-qps (default 50). Parsed and kept; the kube client does not throttle on it yet. */
+  /** --kube-api-qps: client-side limit of apiserver requests per second (default: none, the apiserver's own fairness). */
   kubeApiQps?: number;
-  /** --kube-api-burst (default 300). Parsed and kept; the kube client does not throttle on it yet. */
+  /** --kube-api-burst: requests allowed above the QPS limit at once (with kubeApiQps). */
   kubeApiBurst?: number;
-  /** --min-retry-delay in ms (default 750ms). Parsed and kept; the controllers' backoff has its own floor yet. */
+  /** --min-retry-delay in ms (default 750ms): first backoff after a failed reconcile. */
   minRetryDelayMs?: number;
-  /** --max-retry-delay in ms (default 15m). Parsed and kept; the controllers' backoff has its own cap yet. */
+  /** --max-retry-delay in ms (default 15m): backoff cap. */
   maxRetryDelayMs?: number;
-  /** --interval-jitter-percentage (0–99, default 5). Parsed and kept; the queue applies its own jitter yet. */
+  /** --interval-jitter-percentage (0–99, default 5): spread of the success requeue around spec.interval. */
   intervalJitterPercentage?: number;
   /**
    * Every known feature gate with its resolved value (--feature-gates and the dedicated flags). The
@@ -124,6 +121,12 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
     metricsAddr: o.metricsAddr,
     healthAddr: o.healthAddr,
     namespace: watchedNamespace(o),
+    watchLabelSelector: o.watchLabelSelector,
+    kubeApiQps: o.kubeApiQps,
+    kubeApiBurst: o.kubeApiBurst,
+    minRetryDelayMs: o.minRetryDelayMs,
+    maxRetryDelayMs: o.maxRetryDelayMs,
+    intervalJitterPercentage: o.intervalJitterPercentage,
     leaderElection: o.leaderElect
       ? {
           namespace: runtimeNamespace(o.leaderElectionNamespace),

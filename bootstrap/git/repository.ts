@@ -6,6 +6,7 @@ import { dirname, join, posix } from "node:path";
 import { BootstrapError, isBootstrapError } from "../errors";
 import { gitAuthEnvironment, scrub, splitUrlCredentials, type GitCredentials } from "./credentials";
 import { runGit, type GitRunOptions } from "./exec";
+import { backoffDelay, sleep } from "../../controllers/api/wait";
 
 export interface GitTarget {
   /** Repository URL: https://, ssh://, scp-like `git@host:org/repo.git`, or file://. */
@@ -81,22 +82,8 @@ interface Session {
   branch: string;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
-  });
-}
-
 function backoff(attempt: number, policy: RetryPolicy): number {
-  const base = policy.baseDelayMs ?? 250;
-  const cap = policy.maxDelayMs ?? 5000;
-  const exp = Math.min(cap, base * 2 ** (attempt - 1));
-  return Math.round(exp / 2 + Math.random() * (exp / 2));
+  return backoffDelay(attempt, { baseMs: policy.baseDelayMs ?? 250, maxMs: policy.maxDelayMs ?? 5000, jitter: "equal" });
 }
 
 async function remoteHead(s: Session): Promise<string | undefined> {
@@ -233,6 +220,7 @@ export async function commitToBranch(options: CommitOptions): Promise<CommitResu
       }
       if (attempt === attempts) break;
       await sleep(backoff(attempt, options.retry ?? {}), options.signal);
+      options.signal?.throwIfAborted();
       const next = await catchUp(s, base, options.change, options.message);
       base = next.base;
       if (!next.pending) return { commit: base, changed: false, attempts: attempt };

@@ -1,6 +1,6 @@
 // Builds apiextensions.k8s.io/v1 CustomResourceDefinitions from schema declarations.
 import * as s from "./schema";
-import type { ResourceRef } from "../runtime/kube";
+import type { ResourceRef } from "./meta";
 
 export interface PrinterColumn {
   name: string;

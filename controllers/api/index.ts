@@ -5,6 +5,7 @@ import { KustomizationKind } from "./kustomize";
 
 export * from "./source";
 export * from "./meta";
+export * from "./duration";
 export * from "./rbac";
 export * from "./kustomize";
 export * from "./kustomize-rbac";

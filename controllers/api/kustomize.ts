@@ -210,7 +210,6 @@ export const HealthCheckSucceededReason = "HealthCheckSucceeded";
 export const DependencyNotReadyReason = "DependencyNotReady";
 export const PruneFailedReason = "PruneFailed";
 export const AccessDeniedReason = "AccessDenied";
-export const ProgressingReason = "Progressing";
 
 // Annotations and labels on applied objects.
 export const KustomizeNameLabel = `${KustomizeGroup}/name`;

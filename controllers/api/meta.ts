@@ -1,6 +1,62 @@
-// Shared API pieces: metav1.Condition, object references, and the Flux duration pattern.
+// Shared API pieces: object meta, metav1.Condition, object references, Flux's duration pattern, and the
+// vocabulary every Flux object shares (condition types and reasons, annotations, the finalizer).
 import * as s from "./schema";
-import type { ObjectMeta } from "../runtime/kube";
+
+/** The metadata fields controllers read and write (a subset of metav1.ObjectMeta). */
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  ownerReferences?: OwnerReference[];
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+}
+
+/** Any Kubernetes object. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+}
+
+/** Where a kind lives in the REST tree. */
+export interface ResourceRef {
+  kind: string;
+  group: string; // "" for the core group
+  version: string;
+  plural: string;
+  namespaced: boolean;
+}
+
+// Condition types and reasons every Flux object uses (kstatus-compatible): Ready summarises, Reconciling
+// while work is in progress, Stalled when retrying cannot help.
+export const ReadyCondition = "Ready";
+export const ReconcilingCondition = "Reconciling";
+export const StalledCondition = "Stalled";
+export const SucceededReason = "Succeeded";
+export const FailedReason = "Failed";
+export const ProgressingReason = "Progressing";
+export const ProgressingWithRetryReason = "ProgressingWithRetry";
+
+/** Set (to any new value, usually a timestamp) to ask for a reconcile now; echoed in status.lastHandledReconcileAt. */
+export const ReconcileRequestAnnotation = "reconcile.fluxcd.io/requestedAt";
+/** The finalizer Flux's controllers put on the objects they reconcile. */
+export const FluxFinalizer = "finalizers.fluxcd.io";
+/** The label Flux's sharding uses: controllers run with --watch-label-selector on it. */
+export const ShardKeyLabel = "sharding.fluxcd.io/key";
 
 export const durationPattern = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$";
 

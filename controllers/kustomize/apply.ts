@@ -2,11 +2,11 @@
 // written, no write for unchanged objects, recreate on immutable-field errors when forced, prune, and a
 // ChangeSet that logs, events and status render from.
 import { ApiError, isNotFound, type KubeClient, type ResourceRef } from "../runtime/kube";
-import { sleep } from "../runtime/informer";
 import { KustomizeNameLabel, KustomizeNamespaceLabel } from "../api/kustomize";
 import { applyExcluded, forceEnabled, pruneExcluded, reconcileDisabled, ssaIfNotPresent, ssaIgnore, ssaMerge } from "./markers";
 import { describe, describeId, formatId, objectIdOf, pruneOrder, stages, versionOf, type Manifest, type ObjectId, type StageName } from "./inventory";
 import type { RestMapper } from "./restmapper";
+import { poll } from "../api/wait";
 import { cleanedManagedFields, LastAppliedAnnotation, type ManagedFieldsEntry } from "./cleanup";
 
 export const FieldManager = "kustomize-controller";
@@ -276,17 +276,23 @@ export class ResourceManager {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
-    const deadline = Date.now() + o.waitTimeoutMs;
-    while (Date.now() < deadline && !o.signal.aborted) {
-      try {
-        await this.client.get(p.ref, ns, p.obj.metadata.name, { signal: o.signal });
-      } catch (err) {
-        if (isNotFound(err)) return;
-        throw err;
-      }
-      await sleep(200, o.signal);
+    await poll(() => this.gone(p.ref, ns, p.obj.metadata.name, o.signal), {
+      intervalMs: 200,
+      timeoutMs: o.waitTimeoutMs,
+      signal: o.signal,
+      timeoutError: () => new Error(`timed out waiting for ${describe(p.obj)} to be deleted before recreating it`),
+    });
+  }
+
+  /** True once the object is gone (the apiserver answers 404). */
+  private async gone(ref: ResourceRef, namespace: string | undefined, name: string, signal: AbortSignal): Promise<boolean> {
+    try {
+      await this.client.get(ref, namespace, name, { signal });
+      return false;
+    } catch (err) {
+      if (isNotFound(err)) return true;
+      throw err;
     }
-    throw new Error(`timed out waiting for ${describe(p.obj)} to be deleted before recreating it`);
   }
 
   /** After the definitions stages: CRDs Established (and their group-version re-discovered), Namespaces Active. */
@@ -296,24 +302,27 @@ export class ResourceManager {
       if (obj.kind !== "CustomResourceDefinition" && obj.kind !== "Namespace") continue;
       const ref = await this.mapper.mapping(obj.apiVersion, obj.kind, o.signal);
       if (!ref) continue;
-      for (;;) {
-        const live = await this.client.get<{ status?: { phase?: string; conditions?: { type: string; status: string }[] } }>(ref, undefined, obj.metadata.name, { signal: o.signal });
-        const ok = obj.kind === "Namespace" ? live.status?.phase === "Active" : live.status?.conditions?.some((c) => c.type === "Established" && c.status === "True");
-        if (ok) break;
-        if (Date.now() > deadline || o.signal.aborted) throw new ApplyError(`${describe(obj)} is not ${obj.kind === "Namespace" ? "Active" : "Established"} after ${Math.round(o.waitTimeoutMs / 1000)}s`, "cluster definitions");
-        await sleep(200, o.signal);
-      }
+      await poll(
+        async () => {
+          const live = await this.client.get<{ status?: { phase?: string; conditions?: { type: string; status: string }[] } }>(ref, undefined, obj.metadata.name, { signal: o.signal });
+          return obj.kind === "Namespace" ? live.status?.phase === "Active" : live.status?.conditions?.some((c) => c.type === "Established" && c.status === "True");
+        },
+        { intervalMs: 200, deadline, signal: o.signal, timeoutError: () => new ApplyError(`${describe(obj)} is not ${obj.kind === "Namespace" ? "Active" : "Established"} after ${Math.round(o.waitTimeoutMs / 1000)}s`, "cluster definitions") },
+      );
       if (obj.kind === "CustomResourceDefinition") {
         // Discovery serves the new kind shortly after Established: wait until it does.
         const spec = (obj as unknown as { spec?: { group?: string; names?: { kind?: string }; versions?: { name: string; served?: boolean }[] } }).spec;
         for (const v of (spec?.versions ?? []).filter((x) => x.served !== false)) {
           const apiVersion = `${spec?.group}/${v.name}`;
           this.mapper.invalidate(apiVersion);
-          while (!(await this.mapper.mapping(apiVersion, spec?.names?.kind ?? "", o.signal))) {
-            if (Date.now() > deadline || o.signal.aborted) throw new ApplyError(`${describe(obj)}: kind ${spec?.names?.kind} in ${apiVersion} is not served after ${Math.round(o.waitTimeoutMs / 1000)}s`, "cluster definitions");
-            await sleep(200, o.signal);
-            this.mapper.invalidate(apiVersion);
-          }
+          await poll(
+            async () => {
+              const served = await this.mapper.mapping(apiVersion, spec?.names?.kind ?? "", o.signal);
+              if (!served) this.mapper.invalidate(apiVersion);
+              return served;
+            },
+            { intervalMs: 200, deadline, signal: o.signal, timeoutError: () => new ApplyError(`${describe(obj)}: kind ${spec?.names?.kind} in ${apiVersion} is not served after ${Math.round(o.waitTimeoutMs / 1000)}s`, "cluster definitions") },
+          );
         }
       }
     }
@@ -369,16 +378,12 @@ export class ResourceManager {
   private async waitDeleted(objs: { ref: ResourceRef; id: ObjectId }[], signal: AbortSignal, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (const { ref, id } of objs) {
-      for (;;) {
-        try {
-          await this.client.get(ref, ref.namespaced ? id.namespace : undefined, id.name, { signal });
-        } catch (err) {
-          if (isNotFound(err)) break;
-          throw err;
-        }
-        if (Date.now() > deadline || signal.aborted) throw new ApplyError(`timed out waiting for ${describeId(id)} to be deleted`, "prune");
-        await sleep(250, signal);
-      }
+      await poll(() => this.gone(ref, ref.namespaced ? id.namespace : undefined, id.name, signal), {
+        intervalMs: 250,
+        deadline,
+        signal,
+        timeoutError: () => new ApplyError(`timed out waiting for ${describeId(id)} to be deleted`, "prune"),
+      });
     }
   }
 }

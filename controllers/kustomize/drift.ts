@@ -1,11 +1,13 @@
-// Drift in seconds: one label-selected watch per kind that any inventory holds. When an applied object is
-// changed (in a field we apply) by anyone but us, or deleted by anyone but our prune, the owning
-// Kustomization is enqueued at once; its next reconcile re-applies. The baseline of an object is the
-// projection of the stored object onto the fields of the desired manifest, taken after our apply.
+// Drift in seconds: one label-selected informer per kind that any inventory holds. When an applied object is
+// changed (in a field we apply) by anyone but us, or deleted by anyone but our prune, a DriftEvent names the
+// owning Kustomization, and the controller (which watches this source) reconciles it at once. The baseline of
+// an object is the projection of the stored object onto the fields of the desired manifest, taken after our
+// apply.
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
-import { isGone, type KubeClient, type ResourceRef } from "../runtime/kube";
-import { sleep } from "../runtime/informer";
+import type { KubeClient, KubeObject, ResourceRef } from "../runtime/kube";
+import { Informer, type InformerEvent } from "../runtime/informer";
+import type { EventSource } from "../runtime/builder";
 import { KustomizeNameLabel, KustomizeNamespaceLabel } from "../api/kustomize";
 import { formatId, objectIdOf, type Manifest } from "./inventory";
 
@@ -43,12 +45,23 @@ export interface DriftEvent {
   at: number;
 }
 
-export class DriftWatcher {
+/**
+ * What the drift informers keep of an object: enough to name it and its owner (a deletion seen only by a
+ * re-list reports the kept copy; watch events carry the whole object).
+ */
+const keepMeta = (obj: KubeObject): KubeObject => ({
+  apiVersion: obj.apiVersion,
+  kind: obj.kind,
+  metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace, resourceVersion: obj.metadata.resourceVersion, labels: obj.metadata.labels },
+});
+
+export class DriftWatcher implements EventSource<DriftEvent> {
   /** owner key ("ns/name") → inventory id → tracked object */
   private readonly owners = new Map<string, Map<string, Tracked>>();
-  private readonly watches = new Map<string, AbortController>();
+  private readonly informers = new Map<string, Informer<KubeObject>>();
   /** ids being deleted by prune or recreate, not drift */
   private readonly expectedDeletes = new Set<string>();
+  private readonly handlers: ((ev: DriftEvent) => void)[] = [];
   private signal: AbortSignal | undefined;
   /** The last drift seen per owner (for logs and tests). */
   readonly lastDrift = new Map<string, DriftEvent>();
@@ -56,14 +69,16 @@ export class DriftWatcher {
   constructor(
     private readonly client: KubeClient,
     private readonly log: Logger,
-    private readonly enqueue: (ownerKey: string, ev: DriftEvent) => void,
   ) {}
 
-  /** Runs until the signal aborts; watches start as kinds are tracked. */
+  subscribe(handler: (ev: DriftEvent) => void): void {
+    this.handlers.push(handler);
+  }
+
+  /** Runs until the signal aborts; informers start as kinds are tracked. */
   async run(signal: AbortSignal): Promise<void> {
     this.signal = signal;
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
-    for (const w of this.watches.values()) w.abort();
   }
 
   /** Records the applied state of one object (desired manifest + what the apiserver stored). */
@@ -73,7 +88,7 @@ export class DriftWatcher {
     if (!m) this.owners.set(ownerKey, (m = new Map()));
     m.set(id, { desired, baseline: fingerprint(stored ?? desired, desired) });
     this.expectedDeletes.delete(id);
-    this.ensureWatch(ref);
+    this.ensureInformer(ref);
   }
 
   /** Keeps only these ids for the owner (objects that left the build are no longer watched for it). */
@@ -91,45 +106,21 @@ export class DriftWatcher {
     this.owners.delete(ownerKey);
   }
 
-  private ensureWatch(ref: ResourceRef): void {
+  /** One informer per kind, on the objects any Kustomization applied (they carry its name label). */
+  private ensureInformer(ref: ResourceRef): void {
     const key = `${ref.group}/${ref.version}/${ref.plural}`;
-    if (this.watches.has(key) || !this.signal || this.signal.aborted) return;
-    const ctl = new AbortController();
-    this.watches.set(key, ctl);
-    const signal = AbortSignal.any([this.signal, ctl.signal]);
-    void this.watchLoop(ref, signal).catch((err) => this.log.error({ err: (err as Error).message, resource: key }, "drift watch stopped"));
+    if (this.informers.has(key) || !this.signal || this.signal.aborted) return;
+    const informer = new Informer<KubeObject>(this.client, ref, this.log.child({ resource: ref.plural }), {
+      labelSelector: KustomizeNameLabel,
+      keep: keepMeta,
+      retry: { baseMs: 400, maxMs: 10_000 },
+    });
+    informer.on((event, obj) => this.handle(event, obj as unknown as Manifest));
+    this.informers.set(key, informer);
+    void informer.run(this.signal).catch((err) => this.log.error({ err: (err as Error).message, resource: key }, "drift watch stopped"));
   }
 
-  private async watchLoop(ref: ResourceRef, signal: AbortSignal): Promise<void> {
-    const query = { labelSelector: KustomizeNameLabel };
-    let rv = "";
-    let failures = 0;
-    while (!signal.aborted) {
-      try {
-        if (!rv) {
-          const list = await this.client.list<Record<string, unknown>>(ref, undefined, { signal, query });
-          rv = list.metadata.resourceVersion;
-        }
-        for await (const ev of this.client.watch<Record<string, unknown> & { metadata: { resourceVersion?: string } }>(ref, undefined, rv, signal, 300, query)) {
-          failures = 0;
-          if (ev.object.metadata?.resourceVersion) rv = ev.object.metadata.resourceVersion;
-          if (ev.type === "MODIFIED" || ev.type === "DELETED" || ev.type === "ADDED") this.handle(ev.type, ev.object as unknown as Manifest);
-        }
-      } catch (err) {
-        if (signal.aborted) break;
-        if (isGone(err)) {
-          rv = "";
-          continue;
-        }
-        failures++;
-        const delay = Math.min(10_000, 200 * 2 ** Math.min(failures, 6));
-        this.log.warn({ resource: ref.plural, err: (err as Error).message, retryInMs: delay }, "drift watch failed");
-        await sleep(delay, signal);
-      }
-    }
-  }
-
-  private handle(type: "ADDED" | "MODIFIED" | "DELETED", obj: Manifest): void {
+  private handle(event: InformerEvent, obj: Manifest): void {
     const labels = obj.metadata?.labels ?? {};
     const name = labels[KustomizeNameLabel];
     const ns = labels[KustomizeNamespaceLabel];
@@ -139,7 +130,7 @@ export class DriftWatcher {
     const tracked = this.owners.get(ownerKey)?.get(id);
     if (!tracked) return;
     const subject = `${obj.kind}/${obj.metadata.namespace ? obj.metadata.namespace + "/" : ""}${obj.metadata.name}`;
-    if (type === "DELETED") {
+    if (event === "delete") {
       if (this.expectedDeletes.delete(id)) return;
       this.report(ownerKey, subject, "deleted");
       return;
@@ -153,6 +144,6 @@ export class DriftWatcher {
     const ev: DriftEvent = { owner, subject, kind, at: Date.now() };
     this.lastDrift.set(owner, ev);
     this.log.info({ kustomization: owner, object: subject, drift: kind }, "drift detected, reconciling");
-    this.enqueue(owner, ev);
+    for (const handler of this.handlers) handler(ev);
   }
 }

@@ -1,15 +1,17 @@
-// The kustomize-controller: Kustomization reconciler wired into a Manager, with source and dependency
-// watches and the drift watcher.
+// The kustomize-controller: the Kustomization reconciler wired into a Manager, watching its sources (a new
+// artifact), the Kustomizations it depends on (Ready at a new revision) and the drift of what it applied.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { isImpersonating, type ClusterConfig } from "../runtime/kubeconfig";
 import { ArtifactCache } from "./artifactcache";
 import type { Manager } from "../runtime/manager";
 import { KubeClient } from "../runtime/kube";
 import { objectKey } from "../runtime/informer";
+import { getCondition } from "../runtime/conditions";
 import { GitRepositoryKind, type GitRepository } from "../api/source";
 import { KustomizationKind, type Kustomization } from "../api/kustomize";
-import { parseDuration } from "../source/duration";
-import { KustomizationReconciler } from "./reconciler";
+import { ReadyCondition } from "../api/meta";
+import { durationOr, parseDuration } from "../api/duration";
+import { KustomizationReconciler, kustomizationErrorPolicy } from "./reconciler";
 import { RestMapper } from "./restmapper";
 import { DriftWatcher, type DriftEvent } from "./drift";
 import { sourceKey, type SourceObject } from "./source";
@@ -64,15 +66,11 @@ export function addKustomizeController(mgr: Manager, o: KustomizeControllerOptio
     return c;
   };
   const driftEvents: DriftEvent[] = [];
-  let enqueue: (key: string) => void = () => undefined;
-  const drift =
-    o.driftWatch === false
-      ? undefined
-      : new DriftWatcher(mgr.client, mgr.log.child({ controller: "kustomization", component: "drift" }), (key, ev) => {
-          driftEvents.push(ev);
-          if (driftEvents.length > 1000) driftEvents.shift();
-          enqueue(key);
-        });
+  const drift = o.driftWatch === false ? undefined : new DriftWatcher(mgr.client, mgr.log.child({ controller: "kustomization", component: "drift" }));
+  drift?.subscribe((ev) => {
+    driftEvents.push(ev);
+    if (driftEvents.length > 1000) driftEvents.shift();
+  });
   const reconciler = new KustomizationReconciler({
     kustomizePath: o.kustomizePath ?? "kustomize",
     noCrossNamespaceRefs: o.noCrossNamespaceRefs === true,
@@ -86,45 +84,39 @@ export function addKustomizeController(mgr: Manager, o: KustomizeControllerOptio
     lookupKustomization: (key) => kustomizations.get(key),
     lookupSource: (kind, key) => (kind === "GitRepository" ? (gitRepositories.get(key) as SourceObject | undefined) : undefined),
     drift,
-    metrics: mgr.metrics,
     artifacts: new ArtifactCache(),
   });
-  const controller = mgr.add<Kustomization>({
-    name: "kustomization",
-    resource: KustomizationKind.resource,
-    reconciler,
-    // Reconciles wait on the apiserver, not on this process: more in flight costs little memory and keeps the
-    // apiserver busy (Flux's default is 4; its benchmark tunes it to 20).
-    concurrency: o.concurrent ?? 10,
-    reconcileTimeoutMs: (obj) => {
-      let t = 5 * 60_000;
-      try {
-        t = parseDuration(obj.spec.timeout ?? obj.spec.interval);
-      } catch {
-        // the reconciler reports an invalid duration
-      }
-      return t + 60_000;
-    },
-  });
-  enqueue = (key) => controller.queue.add(key);
-  // A source's new artifact makes the Kustomizations that use it reconcile.
-  gitRepositories.on((event, obj, old) => {
-    if (event === "delete" || obj.status?.artifact?.revision === old?.status?.artifact?.revision) return;
-    const key = `GitRepository/${obj.metadata.namespace}/${obj.metadata.name}`;
-    for (const ks of kustomizations.listCached()) if (sourceKey(ks) === key) controller.queue.add(objectKey(ks));
-  });
-  // A Kustomization that became Ready (or applied a new revision) releases the ones waiting on it.
-  kustomizations.on((event, obj, old) => {
-    if (event === "delete") return;
-    const ready = (k?: Kustomization) => k?.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
-    if (!ready(obj) || (ready(old) && old?.status?.lastAppliedRevision === obj.status?.lastAppliedRevision)) return;
-    for (const ks of kustomizations.listCached()) {
-      const deps = ks.spec.dependsOn ?? [];
-      if (deps.some((d) => d.name === obj.metadata.name && (d.namespace || ks.metadata.namespace) === obj.metadata.namespace)) controller.queue.add(objectKey(ks));
-    }
-  });
+  const builder = mgr
+    .controller<Kustomization>(KustomizationKind, {
+      name: "kustomization",
+      // Reconciles wait on the apiserver, not on this process: more in flight costs little memory and keeps the
+      // apiserver busy (Flux's default is 4; its benchmark tunes it to 20).
+      concurrency: o.concurrent ?? 10,
+      // The reconciler's own limit is spec.timeout; this one only bounds a reconcile stuck past it.
+      reconcileTimeoutMs: (ks) => durationOr(ks.spec.timeout ?? ks.spec.interval, 5 * 60_000) + 60_000,
+    })
+    .index(sourceIndex, (ks) => [sourceKey(ks)])
+    .index(dependsOnIndex, (ks) => (ks.spec.dependsOn ?? []).map((d) => `${d.namespace || ks.metadata.namespace}/${d.name}`))
+    // A source's new artifact makes the Kustomizations that use it reconcile.
+    .watches<GitRepository>(GitRepositoryKind, (repo, old, event) => (event !== "delete" && repo.status?.artifact?.revision !== old?.status?.artifact?.revision ? [`GitRepository/${objectKey(repo)}`] : []), { via: sourceIndex })
+    // A Kustomization that became Ready (or applied a new revision) releases the ones waiting on it.
+    .watches<Kustomization>(KustomizationKind, (ks, old, event) => (event !== "delete" && readyAtNewRevision(ks, old) ? [objectKey(ks)] : []), { via: dependsOnIndex })
+    .errorPolicy(kustomizationErrorPolicy);
+  // Drift of an applied object makes its Kustomization reconcile at once.
+  if (drift) builder.watches(drift, (ev) => [ev.owner]);
+  builder.complete(reconciler);
   if (drift) mgr.addRunnable((signal) => drift.run(signal));
   return { drift, driftEvents };
+}
+
+/** Index of Kustomizations by their source ("GitRepository/namespace/name"). */
+const sourceIndex = "source";
+/** Index of Kustomizations by the Kustomizations they depend on ("namespace/name"). */
+const dependsOnIndex = "dependsOn";
+
+function readyAtNewRevision(ks: Kustomization, old: Kustomization | undefined): boolean {
+  const ready = (k?: Kustomization) => (k ? getCondition(k, ReadyCondition)?.status === "True" : false);
+  return ready(ks) && !(ready(old) && old?.status?.lastAppliedRevision === ks.status?.lastAppliedRevision);
 }
 
 /** A client that authenticates as the controller and impersonates user (e.g. a ServiceAccount). */

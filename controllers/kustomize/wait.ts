@@ -1,7 +1,7 @@
 // Health checks after apply: which objects (all applied with spec.wait, else spec.healthChecks) and polling
 // them until all are Current, one Failed, or the timeout names the ones that are not.
 import { isNotFound, type KubeClient } from "../runtime/kube";
-import { sleep } from "../runtime/informer";
+import { sleep } from "../api/wait";
 import { ReconcileError } from "../runtime/errors";
 import { HealthCheckFailedReason, type Kustomization } from "../api/kustomize";
 import { CelError, HealthCheckExprs, type HealthExprs } from "./cel";

@@ -1,4 +1,4 @@
-// Conditions vocabulary (metav1.Condition) and helpers, following Flux's kstatus-compatible shape:
+// Condition helpers (metav1.Condition), following Flux's kstatus-compatible shape:
 // Ready summarises; Reconciling while work is in progress; Stalled when retrying will not help.
 
 export type ConditionStatus = "True" | "False" | "Unknown";
@@ -12,14 +12,9 @@ export interface Condition {
   message: string;
 }
 
-export const ReadyCondition = "Ready";
-export const ReconcilingCondition = "Reconciling";
-export const StalledCondition = "Stalled";
+import { ProgressingWithRetryReason, ReadyCondition, ReconcilingCondition, StalledCondition } from "../api/meta";
 
-export const SucceededReason = "Succeeded";
-export const FailedReason = "Failed";
-export const ProgressingReason = "Progressing";
-export const ProgressingWithRetryReason = "ProgressingWithRetry";
+export { FailedReason, ProgressingReason, ProgressingWithRetryReason, ReadyCondition, ReconcilingCondition, StalledCondition, SucceededReason } from "../api/meta";
 
 /** Objects with conditions in their status. */
 export interface WithConditions {

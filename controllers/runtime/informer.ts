@@ -1,7 +1,12 @@
 // A shared informer per kind: list, then watch from the list's resourceVersion; resumes from the last
-// seen resourceVersion (bookmarks advance it) and re-lists when the server answers 410 Gone.
+// seen resourceVersion (bookmarks advance it) and re-lists when the server answers 410 Gone. It may be
+// limited to a namespace and a label selector, keep a reduced copy of each object, and keep indexes
+// (value → keys) so that mapping an event to the objects it concerns never scans the cache.
 import type { Logger } from "pino";
 import { isGone, type KubeClient, type KubeObject, type ResourceRef } from "./kube";
+import { backoffDelay, sleep, type BackoffPolicy } from "../api/wait";
+
+export { sleep } from "../api/wait";
 
 export type InformerEvent = "add" | "update" | "delete";
 export type InformerHandler<T> = (event: InformerEvent, obj: T, old?: T) => void;
@@ -9,12 +14,40 @@ export type InformerHandler<T> = (event: InformerEvent, obj: T, old?: T) => void
 export const objectKey = (o: { metadata: { namespace?: string; name: string } }): string =>
   o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
 
+export interface InformerOptions<T> {
+  /** Watch this namespace only (default: all). */
+  namespace?: string;
+  /** Watch only objects with these labels, in the Kubernetes selector syntax ("a=b,!c"). */
+  labelSelector?: string;
+  /**
+   * What the cache keeps of an object (handlers still see the whole object of an event). Default: all but
+   * metadata.managedFields, the largest part of most objects, which no reader of the cache needs.
+   */
+  keep?: (obj: T) => T;
+  /** Delays between failed watches (default 500 ms doubling to 30 s). */
+  retry?: BackoffPolicy;
+}
+
+/** Values an object is indexed under (e.g. the key of the source it references). */
+export type IndexFunc<T> = (obj: T) => Iterable<string>;
+
+const watchRetry: BackoffPolicy = { baseMs: 500, maxMs: 30_000 };
+
+const withoutManagedFields = <T extends KubeObject>(obj: T): T => {
+  delete (obj.metadata as { managedFields?: unknown }).managedFields;
+  return obj;
+};
+
 export class Informer<T extends KubeObject> {
   private readonly store = new Map<string, T>();
   private readonly handlers: InformerHandler<T>[] = [];
+  /** index name → value → keys */
+  private readonly indexes = new Map<string, { fn: IndexFunc<T>; byValue: Map<string, Set<string>> }>();
   private resourceVersion = "";
   private synced = false;
+  private running = false;
   private syncWaiters: (() => void)[] = [];
+  private readonly opts: InformerOptions<T>;
   /** How many times a full list was done (1 + re-lists after 410); exposed for tests and metrics. */
   lists = 0;
 
@@ -22,16 +55,44 @@ export class Informer<T extends KubeObject> {
     private readonly client: KubeClient,
     readonly ref: ResourceRef,
     private readonly log: Logger,
-    private readonly namespace?: string,
+    /** The namespace to watch, or all options. */
+    scope?: string | InformerOptions<T>,
     /** Resume watching from this resourceVersion instead of listing first (a 410 still re-lists). */
     resumeFrom?: string,
   ) {
+    this.opts = typeof scope === "string" ? { namespace: scope } : { ...scope };
     this.resourceVersion = resumeFrom ?? "";
+  }
+
+  /** The label selector this informer watches with, if any. */
+  get labelSelector(): string | undefined {
+    return this.opts.labelSelector;
+  }
+
+  /** Limits the informer to objects matching selector; only before it runs (the cache would mix both). */
+  select(labelSelector: string | undefined): void {
+    if (this.running) throw new Error(`informer for ${this.ref.plural} is running: its label selector cannot change`);
+    this.opts.labelSelector = labelSelector || undefined;
   }
 
   on(handler: InformerHandler<T>): void {
     this.handlers.push(handler);
     for (const obj of this.store.values()) handler("add", obj);
+  }
+
+  /** Adds an index; `byIndex(name, value)` then answers which cached objects map to value. */
+  addIndex(name: string, fn: IndexFunc<T>): void {
+    if (this.indexes.has(name)) throw new Error(`index "${name}" already exists on the ${this.ref.plural} informer`);
+    const index = { fn, byValue: new Map<string, Set<string>>() };
+    this.indexes.set(name, index);
+    for (const [key, obj] of this.store) this.indexOne(index, key, obj);
+  }
+
+  /** Keys of the cached objects indexed under value. */
+  byIndex(name: string, value: string): string[] {
+    const index = this.indexes.get(name);
+    if (!index) throw new Error(`no index "${name}" on the ${this.ref.plural} informer`);
+    return [...(index.byValue.get(value) ?? [])];
   }
 
   get(key: string): T | undefined {
@@ -56,11 +117,13 @@ export class Informer<T extends KubeObject> {
 
   /** Runs until the signal aborts. */
   async run(signal: AbortSignal): Promise<void> {
+    this.running = true;
     let failures = 0;
+    const query = this.opts.labelSelector ? { labelSelector: this.opts.labelSelector } : {};
     while (!signal.aborted) {
       try {
         if (!this.resourceVersion) await this.relist(signal);
-        for await (const ev of this.client.watch<T>(this.ref, this.namespace, this.resourceVersion, signal)) {
+        for await (const ev of this.client.watch<T>(this.ref, this.opts.namespace, this.resourceVersion, signal, 300, query)) {
           failures = 0;
           this.markSynced();
           this.apply(ev.type, ev.object);
@@ -73,7 +136,7 @@ export class Informer<T extends KubeObject> {
           continue;
         }
         failures++;
-        const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+        const delay = backoffDelay(failures, this.opts.retry ?? watchRetry);
         this.log.warn({ resource: this.ref.plural, err: (err as Error).message, retryInMs: delay }, "watch failed");
         await sleep(delay, signal);
       }
@@ -85,7 +148,7 @@ export class Informer<T extends KubeObject> {
     let cont: string | undefined;
     let rv = "";
     do {
-      const page = await this.client.list<T>(this.ref, this.namespace, { signal, query: { limit: 500, continue: cont } });
+      const page = await this.client.list<T>(this.ref, this.opts.namespace, { signal, query: { limit: 500, continue: cont, labelSelector: this.opts.labelSelector } });
       items.push(...page.items);
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion;
@@ -112,19 +175,38 @@ export class Informer<T extends KubeObject> {
   private apply(type: string, obj: T): void {
     if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
     if (type === "BOOKMARK") return;
-    // managedFields are the largest part of most objects and no reader of the cache needs them; writes
-    // that omit them leave the server's copy as is.
-    delete (obj.metadata as { managedFields?: unknown }).managedFields;
     const key = objectKey(obj);
     const old = this.store.get(key);
     if (type === "DELETED") {
       this.store.delete(key);
+      if (old) this.unindex(key, old);
       this.emit("delete", obj, old);
       return;
     }
     if (old && old.metadata.resourceVersion === obj.metadata.resourceVersion) return;
-    this.store.set(key, obj);
+    const kept = (this.opts.keep ?? withoutManagedFields)(obj);
+    if (old) this.unindex(key, old);
+    this.store.set(key, kept);
+    for (const index of this.indexes.values()) this.indexOne(index, key, kept);
     this.emit(old ? "update" : "add", obj, old);
+  }
+
+  private indexOne(index: { fn: IndexFunc<T>; byValue: Map<string, Set<string>> }, key: string, obj: T): void {
+    for (const value of index.fn(obj)) {
+      let keys = index.byValue.get(value);
+      if (!keys) index.byValue.set(value, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+
+  private unindex(key: string, obj: T): void {
+    for (const index of this.indexes.values()) {
+      for (const value of index.fn(obj)) {
+        const keys = index.byValue.get(value);
+        keys?.delete(key);
+        if (keys?.size === 0) index.byValue.delete(value);
+      }
+    }
   }
 
   private emit(event: InformerEvent, obj: T, old?: T): void {
@@ -139,16 +221,3 @@ export class Informer<T extends KubeObject> {
 }
 
 const apiVersionOf = (ref: ResourceRef): string => (ref.group ? `${ref.group}/${ref.version}` : ref.version);
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}

@@ -4,26 +4,11 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as fs from "node:fs";
 import { deadline } from "./abort";
+import { TokenBucket } from "./ratelimit";
+import type { KubeObject, ResourceRef } from "../api/meta";
 import { credentialsFromKubeconfig, inClusterCredentials, StaticKubeConfig, type ClusterConfig } from "./kubeconfig";
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-}
-
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta;
-}
+export type { KubeObject, ObjectMeta, ResourceRef } from "../api/meta";
 
 export interface ListResult<T> {
   items: T[];
@@ -33,15 +18,6 @@ export interface ListResult<T> {
 export interface WatchEvent<T> {
   type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
   object: T;
-}
-
-/** Where a kind lives in the REST tree. */
-export interface ResourceRef {
-  kind: string;
-  group: string; // "" for the core group
-  version: string;
-  plural: string;
-  namespaced: boolean;
 }
 
 export class ApiError extends Error {
@@ -96,15 +72,27 @@ export function resourcePath(ref: ResourceRef, namespace?: string, name?: string
   return p;
 }
 
+export interface KubeClientOptions {
+  /** Client-side limit: requests per second on average (Flux's --kube-api-qps). Unlimited when unset. */
+  qps?: number;
+  /** Requests allowed at once above the average (--kube-api-burst; default: qps rounded up). */
+  burst?: number;
+}
+
 export class KubeClient {
   private readonly server: URL;
   private readonly agent: http.Agent;
+  private readonly limiter: TokenBucket | undefined;
 
-  constructor(private readonly kc: ClusterConfig) {
+  constructor(
+    private readonly kc: ClusterConfig,
+    o: KubeClientOptions = {},
+  ) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
     this.server = new URL(cluster.server);
     this.agent = this.server.protocol === "https:" ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+    this.limiter = o.qps ? new TokenBucket(o.qps, o.burst ?? Math.ceil(o.qps)) : undefined;
   }
 
   /** Options for a request: TLS material and Authorization are (re)applied per call so rotated tokens are used. */
@@ -125,6 +113,7 @@ export class KubeClient {
    * lasts until release() is called, after its body was read.
    */
   private async open(method: string, path: string, o: RequestOptions, stream: boolean): Promise<{ res: http.IncomingMessage; release: () => void }> {
+    if (this.limiter) await this.limiter.take(o.signal);
     const base = await this.baseOptions();
     const u = this.url(path, o.query);
     const payload = o.body === undefined ? undefined : Buffer.from(typeof o.body === "string" ? o.body : JSON.stringify(o.body));

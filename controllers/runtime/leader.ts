@@ -4,7 +4,7 @@ import * as os from "node:os";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { ApiError, isConflict, isNotFound, type KubeClient, type ResourceRef } from "./kube";
-import { sleep } from "./informer";
+import { sleep } from "../api/wait";
 
 export const LeaseRef: ResourceRef = { kind: "Lease", group: "coordination.k8s.io", version: "v1", plural: "leases", namespaced: true };
 

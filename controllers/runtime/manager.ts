@@ -1,15 +1,19 @@
-// The Manager owns what controllers share: the kube client, one informer per kind, events, metrics,
-// health endpoints, leader election and graceful shutdown. A controller is registered with a Reconciler.
+// The Manager owns what controllers share: the kube client (with its client-side rate limit), one informer
+// per kind, events, metrics, health endpoints, leader election and graceful shutdown. Controllers are wired
+// with `manager.controller(kind, settings)…complete(reconciler)` (see builder.ts).
+import { createHash } from "node:crypto";
 import type * as http from "node:http";
 import type { Logger } from "pino";
 import { KubeClient, type KubeObject, type ResourceRef } from "./kube";
 import { Informer } from "./informer";
-import { Controller, type Reconciler } from "./controller";
+import type { Controller } from "./controller";
+import { ControllerBuilder, type ControllerHost, type ControllerSettings, type KindRef } from "./builder";
+import type { ReconcilableObject } from "./session";
 import { EventRecorder } from "./events";
 import { Metrics } from "./metrics";
 import { LeaderElector, type LeaderElectionOptions } from "./leader";
 import { healthServer, listen, metricsServer } from "./http";
-import type { BackoffPolicy } from "./queue";
+import { defaultBackoff } from "./queue";
 import type { ClusterConfig as KubeConfig } from "./kubeconfig";
 
 export interface ManagerOptions {
@@ -22,19 +26,34 @@ export interface ManagerOptions {
   leaderElection?: LeaderElectionOptions;
   /** Watch only this namespace (default: all). */
   namespace?: string;
+  /**
+   * Reconcile only objects with these labels (Flux's --watch-label-selector, e.g. "sharding.fluxcd.io/key=shard1"
+   * or "!sharding.fluxcd.io/key"): applied to the informer of every reconciled kind, and part of the lease name.
+   */
+  watchLabelSelector?: string;
+  /** Client-side requests per second to the apiserver (--kube-api-qps; unlimited when unset). */
+  kubeApiQps?: number;
+  /** Requests above the average allowed at once (--kube-api-burst). */
+  kubeApiBurst?: number;
+  /** First retry delay of a failed reconcile (--min-retry-delay; default 1 s), doubling per failure ... */
+  minRetryDelayMs?: number;
+  /** ... up to this (--max-retry-delay; default 5 min). */
+  maxRetryDelayMs?: number;
+  /** Random extra time on a success requeue, in percent of the interval (--interval-jitter-percentage; default 5). */
+  intervalJitterPercentage?: number;
+}
+
+/** The Manager options that tune every controller (Flux's flags of the same names). */
+export type ManagerTuning = Pick<ManagerOptions, "watchLabelSelector" | "kubeApiQps" | "kubeApiBurst" | "minRetryDelayMs" | "maxRetryDelayMs" | "intervalJitterPercentage">;
+
+/** The lease name of a shard: the base name plus a digest of the selector, so each shard elects its own leader. */
+export function shardLeaseName(name: string, labelSelector: string | undefined): string {
+  if (!labelSelector) return name;
+  return `${name}-${createHash("sha256").update(labelSelector).digest("hex").slice(0, 8)}`;
 }
 
 /** Something that runs alongside the controllers until shutdown (e.g. the artifact HTTP server). */
 export type Runnable = (signal: AbortSignal) => Promise<void>;
-
-export interface ControllerRegistration<T extends KubeObject> {
-  name: string;
-  resource: ResourceRef;
-  reconciler: Reconciler<T>;
-  concurrency?: number;
-  backoff?: BackoffPolicy;
-  reconcileTimeoutMs?: (obj: T) => number;
-}
 
 export class Manager {
   readonly client: KubeClient;
@@ -42,7 +61,7 @@ export class Manager {
   readonly log: Logger;
   readonly events: EventRecorder;
   private readonly informers = new Map<string, Informer<KubeObject>>();
-  private readonly controllers: Controller<KubeObject>[] = [];
+  private readonly controllers: Controller<ReconcilableObject>[] = [];
   private readonly runnables: Runnable[] = [];
   private readonly servers: http.Server[] = [];
   /** Bound addresses of the metrics and health servers (useful with port 0). */
@@ -51,9 +70,15 @@ export class Manager {
   private readonly stoppedPromise = new Promise<void>((resolve) => (this.markStopped = resolve));
 
   constructor(private readonly opts: ManagerOptions) {
-    this.client = new KubeClient(opts.kubeConfig);
+    validateOptions(opts);
+    this.client = new KubeClient(opts.kubeConfig, { qps: opts.kubeApiQps, burst: opts.kubeApiBurst });
     this.log = opts.log;
     this.events = new EventRecorder(this.client, opts.component, opts.log, { busy: () => this.controllers.some((c) => c.busy) });
+  }
+
+  /** The label selector of the reconciled kinds' informers (sharding), if any. */
+  get watchLabelSelector(): string | undefined {
+    return this.opts.watchLabelSelector || undefined;
   }
 
   /** The shared informer for a kind (created on first use). */
@@ -67,13 +92,22 @@ export class Manager {
     return inf as unknown as Informer<T>;
   }
 
-  add<T extends KubeObject>(reg: ControllerRegistration<T>): Controller<T> {
-    const c = new Controller<T>(
-      { name: reg.name, informer: this.informer<T>(reg.resource), reconciler: reg.reconciler, concurrency: reg.concurrency, backoff: reg.backoff, reconcileTimeoutMs: reg.reconcileTimeoutMs },
-      { client: this.client, log: this.log, events: this.events, metrics: this.metrics },
-    );
-    this.controllers.push(c as unknown as Controller<KubeObject>);
-    return c;
+  /** Starts wiring a controller of kind; `complete(reconciler)` registers it. */
+  controller<T extends ReconcilableObject>(kind: KindRef, settings: ControllerSettings<T>): ControllerBuilder<T> {
+    const host: ControllerHost = {
+      informer: (ref) => this.informer(ref),
+      register: (controller, informer) => {
+        // Sharding: this process reconciles (and caches) only the objects of its shard.
+        if (this.opts.watchLabelSelector) informer.select(this.opts.watchLabelSelector);
+        this.controllers.push(controller as unknown as Controller<ReconcilableObject>);
+      },
+      deps: { client: this.client, log: this.log, events: this.events, metrics: this.metrics },
+      defaults: {
+        backoff: { baseMs: this.opts.minRetryDelayMs ?? defaultBackoff.baseMs, maxMs: this.opts.maxRetryDelayMs ?? defaultBackoff.maxMs },
+        jitterPercent: this.opts.intervalJitterPercentage,
+      },
+    };
+    return new ControllerBuilder<T>(host, kind, settings);
   }
 
   addRunnable(r: Runnable): void {
@@ -105,7 +139,8 @@ export class Manager {
       this.log.info({ informers: this.informers.size }, "caches synced");
       let elector: LeaderElector | undefined;
       if (this.opts.leaderElection) {
-        elector = new LeaderElector(this.client, this.opts.leaderElection, this.log);
+        const lease = this.opts.leaderElection;
+        elector = new LeaderElector(this.client, { ...lease, name: shardLeaseName(lease.name, this.opts.watchLabelSelector) }, this.log);
         if (!(await elector.acquire(stop.signal))) return;
         tasks.push(elector.hold(stop.signal, () => stop.abort(new Error("leader lease lost"))));
       }
@@ -129,5 +164,26 @@ export class Manager {
   private async serve(server: http.Server, addr: string): Promise<string> {
     this.servers.push(server);
     return listen(server, addr);
+  }
+}
+
+/** Actionable errors for option values no flag parser should have let through. */
+function validateOptions(o: ManagerOptions): void {
+  const positive = (name: string, v: number | undefined) => {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new Error(`${name} must be a positive number, got ${v}`);
+  };
+  positive("kube API QPS (--kube-api-qps)", o.kubeApiQps);
+  positive("kube API burst (--kube-api-burst)", o.kubeApiBurst);
+  positive("minimum retry delay (--min-retry-delay)", o.minRetryDelayMs);
+  positive("maximum retry delay (--max-retry-delay)", o.maxRetryDelayMs);
+  if (o.minRetryDelayMs !== undefined && o.maxRetryDelayMs !== undefined && o.minRetryDelayMs > o.maxRetryDelayMs) {
+    throw new Error(`--min-retry-delay (${o.minRetryDelayMs} ms) is longer than --max-retry-delay (${o.maxRetryDelayMs} ms)`);
+  }
+  const jitter = o.intervalJitterPercentage;
+  if (jitter !== undefined && !(Number.isFinite(jitter) && jitter >= 0 && jitter < 100)) {
+    throw new Error(`--interval-jitter-percentage must be in [0, 100), got ${jitter}`);
+  }
+  if (o.watchLabelSelector !== undefined && o.watchLabelSelector.trim() !== o.watchLabelSelector) {
+    throw new Error(`--watch-label-selector "${o.watchLabelSelector}" has leading or trailing spaces`);
   }
 }

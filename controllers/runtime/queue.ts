@@ -1,10 +1,9 @@
 // The work queue: a key is never handed to two workers at once, duplicate adds collapse, delayed adds
 // (requeueAfter, backoff) keep only the earliest deadline, and failures back off exponentially per key.
 
-export interface BackoffPolicy {
-  baseMs: number;
-  maxMs: number;
-}
+import { backoffDelay, type BackoffPolicy } from "../api/wait";
+
+export type { BackoffPolicy } from "../api/wait";
 
 export const defaultBackoff: BackoffPolicy = { baseMs: 1_000, maxMs: 5 * 60_000 };
 
@@ -16,7 +15,7 @@ export class Backoff {
   next(key: string): number {
     const n = (this.failures.get(key) ?? 0) + 1;
     this.failures.set(key, n);
-    return Math.min(this.policy.maxMs, this.policy.baseMs * 2 ** (n - 1));
+    return backoffDelay(n, this.policy);
   }
 
   failuresOf(key: string): number {

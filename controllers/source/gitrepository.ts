@@ -1,15 +1,16 @@
 // The GitRepository reconciler: resolve the ref on the remote, fetch only when it moved (or the inputs
 // changed), archive the tree without ignored files, store the artifact, and report Flux's conditions.
-import { withDeadline } from "../runtime/abort";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { Reconciler, ReconcileContext, ReconcileResult } from "../runtime/controller";
-import { ReconcileRequestAnnotation } from "../runtime/controller";
+import { withDeadline } from "../runtime/abort";
+import type { Action, ErrorPolicy, Reconciler } from "../runtime/controller";
+import type { KubeClient } from "../runtime/kube";
+import type { Session } from "../runtime/session";
 import { ReconcileError, errorMessage } from "../runtime/errors";
-import { markFailed, markReady, markTrue, removeCondition, SucceededReason } from "../runtime/conditions";
-import { addFinalizer, hasFinalizer, removeFinalizer, updateStatus } from "../runtime/status";
-import type { Metrics } from "../runtime/metrics";
+import { markReady, markTrue, removeCondition } from "../runtime/conditions";
+import { FluxFinalizer, SucceededReason } from "../api/meta";
+import { parseDuration } from "../api/duration";
 import {
   ArtifactInStorageCondition,
   ArtifactOutdatedCondition,
@@ -24,7 +25,6 @@ import {
   type Artifact,
   type GitRepository,
 } from "../api/source";
-import { parseDuration } from "./duration";
 import { GitError, GitSession, redactUrl } from "./git";
 import { formatRevision, parseLsRemote, RefError, selectCheckout, type Checkout } from "./refs";
 import { loadGitAuth } from "./secrets";
@@ -33,13 +33,13 @@ import { buildMatcher } from "./sourceignore";
 import { writeArchive } from "./tarball";
 import type { Storage } from "./storage";
 
-export const SourceFinalizer = "finalizers.fluxcd.io";
+export const SourceFinalizer = FluxFinalizer;
 
 export interface GitRepositoryReconcilerOptions {
-  storage: Storage;
+  /** The artifact storage; undefined until the artifact server has started. */
+  storage: () => Storage | undefined;
   /** Reads other GitRepositories (for .spec.include) from the shared cache. */
   lookup: (key: string) => GitRepository | undefined;
-  metrics?: Metrics;
   /** How many artifacts to keep per object (the current one included). */
   artifactsToKeep?: number;
   /** Scratch space for checkouts and git credentials (default: the OS temp directory). */
@@ -58,84 +58,62 @@ interface SyncOutcome {
 
 const fetchError = (reason: string, message: string, cause?: unknown) => new ReconcileError(reason, message, { condition: FetchFailedCondition, cause });
 
+/** How a GitRepository's failures are reported: FetchFailed with GitOperationFailed unless the error says otherwise. */
+export const gitRepositoryErrorPolicy: ErrorPolicy<GitRepository> = { reason: GitOperationFailedReason, condition: FetchFailedCondition };
+
 export class GitRepositoryReconciler implements Reconciler<GitRepository> {
   constructor(private readonly opts: GitRepositoryReconcilerOptions) {}
 
-  async reconcile(obj: GitRepository, ctx: ReconcileContext): Promise<ReconcileResult | void> {
-    const { client, log } = ctx;
-    const ref = GitRepositoryKind.resource;
-    const labels = { kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace ?? "" };
-    if (obj.metadata.deletionTimestamp) {
-      await this.opts.storage.removeDir(this.objectDir(obj));
-      await removeFinalizer(client, ref, obj, SourceFinalizer, ctx.signal);
-      this.opts.metrics?.suspendStatus.remove(labels);
-      log.info("artifacts removed, finalizer released");
-      return;
-    }
-    if (!hasFinalizer(obj, SourceFinalizer)) {
-      const updated = await addFinalizer(client, ref, obj, SourceFinalizer, ctx.signal);
-      if (!updated) return;
-      obj.metadata = updated.metadata;
-    }
-    this.opts.metrics?.suspendStatus.set(labels, obj.spec.suspend ? 1 : 0);
-    if (obj.spec.suspend) {
-      log.info("reconciliation is suspended");
-      return;
-    }
-    const before = JSON.stringify(obj.status ?? {});
-    obj.status ??= {};
-    const requestedAt = obj.metadata.annotations?.[ReconcileRequestAnnotation];
-    if (requestedAt) obj.status.lastHandledReconcileAt = requestedAt;
-    const started = Date.now();
-    try {
-      const outcome = await this.sync(obj, ctx);
-      const message = `stored artifact for revision '${outcome.artifact.revision}'`;
-      obj.status.artifact = outcome.artifact;
-      obj.status.includedArtifacts = outcome.included.length ? outcome.included : undefined;
-      obj.status.observedIgnore = obj.spec.ignore;
-      obj.status.observedInclude = obj.spec.include;
-      for (const c of [FetchFailedCondition, IncludeUnavailableCondition, StorageOperationFailedCondition, ArtifactOutdatedCondition]) removeCondition(obj, c);
-      markTrue(obj, ArtifactInStorageCondition, SucceededReason, message);
-      markReady(obj, SucceededReason, message);
-      log.info({ revision: outcome.artifact.revision, fetched: outcome.fetched, stored: outcome.stored, ms: Date.now() - started }, outcome.stored ? "stored new artifact" : "artifact up to date");
-      if (JSON.stringify(obj.status) !== before) await updateStatus(client, ref, obj, ctx.signal);
-      if (outcome.stored) {
-        const subject = outcome.commitSubject ? `stored artifact for commit '${outcome.commitSubject}'` : message;
-        ctx.events.record(obj, "Normal", "NewArtifact", subject);
-      }
-      return { requeueAfter: parseDuration(obj.spec.interval) };
-    } catch (err) {
-      const e = err instanceof ReconcileError ? err : new ReconcileError(GitOperationFailedReason, errorMessage(err), { condition: FetchFailedCondition, cause: err });
-      // Interrupted (shutdown or the reconcile deadline): not a verdict on the source; the next reconcile decides.
-      if (ctx.signal.aborted) throw e;
-      markTrue(obj, e.options.condition ?? FetchFailedCondition, e.reason, e.message);
-      markFailed(obj, e.reason, e.message, e.stalled);
-      try {
-        await updateStatus(client, ref, obj, ctx.signal);
-      } catch (statusErr) {
-        log.warn({ err: errorMessage(statusErr) }, "could not write failure status");
-      }
-      ctx.events.record(obj, "Warning", e.reason, e.message);
-      throw e;
-    }
+  reconcile(s: Session<GitRepository>): Promise<Action | void> {
+    return s.withFinalizer(
+      () => this.storeArtifact(s),
+      async () => {
+        await this.storage.removeDir(this.objectDir(s.obj));
+        s.log.info("artifacts removed, finalizer released");
+      },
+    );
+  }
+
+  /** Fetch (when the ref moved or the inputs changed), archive, store; then Ready and ArtifactInStorage. */
+  private async storeArtifact(s: Session<GitRepository>): Promise<Action> {
+    const { obj } = s;
+    const status = (obj.status ??= {});
+    const outcome = await this.sync(obj, s.client, s.signal);
+    const message = `stored artifact for revision '${outcome.artifact.revision}'`;
+    status.artifact = outcome.artifact;
+    status.includedArtifacts = outcome.included.length ? outcome.included : undefined;
+    status.observedIgnore = obj.spec.ignore;
+    status.observedInclude = obj.spec.include;
+    for (const c of [FetchFailedCondition, IncludeUnavailableCondition, StorageOperationFailedCondition, ArtifactOutdatedCondition]) removeCondition(obj, c);
+    markTrue(obj, ArtifactInStorageCondition, SucceededReason, message);
+    markReady(obj, SucceededReason, message);
+    s.log.info({ revision: outcome.artifact.revision, fetched: outcome.fetched, stored: outcome.stored, ms: Date.now() - s.startedAt }, outcome.stored ? "stored new artifact" : "artifact up to date");
+    if (outcome.stored) s.event("Normal", "NewArtifact", outcome.commitSubject ? `stored artifact for commit '${outcome.commitSubject}'` : message);
+    return { requeueAfter: parseDuration(obj.spec.interval) };
+  }
+
+  private get storage(): Storage {
+    const storage = this.opts.storage();
+    if (!storage) throw new Error("artifact storage is not started");
+    return storage;
   }
 
   private objectDir(obj: GitRepository): string {
-    return this.opts.storage.objectDir(GitRepositoryKind.kind, obj.metadata.namespace!, obj.metadata.name);
+    return this.storage.objectDir(GitRepositoryKind.kind, obj.metadata.namespace!, obj.metadata.name);
   }
 
-  private async sync(obj: GitRepository, ctx: ReconcileContext): Promise<SyncOutcome> {
+  private async sync(obj: GitRepository, client: KubeClient, parent: AbortSignal): Promise<SyncOutcome> {
     const url = parseGitUrl(obj.spec.url);
-    return withDeadline(ctx.signal, parseDuration(obj.spec.timeout ?? "60s"), async (signal) => {
-      const auth = obj.spec.secretRef ? await loadGitAuth(ctx.client, obj.metadata.namespace!, obj.spec.secretRef.name, url, signal) : {};
+    return withDeadline(parent, parseDuration(obj.spec.timeout ?? "60s"), async (signal) => {
+      const auth = obj.spec.secretRef ? await loadGitAuth(client, obj.metadata.namespace!, obj.spec.secretRef.name, url, signal) : {};
       const session = await GitSession.open(url, auth, this.opts.tempDir);
       try {
         const checkout = await this.resolveRef(obj, session, signal);
         const includes = resolveIncludes(obj, this.opts.lookup);
         const current = obj.status?.artifact;
         const expected = checkout.sha ? formatRevision(checkout.name, checkout.sha) : checkout.commit?.length === 40 ? formatRevision(checkout.name, checkout.commit) : undefined;
-        if (current && expected && current.revision === expected && this.inputsUnchanged(obj, includes) && this.opts.storage.exists(current.path)) {
-          return { artifact: { ...current, url: this.opts.storage.url(current.path) }, included: includes.map((i) => i.artifact), stored: false, fetched: false };
+        if (current && expected && current.revision === expected && this.inputsUnchanged(obj, includes) && this.storage.exists(current.path)) {
+          return { artifact: { ...current, url: this.storage.url(current.path) }, included: includes.map((i) => i.artifact), stored: false, fetched: false };
         }
         return await this.fetchAndStore(obj, session, checkout, includes, signal);
       } finally {
@@ -143,7 +121,6 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
       }
     });
   }
-
 
   private async resolveRef(obj: GitRepository, session: GitSession, signal: AbortSignal): Promise<Checkout> {
     const bareCommit = obj.spec.ref?.commit && !obj.spec.ref.branch;
@@ -172,7 +149,7 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
   }
 
   private async fetchAndStore(obj: GitRepository, session: GitSession, checkout: Checkout, includes: ResolvedInclude[], signal: AbortSignal): Promise<SyncOutcome> {
-    const { storage } = this.opts;
+    const { storage } = this;
     const scratch = await fs.promises.mkdtemp(path.join(this.opts.tempDir ?? os.tmpdir(), "mooring-src-"));
     try {
       const tree = path.join(scratch, "tree");

@@ -7,7 +7,8 @@ import type { Manager } from "../runtime/manager";
 import { listen, parseAddr } from "../runtime/http";
 import { GitRepositoryKind, type GitRepository } from "../api/source";
 import { objectKey } from "../runtime/informer";
-import { GitRepositoryReconciler } from "./gitrepository";
+import { durationOr } from "../api/duration";
+import { GitRepositoryReconciler, gitRepositoryErrorPolicy } from "./gitrepository";
 import { Storage } from "./storage";
 
 export { GitRepositoryReconciler, SourceFinalizer, parseGitUrl } from "./gitrepository";
@@ -37,36 +38,27 @@ export interface SourceControllerHandle {
   storage: () => Storage | undefined;
 }
 
+/** Index of GitRepositories by the repositories they include ("namespace/name"). */
+const includedIndex = "include";
+
 /** Registers the source controllers with the manager; the storage server starts with the manager. */
 export function addSourceController(mgr: Manager, o: SourceControllerOptions): SourceControllerHandle {
   fs.mkdirSync(o.storagePath, { recursive: true });
   let storage: Storage | undefined;
   const tempPath = o.tempPath ?? defaultSourceTempPath(o.storagePath);
-  const informer = mgr.informer<GitRepository>(GitRepositoryKind.resource);
-  const reconciler = {
-    reconcile: (obj: GitRepository, ctx: Parameters<GitRepositoryReconciler["reconcile"]>[1]) => {
-      if (!storage) throw new Error("artifact storage is not started");
-      return new GitRepositoryReconciler({ storage, lookup: (k) => informer.get(k), metrics: mgr.metrics, artifactsToKeep: o.artifactsToKeep, tempDir: tempPath }).reconcile(obj, ctx);
-    },
-  };
-  const controller = mgr.add<GitRepository>({
-    name: "gitrepository",
-    resource: GitRepositoryKind.resource,
-    reconciler,
-    concurrency: o.concurrent ?? 2,
-    reconcileTimeoutMs: (obj) => {
-      const t = /^(\d+)s$/.exec(obj.spec.timeout ?? "")?.[1];
-      return Math.max(120_000, (t ? Number(t) * 1000 : 60_000) * 3);
-    },
-  });
-  // An included repository's new artifact makes the repositories that include it reconcile.
-  informer.on((event, obj, old) => {
-    if (event !== "update" || obj.status?.artifact?.digest === old?.status?.artifact?.digest) return;
-    for (const other of informer.listCached()) {
-      if (other.metadata.namespace !== obj.metadata.namespace) continue;
-      if ((other.spec.include ?? []).some((i) => i.repository.name === obj.metadata.name)) controller.queue.add(objectKey(other));
-    }
-  });
+  const repositories = mgr.informer<GitRepository>(GitRepositoryKind.resource);
+  const reconciler = new GitRepositoryReconciler({ storage: () => storage, lookup: (k) => repositories.get(k), artifactsToKeep: o.artifactsToKeep, tempDir: tempPath });
+  mgr
+    .controller<GitRepository>(GitRepositoryKind, {
+      name: "gitrepository",
+      concurrency: o.concurrent ?? 2,
+      reconcileTimeoutMs: (obj) => Math.max(120_000, durationOr(obj.spec.timeout, 60_000) * 3),
+    })
+    .index(includedIndex, (repo) => (repo.spec.include ?? []).map((i) => `${repo.metadata.namespace}/${i.repository.name}`))
+    // An included repository's new artifact makes the repositories that include it reconcile.
+    .watches<GitRepository>(GitRepositoryKind, (repo, old, event) => (event === "update" && repo.status?.artifact?.digest !== old?.status?.artifact?.digest ? [objectKey(repo)] : []), { via: includedIndex })
+    .errorPolicy(gitRepositoryErrorPolicy)
+    .complete(reconciler);
   mgr.addRunnable(async (signal) => {
     const server = new Storage(o.storagePath, "pending").server();
     const bound = await listen(server, o.storageAddr);

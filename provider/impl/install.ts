@@ -4,7 +4,9 @@
 // the controllers without letting them prune anything.
 import { createHash } from "node:crypto";
 import { allControllers, syncName, type InstallOptions, type KubeObject, type SyncOptions } from "../../bootstrap";
-import { Cluster, sleep, type ClusterAccess } from "./kube";
+import { GitRepositoryKind, KustomizationKind } from "../../controllers/api";
+import { poll } from "../../controllers/api/wait";
+import { Cluster, type ClusterAccess } from "./kube";
 import { installObjects, syncObjects } from "./render";
 
 export interface ClusterInstallInputs {
@@ -27,8 +29,9 @@ export interface ClusterInstallOutputs extends ClusterInstallInputs {
   secretDigest: string;
 }
 
-const kustomizationApi = { apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization" };
-const gitRepositoryApi = { apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository" };
+const kustomizationApi = { apiVersion: KustomizationKind.apiVersion, kind: KustomizationKind.kind };
+const gitRepositoryApi = { apiVersion: GitRepositoryKind.apiVersion, kind: GitRepositoryKind.kind };
+const crdName = (kind: { plural: string; group: string }): string => `${kind.plural}.${kind.group}`;
 const crdApi = { apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition" };
 
 function namespaceOf(inputs: Pick<ClusterInstallInputs, "install">): string {
@@ -54,20 +57,21 @@ function secretObject(inputs: ClusterInstallInputs): KubeObject | undefined {
 export async function installPresent(cluster: Cluster, inputs: Pick<ClusterInstallInputs, "install">): Promise<boolean> {
   const ns = namespaceOf(inputs);
   if (!(await cluster.get("v1", "Namespace", ns))) return false;
-  if (!(await cluster.get(crdApi.apiVersion, crdApi.kind, "kustomizations.kustomize.toolkit.fluxcd.io"))) return false;
-  if (!(await cluster.get(crdApi.apiVersion, crdApi.kind, "gitrepositories.source.toolkit.fluxcd.io"))) return false;
+  if (!(await cluster.get(crdApi.apiVersion, crdApi.kind, crdName(KustomizationKind)))) return false;
+  if (!(await cluster.get(crdApi.apiVersion, crdApi.kind, crdName(GitRepositoryKind)))) return false;
   if (!(await cluster.get(kustomizationApi.apiVersion, kustomizationApi.kind, syncName, ns))) return false;
   return (await cluster.list("apps/v1", "Deployment", ns, "app.kubernetes.io/part-of=flux")).length > 0;
 }
 
 async function waitEstablished(cluster: Cluster, names: string[], deadline: number): Promise<void> {
   for (const name of names) {
-    for (;;) {
-      const crd = await cluster.get<{ apiVersion: string; kind: string; status?: { conditions?: { type: string; status: string }[] } }>(crdApi.apiVersion, crdApi.kind, name);
-      if (crd?.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
-      if (Date.now() > deadline) throw new Error(`CustomResourceDefinition ${name} not Established in time`);
-      await sleep(200);
-    }
+    await poll(
+      async () => {
+        const crd = await cluster.get<{ apiVersion: string; kind: string; status?: { conditions?: { type: string; status: string }[] } }>(crdApi.apiVersion, crdApi.kind, name);
+        return crd?.status?.conditions?.some((c) => c.type === "Established" && c.status === "True");
+      },
+      { intervalMs: 200, deadline, timeoutError: () => new Error(`CustomResourceDefinition ${name} not Established in time`) },
+    );
   }
 }
 
@@ -169,14 +173,17 @@ export async function remove(props: ClusterInstallOutputs): Promise<void> {
   for (const o of workloads) await cluster.delete(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace);
   await disarm(cluster, true);
   for (const crd of crds) await cluster.delete(crd.apiVersion, crd.kind, crd.metadata.name);
-  for (;;) {
-    const left = [];
-    for (const crd of crds) if (await cluster.get(crdApi.apiVersion, crdApi.kind, crd.metadata.name)) left.push(crd.metadata.name);
-    if (left.length === 0) break;
-    if (Date.now() > deadline) throw new Error(`CustomResourceDefinitions not removed in time: ${left.join(", ")}`);
-    await disarm(cluster, true);
-    await sleep(250);
-  }
+  let left: string[] = [];
+  await poll(
+    async () => {
+      left = [];
+      for (const crd of crds) if (await cluster.get(crdApi.apiVersion, crdApi.kind, crd.metadata.name)) left.push(crd.metadata.name);
+      if (left.length === 0) return true;
+      await disarm(cluster, true);
+      return false;
+    },
+    { intervalMs: 250, deadline, timeoutError: () => new Error(`CustomResourceDefinitions not removed in time: ${left.join(", ")}`) },
+  );
   await cluster.delete("v1", "Secret", props.sync.secretName ?? syncName, ns);
   await removeNamespaceWhenEmpty(cluster, ns);
 }

@@ -115,4 +115,3 @@ export class Cluster {
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

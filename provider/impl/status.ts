@@ -1,7 +1,9 @@
 // The sync Kustomization's status as Pulumi outputs. With waitForReady, create/update wait until it is
 // Ready at the commit Pulumi made (or a later head of the branch: someone may push meanwhile).
 import { readRemoteHead, syncName, type GitCredentials } from "../../bootstrap";
-import { Cluster, sleep, type ClusterAccess } from "./kube";
+import { GitRepositoryKind, KustomizationKind, ReadyCondition, ReconcileRequestAnnotation } from "../../controllers/api";
+import { poll } from "../../controllers/api/wait";
+import { Cluster, type ClusterAccess } from "./kube";
 
 export interface SyncStatusInputs {
   cluster: ClusterAccess;
@@ -48,12 +50,12 @@ export interface Observed {
 }
 
 export async function observe(cluster: Cluster, namespace: string): Promise<Observed> {
-  const k = await cluster.get<KustomizationStatus & { apiVersion: string; kind: string }>("kustomize.toolkit.fluxcd.io/v1", "Kustomization", syncName, namespace);
+  const k = await cluster.get<KustomizationStatus & { apiVersion: string; kind: string }>(KustomizationKind.apiVersion, KustomizationKind.kind, syncName, namespace);
   const conditions = (k?.status?.conditions ?? []).map((c) => ({ type: c.type ?? "", status: c.status ?? "", reason: c.reason ?? "", message: c.message ?? "" }));
   const current = k?.status?.observedGeneration === undefined || k.status.observedGeneration === k.metadata?.generation;
   return {
     found: k !== undefined,
-    ready: current && conditions.some((c) => c.type === "Ready" && c.status === "True"),
+    ready: current && conditions.some((c) => c.type === ReadyCondition && c.status === "True"),
     revision: k?.status?.lastAppliedRevision ?? "",
     inventoryCount: k?.status?.inventory?.entries?.length ?? 0,
     conditions,
@@ -68,15 +70,15 @@ export function revisionSha(revision: string): string {
 
 function summary(o: Observed): string {
   if (!o.found) return "the sync Kustomization does not exist";
-  const ready = o.conditions.find((c) => c.type === "Ready");
+  const ready = o.conditions.find((c) => c.type === ReadyCondition);
   return ready ? `Ready=${ready.status} (${ready.reason}): ${ready.message}` : "no Ready condition yet (are the controllers running?)";
 }
 
 /** Ask the controllers to reconcile now (as `flux reconcile` does) instead of at the next interval. */
 async function requestReconcile(cluster: Cluster, namespace: string): Promise<void> {
-  const annotations = { "reconcile.fluxcd.io/requestedAt": new Date().toISOString() };
-  await cluster.mergePatch("source.toolkit.fluxcd.io/v1", "GitRepository", syncName, namespace, { metadata: { annotations } });
-  await cluster.mergePatch("kustomize.toolkit.fluxcd.io/v1", "Kustomization", syncName, namespace, { metadata: { annotations } });
+  const annotations = { [ReconcileRequestAnnotation]: new Date().toISOString() };
+  await cluster.mergePatch(GitRepositoryKind.apiVersion, GitRepositoryKind.kind, syncName, namespace, { metadata: { annotations } });
+  await cluster.mergePatch(KustomizationKind.apiVersion, KustomizationKind.kind, syncName, namespace, { metadata: { annotations } });
 }
 
 async function waitReady(inputs: SyncStatusInputs): Promise<Observed> {
@@ -85,9 +87,11 @@ async function waitReady(inputs: SyncStatusInputs): Promise<Observed> {
   const deadline = Date.now() + inputs.timeoutSeconds * 1000;
   let head: string | undefined;
   let headCheckedAt = 0;
-  for (;;) {
-    const o = await observe(cluster, inputs.namespace);
-    if (o.ready && o.revision) {
+  let last: Observed | undefined;
+  return poll(
+    async () => {
+      const o = (last = await observe(cluster, inputs.namespace));
+      if (!o.ready || !o.revision) return undefined;
       const sha = revisionSha(o.revision);
       if (sha === inputs.commit) return o;
       // Someone pushed after us: the branch head is the revision to converge to.
@@ -95,13 +99,15 @@ async function waitReady(inputs: SyncStatusInputs): Promise<Observed> {
         head = await readRemoteHead(inputs.git).catch(() => head);
         headCheckedAt = Date.now();
       }
-      if (head !== undefined && head !== inputs.commit && sha === head) return o;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`Kustomization ${inputs.namespace}/${syncName} not Ready at ${inputs.commit.slice(0, 12)} within ${inputs.timeoutSeconds}s: ${summary(o)}; last applied revision "${o.revision}"`);
-    }
-    await sleep(500);
-  }
+      return head !== undefined && head !== inputs.commit && sha === head ? o : undefined;
+    },
+    {
+      intervalMs: 500,
+      deadline,
+      timeoutError: () =>
+        new Error(`Kustomization ${inputs.namespace}/${syncName} not Ready at ${inputs.commit.slice(0, 12)} within ${inputs.timeoutSeconds}s: ${last ? summary(last) : "not read"}; last applied revision "${last?.revision ?? ""}"`),
+    },
+  );
 }
 
 async function settle(inputs: SyncStatusInputs): Promise<SyncStatusOutputs> {

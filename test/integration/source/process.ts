@@ -46,6 +46,8 @@ export interface ProcessOptions {
   /** TMPDIR of the process (so the test sees every temp file it makes). */
   tmpDir: string;
   leaderElect?: boolean;
+  /** The controllers the process runs (default: source). */
+  controllers?: string[];
   extraArgs?: string[];
 }
 
@@ -62,7 +64,7 @@ export class ControllerProcess {
     const args = [
       path.join(repoRoot, "bin", "mooring.js"),
       "controllers",
-      "--controllers", "source",
+      "--controllers", (o.controllers ?? ["source"]).join(","),
       "--kubeconfig", o.identity.kubeconfigPath,
       "--storage-path", o.storagePath,
       "--storage-addr", this.storageAddr,

@@ -73,8 +73,8 @@ describe("Flux's flags and defaults", () => {
     assert.equal(o.storageAddr, ":9090");
     assert.equal(o.logLevel, "info");
     assert.equal(o.logEncoding, "json");
-    assert.equal(o.kubeApiQps, 50);
-    assert.equal(o.kubeApiBurst, 300);
+    assert.equal(o.kubeApiQps, undefined, "no client-side limit unless asked for");
+    assert.equal(o.kubeApiBurst, undefined);
     assert.equal(o.minRetryDelayMs, 750);
     assert.equal(o.maxRetryDelayMs, 15 * 60_000);
     assert.equal(o.intervalJitterPercentage, 5);
