@@ -100,3 +100,8 @@ export async function deploymentReady(creds: AdminCredentials, namespace: string
   const d = JSON.parse(res.body) as { spec?: { replicas?: number }; status?: { readyReplicas?: number } };
   return (d.status?.readyReplicas ?? 0) >= Math.max(1, d.spec?.replicas ?? 1);
 }
+
+/** True when GET path answers 200. */
+export async function exists(creds: AdminCredentials, path: string): Promise<boolean> {
+  return (await request(creds, "GET", path)).status === 200;
+}

@@ -14,7 +14,7 @@ import { parseState, renderState, StateError, type ComponentName, type Component
 import * as flags from "./flags";
 import { extrasFile, stopExtras } from "./extras";
 import { renderKubeconfig } from "./kubeconfig";
-import { deploymentReady, ensureNode, ensureObject, nodeReady, readyz, type AdminCredentials } from "./adminclient";
+import { deploymentReady, ensureNode, ensureObject, exists, nodeReady, readyz, type AdminCredentials } from "./adminclient";
 import { claimNetwork, networkOf, networkPresent, preferredSlot, releaseNetwork, type NodeNetwork } from "./network";
 import { corednsObjects, kubeletArgs, kubeProxyArgs, maxSocketPath, nodeLayout, realNodeName } from "./nodeconfig";
 import { prepareNode, teardownNode, waitContainerd } from "./node";
@@ -307,6 +307,8 @@ async function startOnce(
       for (const obj of corednsObjects(n)) await ensureObject(creds, obj);
       await waitUntil("CoreDNS Ready", deadline, running, () => deploymentReady(creds, "kube-system", "coredns"));
       log(`cluster DNS ready at ${n.dnsIp}`);
+      // Pods in `default` need its ServiceAccount, which the controller-manager creates a moment after start.
+      await waitUntil("ServiceAccount default/default", deadline, running, () => exists(creds, "/api/v1/namespaces/default/serviceaccounts/default"));
     }
     return state;
   } catch (err) {

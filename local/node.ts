@@ -222,6 +222,8 @@ export async function teardownNode(dir: string, l: NodeLayout, n: NodeNetwork, s
   if (await exists(`/sys/class/net/${n.hostInterface}`)) leftovers.push(`interface ${n.hostInterface}`);
   leftovers.push(...(await removeCgroups(n)).map((c) => `cgroup ${c}`));
   await removeLogLinks(l);
+  // containerd and its shims share these directories between instances: they go only once empty.
+  for (const d of ["/run/containerd/s", "/run/containerd/fifo", "/run/containerd/runc/k8s.io", "/run/containerd/runc", "/run/containerd"]) await fs.rmdir(d).catch(() => {});
   await fs.rm(l.containerdSocket, { force: true });
   await fs.rm(`${l.containerdSocket}.ttrpc`, { force: true });
   return { leftovers };

@@ -29,7 +29,7 @@ async function machine(dir: string): Promise<Record<string, string[]>> {
   }
   const cgroups: string[] = [];
   for (const h of await fs.readdir("/sys/fs/cgroup").catch(() => [] as string[])) {
-    for (const e of await fs.readdir(path.join("/sys/fs/cgroup", h)).catch(() => [] as string[])) if (e.startsWith("mooring-")) cgroups.push(`${h}/${e}`);
+    for (const e of await fs.readdir(path.join("/sys/fs/cgroup", h)).catch(() => [] as string[])) if (/^mooring-\d+$/.test(e)) cgroups.push(`${h}/${e}`);
   }
   return {
     interfaces: lines(await sh("ip", ["-o", "link", "show"])).map((l) => l.split(":")[1]!.trim().split("@")[0]!),
