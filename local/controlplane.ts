@@ -213,6 +213,7 @@ interface Binaries {
 }
 
 const containerdBinary = "/usr/bin/containerd";
+const nodeComponents: ComponentName[] = ["containerd", "kubelet", "kube-proxy"];
 
 async function resolveBinaries(nodes: number, realNode: boolean): Promise<Binaries> {
   const [etcd, apiserver, controllerManager] = await Promise.all([toolPath("etcd"), toolPath("kube-apiserver"), toolPath("kube-controller-manager")]);
@@ -340,15 +341,15 @@ async function stopEverything(dir: string, state: ControlPlaneState, log: Log): 
       if (c) await stopOne(c);
     }
     const containerd = byName("containerd");
+    // The control plane goes before the network: the apiserver's own shutdown talks to the address it binds.
     const teardown = await teardownNode(dir, nodeLayout(dir), networkOf(state.realNode.slot), async () => {
       if (containerd) await stopOne(containerd);
+      for (const c of [...state.components].reverse()) if (!nodeComponents.includes(c.name)) await stopOne(c);
     });
     leftovers = teardown.leftovers;
     for (const left of leftovers) log(`left behind: ${left}`);
-  }
-  for (const c of [...state.components].reverse()) {
-    if (["kube-proxy", "kubelet", "containerd"].includes(c.name) && state.realNode) continue;
-    await stopOne(c);
+  } else {
+    for (const c of [...state.components].reverse()) await stopOne(c);
   }
   return { stopped, leftovers };
 }
