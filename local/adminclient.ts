@@ -15,6 +15,10 @@ export interface Response {
 }
 
 export function request(creds: AdminCredentials, method: string, path: string, body?: unknown, timeoutMs = 5_000): Promise<Response> {
+  return requestWithType(creds, method, path, body, "application/json", timeoutMs);
+}
+
+function requestWithType(creds: AdminCredentials, method: string, path: string, body: unknown, contentType: string, timeoutMs = 5_000): Promise<Response> {
   const url = new URL(path, creds.server);
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
@@ -27,7 +31,7 @@ export function request(creds: AdminCredentials, method: string, path: string, b
         key: creds.key,
         agent: false,
         timeout: timeoutMs,
-        headers: payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {},
+        headers: payload ? { "content-type": contentType, "content-length": Buffer.byteLength(payload) } : {},
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -104,4 +108,11 @@ export async function deploymentReady(creds: AdminCredentials, namespace: string
 /** True when GET path answers 200. */
 export async function exists(creds: AdminCredentials, path: string): Promise<boolean> {
   return (await request(creds, "GET", path)).status === 200;
+}
+
+/** Merge-patch an object at path. */
+export async function mergePatch(creds: AdminCredentials, path: string, patch: unknown): Promise<void> {
+  const url = new URL(path, creds.server);
+  const res = await requestWithType(creds, "PATCH", url.pathname, patch, "application/merge-patch+json");
+  if (res.status !== 200) throw new Error(`PATCH ${path}: HTTP ${res.status}: ${res.body}`);
 }

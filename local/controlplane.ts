@@ -14,9 +14,9 @@ import { parseState, renderState, StateError, type ComponentName, type Component
 import * as flags from "./flags";
 import { extrasFile, stopExtras } from "./extras";
 import { renderKubeconfig } from "./kubeconfig";
-import { deploymentReady, ensureNode, ensureObject, exists, nodeReady, readyz, type AdminCredentials } from "./adminclient";
+import { deploymentReady, ensureNode, ensureObject, exists, mergePatch, nodeReady, readyz, type AdminCredentials } from "./adminclient";
 import { claimNetwork, networkOf, networkPresent, preferredSlot, releaseNetwork, type NodeNetwork } from "./network";
-import { corednsObjects, kubeletArgs, kubeProxyArgs, maxSocketPath, nodeLayout, realNodeName } from "./nodeconfig";
+import { corednsObjects, kubeletArgs, kubeProxyArgs, maxSocketPath, nodeLayout, realNodeName, realNodeTaint } from "./nodeconfig";
 import { prepareNode, teardownNode, waitContainerd } from "./node";
 import { corednsImageArchive, importImage, pauseImageArchive } from "./nodeimages";
 import { checkNodePrerequisites } from "./prereqs";
@@ -305,6 +305,7 @@ async function startOnce(
     if (n) {
       await waitUntil(`Node ${realNodeName} Ready`, deadline, running, () => nodeReady(creds, realNodeName));
       log(`node ${realNodeName} ready (${n.nodeIp}, pods ${n.podCidr}, Services ${n.serviceCidr})`);
+      await mergePatch(creds, `/api/v1/nodes/${realNodeName}`, { spec: { taints: nodes > 0 ? [realNodeTaint] : null } });
       for (const obj of corednsObjects(n)) await ensureObject(creds, obj);
       await waitUntil("CoreDNS Ready", deadline, running, () => deploymentReady(creds, "kube-system", "coredns"));
       log(`cluster DNS ready at ${n.dnsIp}`);
