@@ -93,6 +93,8 @@ export function collectionPath(obj: { apiVersion: string; kind: string; metadata
 /** Create the object unless it exists (an existing one is left as is). */
 export async function ensureObject(creds: AdminCredentials, obj: Record<string, unknown>): Promise<void> {
   const o = obj as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+  // Look first: a create of an existing Service with a fixed ClusterIP fails on the IP (422), not with 409.
+  if ((await request(creds, "GET", `${collectionPath(o)}/${encodeURIComponent(o.metadata.name)}`)).status === 200) return;
   const res = await request(creds, "POST", collectionPath(o), obj);
   if (res.status !== 201 && res.status !== 409) throw new Error(`creating ${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}: HTTP ${res.status}: ${res.body}`);
 }

@@ -119,3 +119,22 @@ test("up without a real node (kwok only) starts no node parts", { timeout: 120_0
   assert.ok(!cp.components.some((c) => ["containerd", "kubelet", "kube-proxy"].includes(c.name)));
   assert.match(cp.apiserverUrl, /^https:\/\/127\.0\.0\.1:/);
 });
+
+test("down --keep then up restarts the real node on the same addresses", { timeout: 300_000 }, async (t) => {
+  if (!(await checkNodePrerequisites()).ok) return t.skip("this machine cannot run the real node");
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "mooring-keep-"));
+  t.after(async () => {
+    await down({ dir }).catch(() => {});
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  const first = await up({ dir, realNode: true, timeoutMs: 180_000 });
+  const kept = await down({ dir, keep: true });
+  assert.deepEqual(kept.leftovers, []);
+  const started = Date.now();
+  const again = await up({ dir, timeoutMs: 180_000 });
+  t.diagnostic(`restart of a kept directory: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  assert.equal(again.reused, false);
+  assert.equal(again.nodeAddress, first.nodeAddress);
+  assert.equal(again.apiserverUrl, first.apiserverUrl);
+  assert.deepEqual(again.realNode, first.realNode);
+});
