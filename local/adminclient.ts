@@ -15,6 +15,10 @@ export interface Response {
 }
 
 export function request(creds: AdminCredentials, method: string, path: string, body?: unknown, timeoutMs = 5_000): Promise<Response> {
+  return requestWithType(creds, method, path, body, "application/json", timeoutMs);
+}
+
+function requestWithType(creds: AdminCredentials, method: string, path: string, body: unknown, contentType: string, timeoutMs = 5_000): Promise<Response> {
   const url = new URL(path, creds.server);
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
@@ -27,7 +31,7 @@ export function request(creds: AdminCredentials, method: string, path: string, b
         key: creds.key,
         agent: false,
         timeout: timeoutMs,
-        headers: payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {},
+        headers: payload ? { "content-type": contentType, "content-length": Buffer.byteLength(payload) } : {},
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -89,6 +93,8 @@ export function collectionPath(obj: { apiVersion: string; kind: string; metadata
 /** Create the object unless it exists (an existing one is left as is). */
 export async function ensureObject(creds: AdminCredentials, obj: Record<string, unknown>): Promise<void> {
   const o = obj as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+  // Look first: a create of an existing Service with a fixed ClusterIP fails on the IP (422), not with 409.
+  if ((await request(creds, "GET", `${collectionPath(o)}/${encodeURIComponent(o.metadata.name)}`)).status === 200) return;
   const res = await request(creds, "POST", collectionPath(o), obj);
   if (res.status !== 201 && res.status !== 409) throw new Error(`creating ${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}: HTTP ${res.status}: ${res.body}`);
 }
@@ -99,4 +105,16 @@ export async function deploymentReady(creds: AdminCredentials, namespace: string
   if (res.status !== 200) return false;
   const d = JSON.parse(res.body) as { spec?: { replicas?: number }; status?: { readyReplicas?: number } };
   return (d.status?.readyReplicas ?? 0) >= Math.max(1, d.spec?.replicas ?? 1);
+}
+
+/** True when GET path answers 200. */
+export async function exists(creds: AdminCredentials, path: string): Promise<boolean> {
+  return (await request(creds, "GET", path)).status === 200;
+}
+
+/** Merge-patch an object at path. */
+export async function mergePatch(creds: AdminCredentials, path: string, patch: unknown): Promise<void> {
+  const url = new URL(path, creds.server);
+  const res = await requestWithType(creds, "PATCH", url.pathname, patch, "application/merge-patch+json");
+  if (res.status !== 200) throw new Error(`PATCH ${path}: HTTP ${res.status}: ${res.body}`);
 }

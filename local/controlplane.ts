@@ -14,9 +14,9 @@ import { parseState, renderState, StateError, type ComponentName, type Component
 import * as flags from "./flags";
 import { extrasFile, stopExtras } from "./extras";
 import { renderKubeconfig } from "./kubeconfig";
-import { deploymentReady, ensureNode, ensureObject, nodeReady, readyz, type AdminCredentials } from "./adminclient";
+import { deploymentReady, ensureNode, ensureObject, exists, mergePatch, nodeReady, readyz, type AdminCredentials } from "./adminclient";
 import { claimNetwork, networkOf, networkPresent, preferredSlot, releaseNetwork, type NodeNetwork } from "./network";
-import { corednsObjects, kubeletArgs, kubeProxyArgs, maxSocketPath, nodeLayout, realNodeName } from "./nodeconfig";
+import { corednsObjects, kubeletArgs, kubeProxyArgs, maxSocketPath, nodeLayout, realNodeName, realNodeTaint } from "./nodeconfig";
 import { prepareNode, teardownNode, waitContainerd } from "./node";
 import { corednsImageArchive, importImage, pauseImageArchive } from "./nodeimages";
 import { checkNodePrerequisites } from "./prereqs";
@@ -213,6 +213,7 @@ interface Binaries {
 }
 
 const containerdBinary = "/usr/bin/containerd";
+const nodeComponents: ComponentName[] = ["containerd", "kubelet", "kube-proxy"];
 
 async function resolveBinaries(nodes: number, realNode: boolean): Promise<Binaries> {
   const [etcd, apiserver, controllerManager] = await Promise.all([toolPath("etcd"), toolPath("kube-apiserver"), toolPath("kube-controller-manager")]);
@@ -304,9 +305,12 @@ async function startOnce(
     if (n) {
       await waitUntil(`Node ${realNodeName} Ready`, deadline, running, () => nodeReady(creds, realNodeName));
       log(`node ${realNodeName} ready (${n.nodeIp}, pods ${n.podCidr}, Services ${n.serviceCidr})`);
+      await mergePatch(creds, `/api/v1/nodes/${realNodeName}`, { spec: { taints: nodes > 0 ? [realNodeTaint] : null } });
       for (const obj of corednsObjects(n)) await ensureObject(creds, obj);
       await waitUntil("CoreDNS Ready", deadline, running, () => deploymentReady(creds, "kube-system", "coredns"));
       log(`cluster DNS ready at ${n.dnsIp}`);
+      // Pods in `default` need its ServiceAccount, which the controller-manager creates a moment after start.
+      await waitUntil("ServiceAccount default/default", deadline, running, () => exists(creds, "/api/v1/namespaces/default/serviceaccounts/default"));
     }
     return state;
   } catch (err) {
@@ -338,15 +342,15 @@ async function stopEverything(dir: string, state: ControlPlaneState, log: Log): 
       if (c) await stopOne(c);
     }
     const containerd = byName("containerd");
+    // The control plane goes before the network: the apiserver's own shutdown talks to the address it binds.
     const teardown = await teardownNode(dir, nodeLayout(dir), networkOf(state.realNode.slot), async () => {
       if (containerd) await stopOne(containerd);
+      for (const c of [...state.components].reverse()) if (!nodeComponents.includes(c.name)) await stopOne(c);
     });
     leftovers = teardown.leftovers;
     for (const left of leftovers) log(`left behind: ${left}`);
-  }
-  for (const c of [...state.components].reverse()) {
-    if (["kube-proxy", "kubelet", "containerd"].includes(c.name) && state.realNode) continue;
-    await stopOne(c);
+  } else {
+    for (const c of [...state.components].reverse()) await stopOne(c);
   }
   return { stopped, leftovers };
 }

@@ -191,14 +191,15 @@ export interface NodeTeardown {
 /**
  * Remove the node's containers, shims, pod network namespaces, mounts, network, cgroups and the kubelet's
  * log links. containerd must still run (or be gone already); the kubelet and kube-proxy are stopped first
- * by the caller. stopContainerd stops containerd between removing the tasks and sweeping what they left.
+ * by the caller. stopProcesses stops containerd (and whatever else must go while the network still exists)
+ * between removing the tasks and sweeping what they left.
  */
-export async function teardownNode(dir: string, l: NodeLayout, n: NodeNetwork, stopContainerd: () => Promise<void>): Promise<NodeTeardown> {
+export async function teardownNode(dir: string, l: NodeLayout, n: NodeNetwork, stopProcesses: () => Promise<void>): Promise<NodeTeardown> {
   const leftovers: string[] = [];
   const socketUp = await exists(l.containerdSocket);
   const netnsIds = socketUp ? await containerNetnsIds(l) : new Set<string>();
   if (socketUp) await removeTasks(l);
-  await stopContainerd();
+  await stopProcesses();
   // Shims outlive containerd; any still serving this node's containers is killed by pid.
   for (const shim of await processesWith(l.containerdSocket)) {
     try {
@@ -222,6 +223,8 @@ export async function teardownNode(dir: string, l: NodeLayout, n: NodeNetwork, s
   if (await exists(`/sys/class/net/${n.hostInterface}`)) leftovers.push(`interface ${n.hostInterface}`);
   leftovers.push(...(await removeCgroups(n)).map((c) => `cgroup ${c}`));
   await removeLogLinks(l);
+  // containerd and its shims share these directories between instances: they go only once empty.
+  for (const d of ["/run/containerd/s", "/run/containerd/fifo", "/run/containerd/runc/k8s.io", "/run/containerd/runc", "/run/containerd"]) await fs.rmdir(d).catch(() => {});
   await fs.rm(l.containerdSocket, { force: true });
   await fs.rm(`${l.containerdSocket}.ttrpc`, { force: true });
   return { leftovers };

@@ -5,6 +5,11 @@ import type { NodeNetwork } from "./network";
 
 /** Name of the real Node. */
 export const realNodeName = "mooring-node";
+/**
+ * With kwok nodes beside it, the real node carries this PreferNoSchedule taint: pods that do not ask for the
+ * real node (nodeSelector `type: real`) go to the fake nodes, where any image "runs".
+ */
+export const realNodeTaint = { key: "mooring.dev/real-node", value: "true", effect: "PreferNoSchedule" };
 export const clusterDomain = "cluster.local";
 /** References of the images `up` builds offline and imports into the node (never pulled). */
 export const pauseImage = "mooring.local/pause:1";

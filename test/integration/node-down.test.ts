@@ -25,11 +25,12 @@ async function machine(dir: string): Promise<Record<string, string[]>> {
   for (const name of await fs.readdir("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     const argv = (await fs.readFile(`/proc/${name}/cmdline`, "utf8").catch(() => "")).split("\0").join(" ");
-    if (argv.includes(dir) || /containerd-shim/.test(argv)) procs.push(`${name} ${argv}`);
+    // This cluster's processes and shims name its directory (the shims by containerd's socket under it).
+    if (argv.includes(dir)) procs.push(`${name} ${argv}`);
   }
   const cgroups: string[] = [];
   for (const h of await fs.readdir("/sys/fs/cgroup").catch(() => [] as string[])) {
-    for (const e of await fs.readdir(path.join("/sys/fs/cgroup", h)).catch(() => [] as string[])) if (e.startsWith("mooring-")) cgroups.push(`${h}/${e}`);
+    for (const e of await fs.readdir(path.join("/sys/fs/cgroup", h)).catch(() => [] as string[])) if (/^mooring-\d+$/.test(e)) cgroups.push(`${h}/${e}`);
   }
   return {
     interfaces: lines(await sh("ip", ["-o", "link", "show"])).map((l) => l.split(":")[1]!.trim().split("@")[0]!),
@@ -95,15 +96,21 @@ test("down after pods ran leaves no containers, shims, mounts, namespaces, inter
   assert.ok(during.netns?.includes(n.netns), "the node's network namespace while up");
   assert.ok(during.netns?.some((x) => x.startsWith("cni-")), "a pod network namespace while up");
   assert.ok(during.iptables?.some((l) => l.includes(`MOORING-${n.slot}`)), "host guard rules while up");
-  assert.ok(during.processes?.some((p) => p.includes("containerd-shim")), "a containerd shim while up");
+  assert.ok(during.processes?.some((p) => p.includes("containerd-shim")), "a containerd shim of this node while up");
   assert.ok(during.mounts?.some((m) => m.includes(dir)), "mounts under the directory while up");
   assert.ok(during.cgroups?.length, "cgroups while up");
 
   const { stopped, leftovers } = await down({ dir });
   assert.deepEqual(leftovers, []);
   assert.ok(stopped.includes("containerd") && stopped.includes("kubelet") && stopped.includes("kube-proxy"), stopped.join(","));
+  // What this cluster added while it ran must be gone (other clusters on the machine may come and go meanwhile).
   const after = added(before, await machine(dir));
-  assert.deepEqual(after, {}, `left on the machine after down: ${JSON.stringify(after, null, 2)}`);
+  const left: Record<string, string[]> = {};
+  for (const [k, items] of Object.entries(after)) {
+    const stillThere = items.filter((i) => during[k]?.includes(i));
+    if (stillThere.length) left[k] = stillThere;
+  }
+  assert.deepEqual(left, {}, `left on the machine after down: ${JSON.stringify(left, null, 2)}`);
 });
 
 test("up without a real node (kwok only) starts no node parts", { timeout: 120_000 }, async (t) => {
@@ -118,4 +125,23 @@ test("up without a real node (kwok only) starts no node parts", { timeout: 120_0
   assert.deepEqual(cp.nodeNames, ["kwok-node-0"]);
   assert.ok(!cp.components.some((c) => ["containerd", "kubelet", "kube-proxy"].includes(c.name)));
   assert.match(cp.apiserverUrl, /^https:\/\/127\.0\.0\.1:/);
+});
+
+test("down --keep then up restarts the real node on the same addresses", { timeout: 300_000 }, async (t) => {
+  if (!(await checkNodePrerequisites()).ok) return t.skip("this machine cannot run the real node");
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "mooring-keep-"));
+  t.after(async () => {
+    await down({ dir }).catch(() => {});
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  const first = await up({ dir, realNode: true, timeoutMs: 180_000 });
+  const kept = await down({ dir, keep: true });
+  assert.deepEqual(kept.leftovers, []);
+  const started = Date.now();
+  const again = await up({ dir, timeoutMs: 180_000 });
+  t.diagnostic(`restart of a kept directory: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  assert.equal(again.reused, false);
+  assert.equal(again.nodeAddress, first.nodeAddress);
+  assert.equal(again.apiserverUrl, first.apiserverUrl);
+  assert.deepEqual(again.realNode, first.realNode);
 });

@@ -9,6 +9,8 @@ import type { RealNode } from "../../local/controlplane";
 import { overlaps } from "../../local/network";
 
 const image = "mooring.local/nodecheck:1";
+/** On the real node: the test cluster has a kwok node too, where pods only pretend to run. */
+const onRealNode = { type: "real" };
 
 function httpGet(url: string, timeoutMs = 5_000): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -64,9 +66,9 @@ describe("the real node", { timeout: 300_000 }, () => {
     const applied = Date.now();
     await apps.createNamespacedDeployment({
       namespace,
-      body: { metadata: { name: "web" }, spec: { replicas: 2, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [container()] } } } },
+      body: { metadata: { name: "web" }, spec: { replicas: 2, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { nodeSelector: onRealNode, containers: [container()] } } } },
     });
-    await core.createNamespacedPod({ namespace, body: { metadata: { name: "lame", labels }, spec: { containers: [container({ NOT_READY: "1" })] } } });
+    await core.createNamespacedPod({ namespace, body: { metadata: { name: "lame", labels }, spec: { nodeSelector: onRealNode, containers: [container({ NOT_READY: "1" })] } } });
     const svc = await core.createNamespacedService({ namespace, body: { metadata: { name: "web" }, spec: { selector: labels, ports: [{ port: 80, targetPort: 8080 }] } } });
     serviceIp = svc.spec!.clusterIP!;
     const ready = await waitFor(
@@ -78,6 +80,7 @@ describe("the real node", { timeout: 300_000 }, () => {
     );
     t.diagnostic(`pod start (create → 2 pods Ready): ${((Date.now() - applied) / 1000).toFixed(1)} s`);
     webIps = ready.map((p) => p.status!.podIP!);
+    for (const p of ready) assert.equal(p.spec?.nodeName, node.name);
     for (const ip of webIps) assert.ok(overlaps(`${ip}/32`, node.podCidr), `pod IP ${ip} in ${node.podCidr}`);
     probePod = ready[0]!.metadata!.name!;
 
