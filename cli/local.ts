@@ -4,9 +4,13 @@ import { checkFlags, parseArgs, stringFlag } from "./args";
 import { down, status, up } from "../local/controlplane";
 
 const usage = `usage:
-  mooring local up --dir DIR [--nodes N]   start (or reuse) a control plane; prints export KUBECONFIG=...
-  mooring local down --dir DIR [--keep]    stop it; --keep keeps data, PKI and logs for a later up
-  mooring local status --dir DIR           show its processes and /readyz
+  mooring local up --dir DIR [--nodes N] [--real-node[=true|false]] [--images A.tar,B.tar]
+      start (or reuse) a cluster; prints export KUBECONFIG=...
+      a real node (containerd, kubelet, kube-proxy, CoreDNS) runs where the machine can run containers;
+      --real-node=false runs none, --real-node fails with the reason when it cannot; --nodes N adds kwok
+      fake nodes; --images imports OCI image archives into the real node
+  mooring local down --dir DIR [--keep]    stop it and remove what the node left; --keep keeps data, PKI and logs
+  mooring local status --dir DIR           show its processes, its node and /readyz
 `;
 
 const progress = (line: string) => process.stderr.write(`mooring local: ${line}\n`);
@@ -21,19 +25,30 @@ function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** --real-node (true), --real-node=true|false, or absent. */
+function realNodeFlag(v: string | true | undefined): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === true || v === "true") return true;
+  if (v === "false") return false;
+  throw new Error(`--real-node takes true or false, got ${v}`);
+}
+
 export async function localCommand(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   try {
     switch (verb) {
       case "up": {
-        const args = parseArgs(rest);
-        checkFlags(args, ["dir", "nodes"]);
+        const args = parseArgs(rest, ["real-node"]);
+        checkFlags(args, ["dir", "nodes", "real-node", "images"]);
         const nodesFlag = stringFlag(args, "nodes");
         const nodes = nodesFlag === undefined ? undefined : Number(nodesFlag);
         if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 0)) throw new Error(`--nodes must be a whole number, got ${nodesFlag}`);
+        const realNode = realNodeFlag(args.flags.get("real-node"));
+        const images = stringFlag(args, "images")?.split(",").filter(Boolean).map((f) => path.resolve(process.cwd(), f));
         const started = Date.now();
-        const cp = await up({ dir: dirFlag(args), nodes, log: progress });
-        progress(`${cp.reused ? "reused" : "ready"} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${cp.apiserverUrl}, ${cp.nodes} node(s)`);
+        const cp = await up({ dir: dirFlag(args), nodes, log: progress, ...(realNode === undefined ? {} : { realNode }), ...(images ? { images } : {}) });
+        const what = cp.realNode ? `real node ${cp.realNode.name} (${cp.realNode.nodeIp}) + ${cp.nodes} kwok node(s)` : `${cp.nodes} kwok node(s)`;
+        progress(`${cp.reused ? "reused" : "ready"} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${cp.apiserverUrl}, ${what}`);
         process.stdout.write(`export KUBECONFIG=${shellQuote(cp.kubeconfigPath)}\n`);
         return 0;
       }
@@ -41,8 +56,12 @@ export async function localCommand(argv: string[]): Promise<number> {
         const args = parseArgs(rest, ["keep"]);
         checkFlags(args, ["dir", "keep"]);
         const dir = dirFlag(args);
-        const { stopped } = await down({ dir, keep: args.flags.get("keep") === true, log: progress });
+        const { stopped, leftovers } = await down({ dir, keep: args.flags.get("keep") === true, log: progress });
         progress(stopped.length ? `stopped ${stopped.join(", ")}` : "nothing was running");
+        if (leftovers.length) {
+          progress(`could not remove: ${leftovers.join("; ")}`);
+          return 1;
+        }
         return 0;
       }
       case "status": {
@@ -54,11 +73,17 @@ export async function localCommand(argv: string[]): Promise<number> {
           return 1;
         }
         process.stdout.write(`dir:        ${s.dir}\napiserver:  ${s.apiserverUrl}\nkubeconfig: ${s.kubeconfigPath}\nnodes:      ${s.nodes}\n`);
-        process.stdout.write(`readyz:     ${s.readyz.ok ? "ok" : s.readyz.detail}\n\n`);
+        process.stdout.write(`readyz:     ${s.readyz.ok ? "ok" : s.readyz.detail}\n`);
+        if (s.realNode) {
+          const n = s.realNode;
+          process.stdout.write(`real node:  ${n.name} ${n.ready ? "Ready" : "NOT Ready"} (InternalIP ${n.nodeIp}, namespace ${n.netns})\n`);
+          process.stdout.write(`networks:   pods ${n.podCidr}, Services ${n.serviceCidr}, DNS ${n.dnsIp}, pods reach the host at ${n.nodeAddress}\n`);
+        } else process.stdout.write("real node:  none\n");
+        process.stdout.write("\n");
         const rows = [["COMPONENT", "PID", "RUNNING", "PORTS"], ...s.components.map((c) => [c.name, String(c.pid), c.running ? "yes" : "NO", Object.entries(c.ports).map(([k, v]) => `${k}=${v}`).join(" ")])];
         const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
         for (const r of rows) process.stdout.write(r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
-        return s.readyz.ok && s.components.every((c) => c.running) ? 0 : 1;
+        return s.readyz.ok && s.components.every((c) => c.running) && (s.realNode?.ready ?? true) ? 0 : 1;
       }
       case undefined:
       case "help":

@@ -68,3 +68,35 @@ export async function nodeReady(creds: AdminCredentials, name: string): Promise<
   const node = JSON.parse(res.body) as NodeStatus;
   return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 }
+
+const plurals: Record<string, string> = {
+  ServiceAccount: "serviceaccounts",
+  ConfigMap: "configmaps",
+  Service: "services",
+  Deployment: "deployments",
+  ClusterRole: "clusterroles",
+  ClusterRoleBinding: "clusterrolebindings",
+};
+
+/** Collection path of an object of one of the kinds `up` creates itself. */
+export function collectionPath(obj: { apiVersion: string; kind: string; metadata: { namespace?: string } }): string {
+  const plural = plurals[obj.kind];
+  if (!plural) throw new Error(`no collection path known for kind ${obj.kind}`);
+  const base = obj.apiVersion.includes("/") ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
+  return obj.metadata.namespace ? `${base}/namespaces/${encodeURIComponent(obj.metadata.namespace)}/${plural}` : `${base}/${plural}`;
+}
+
+/** Create the object unless it exists (an existing one is left as is). */
+export async function ensureObject(creds: AdminCredentials, obj: Record<string, unknown>): Promise<void> {
+  const o = obj as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+  const res = await request(creds, "POST", collectionPath(o), obj);
+  if (res.status !== 201 && res.status !== 409) throw new Error(`creating ${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}: HTTP ${res.status}: ${res.body}`);
+}
+
+/** True when a Deployment's ready replicas reach its desired count (at least one). */
+export async function deploymentReady(creds: AdminCredentials, namespace: string, name: string): Promise<boolean> {
+  const res = await request(creds, "GET", `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments/${encodeURIComponent(name)}`);
+  if (res.status !== 200) return false;
+  const d = JSON.parse(res.body) as { spec?: { replicas?: number }; status?: { readyReplicas?: number } };
+  return (d.status?.readyReplicas ?? 0) >= Math.max(1, d.spec?.replicas ?? 1);
+}

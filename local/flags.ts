@@ -1,6 +1,7 @@
 // Command lines of the control plane's components, as pure functions of the layout and ports.
 import * as path from "node:path";
 import type { Pki } from "./pki";
+import type { NodeNetwork } from "./network";
 
 export interface Ports {
   etcdClient: number;
@@ -16,7 +17,9 @@ export interface Layout {
   etcdData: string;
   logs: string;
   adminKubeconfig: string;
-  kubeconfigs: { controllerManager: string; scheduler: string; kwok: string };
+  kubeconfigs: { controllerManager: string; scheduler: string; kwok: string; kubelet: string; kubeProxy: string };
+  /** The real node's network, when the control plane has one. */
+  network?: NodeNetwork;
 }
 
 export const serviceCidr = "10.0.0.0/24";
@@ -28,11 +31,12 @@ export const serviceAccountIssuer = "https://kubernetes.default.svc.cluster.loca
 /** The annotation that marks the Nodes kwok plays the kubelet for. */
 export const kwokNodeAnnotation = { key: "kwok.x-k8s.io/node", value: "fake" };
 
-export function layout(dir: string, pki: Pki): Layout {
+export function layout(dir: string, pki: Pki, network?: NodeNetwork): Layout {
   const kc = path.join(dir, "kubeconfigs");
   return {
     dir,
     pki,
+    ...(network ? { network } : {}),
     etcdData: path.join(dir, "etcd"),
     logs: path.join(dir, "logs"),
     adminKubeconfig: path.join(dir, "kubeconfig"),
@@ -40,6 +44,8 @@ export function layout(dir: string, pki: Pki): Layout {
       controllerManager: path.join(kc, "controller-manager.kubeconfig"),
       scheduler: path.join(kc, "scheduler.kubeconfig"),
       kwok: path.join(kc, "kwok.kubeconfig"),
+      kubelet: path.join(kc, "kubelet.kubeconfig"),
+      kubeProxy: path.join(kc, "kube-proxy.kubeconfig"),
     },
   };
 }
@@ -61,11 +67,28 @@ export function etcdArgs(l: Layout, p: Ports): string[] {
   ];
 }
 
+/** The address the apiserver binds and advertises: the host end of the node's link, else loopback. */
+export function apiserverAddress(l: Pick<Layout, "network">): string {
+  return l.network?.hostAddress ?? "127.0.0.1";
+}
+
 export function apiserverArgs(l: Layout, p: Ports): string[] {
+  const n = l.network;
+  // With a real node, pods reach the apiserver through the `kubernetes` Service, whose endpoint is the
+  // advertised address; without one, a loopback address is not a valid Endpoints IP and nothing needs it.
+  const network = n
+    ? [
+        `--service-cluster-ip-range=${n.serviceCidr}`,
+        `--kubelet-client-certificate=${l.pki.apiserverKubeletClient.cert}`,
+        `--kubelet-client-key=${l.pki.apiserverKubeletClient.key}`,
+        // The node's host name resolves to 127.0.0.1 here; its InternalIP is the one to dial.
+        "--kubelet-preferred-address-types=InternalIP",
+      ]
+    : [`--service-cluster-ip-range=${serviceCidr}`, "--endpoint-reconciler-type=none"];
   return [
     `--etcd-servers=http://127.0.0.1:${p.etcdClient}`,
-    "--bind-address=127.0.0.1",
-    "--advertise-address=127.0.0.1",
+    `--bind-address=${apiserverAddress(l)}`,
+    `--advertise-address=${apiserverAddress(l)}`,
     `--secure-port=${p.apiserver}`,
     `--tls-cert-file=${l.pki.apiserver.cert}`,
     `--tls-private-key-file=${l.pki.apiserver.key}`,
@@ -74,9 +97,7 @@ export function apiserverArgs(l: Layout, p: Ports): string[] {
     `--service-account-issuer=${serviceAccountIssuer}`,
     `--service-account-key-file=${l.pki.serviceAccountPub}`,
     `--service-account-signing-key-file=${l.pki.serviceAccountKey}`,
-    `--service-cluster-ip-range=${serviceCidr}`,
-    // A loopback address is not a valid Endpoints IP; nothing in-cluster needs to reach the apiserver.
-    "--endpoint-reconciler-type=none",
+    ...network,
     "--allow-privileged=true",
     "--profiling=false",
   ];
@@ -114,7 +135,7 @@ export function kwokArgs(l: Layout): string[] {
     // Only the Nodes `up` creates: other Nodes in the cluster are someone else's.
     "--manage-all-nodes=false",
     `--manage-nodes-with-annotation-selector=${kwokNodeAnnotation.key}=${kwokNodeAnnotation.value}`,
-    `--cidr=${podCidr}`,
+    `--cidr=${l.network?.fakePodCidr ?? podCidr}`,
     "--node-ip=127.0.0.1",
   ];
 }

@@ -1,5 +1,5 @@
 // DIR/state.json: what `up` started (pids, binaries, ports), so `down` and `status` act on exactly that.
-export const componentNames = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"] as const;
+export const componentNames = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "containerd", "kubelet", "kube-proxy"] as const;
 export type ComponentName = (typeof componentNames)[number];
 
 export interface ComponentState {
@@ -11,6 +11,13 @@ export interface ComponentState {
   ports: Record<string, number>;
   log: string;
   startedAt: string;
+  /** Network namespace the component runs in (the real node's), when not the host's. */
+  netns?: string;
+}
+
+/** The real node: its network slot (addresses, namespace and cgroups follow from it, see network.ts). */
+export interface RealNodeState {
+  slot: number;
 }
 
 export interface ControlPlaneState {
@@ -20,6 +27,8 @@ export interface ControlPlaneState {
   nodes: number;
   /** Components in start order (stopped in reverse). */
   components: ComponentState[];
+  /** Present when the control plane has a real node. */
+  realNode?: RealNodeState;
 }
 
 export class StateError extends Error {
@@ -50,8 +59,14 @@ export function parseState(text: string, file: string): ControlPlaneState {
   }
   if (!isRecord(raw)) throw new StateError(file, "not a JSON object");
   if (raw.version !== 1) throw new StateError(file, `unsupported version ${JSON.stringify(raw.version)}`);
-  if (typeof raw.apiserverUrl !== "string" || !/^https:\/\/127\.0\.0\.1:\d+$/.test(raw.apiserverUrl)) {
-    throw new StateError(file, `apiserverUrl ${JSON.stringify(raw.apiserverUrl)} is not https://127.0.0.1:<port>`);
+  if (typeof raw.apiserverUrl !== "string" || !/^https:\/\/(127\.0\.0\.1|10\.222\.\d{1,3}\.1):\d+$/.test(raw.apiserverUrl)) {
+    throw new StateError(file, `apiserverUrl ${JSON.stringify(raw.apiserverUrl)} is not https://127.0.0.1:<port> or a node link's https://10.222.<slot>.1:<port>`);
+  }
+  let realNode: RealNodeState | undefined;
+  if (raw.realNode !== undefined) {
+    const slot = isRecord(raw.realNode) ? raw.realNode.slot : undefined;
+    if (typeof slot !== "number" || !Number.isInteger(slot) || slot < 0 || slot > 249) throw new StateError(file, "realNode.slot is not a network slot (0-249)");
+    realNode = { slot };
   }
   if (typeof raw.nodes !== "number" || !Number.isInteger(raw.nodes) || raw.nodes < 0) throw new StateError(file, "nodes is not a count");
   if (!Array.isArray(raw.components)) throw new StateError(file, "components is not a list");
@@ -68,6 +83,7 @@ export function parseState(text: string, file: string): ControlPlaneState {
       throw new StateError(file, `${where}.ports is not a map of port numbers`);
     }
     if (typeof c.log !== "string") throw new StateError(file, `${where}.log is not a path`);
+    if (c.netns !== undefined && (typeof c.netns !== "string" || !/^mooring-\d+$/.test(c.netns))) throw new StateError(file, `${where}.netns is not a node namespace`);
     return {
       name: c.name as ComponentName,
       binary: c.binary,
@@ -75,9 +91,10 @@ export function parseState(text: string, file: string): ControlPlaneState {
       ports: c.ports as Record<string, number>,
       log: c.log,
       startedAt: typeof c.startedAt === "string" ? c.startedAt : "",
+      ...(typeof c.netns === "string" ? { netns: c.netns } : {}),
     };
   });
-  return { version: 1, apiserverUrl: raw.apiserverUrl, nodes: raw.nodes, components };
+  return { version: 1, apiserverUrl: raw.apiserverUrl, nodes: raw.nodes, components, ...(realNode ? { realNode } : {}) };
 }
 
 export function renderState(state: ControlPlaneState): string {

@@ -1,4 +1,5 @@
-// Test access to the shared control plane that `npm test` (scripts/test.js) starts for the integration run.
+// Test access to the shared control plane that `npm test` (scripts/test.js) starts for the integration run,
+// and to its real node (test images built offline and imported into it).
 import { randomBytes } from "node:crypto";
 import { promises as fs, readFileSync } from "node:fs";
 import * as os from "node:os";
@@ -6,6 +7,9 @@ import * as path from "node:path";
 import type { TestContext } from "node:test";
 import * as k8s from "@kubernetes/client-node";
 import { renderKubeconfig } from "../../local/kubeconfig";
+import { status, type RealNode } from "../../local/controlplane";
+import { goProgramImage, importImage } from "../../local/nodeimages";
+import { projectRoot } from "../../local/tools";
 
 /** The admin KubeConfig of the test run's control plane (MOORING_TEST_KUBECONFIG). */
 export function testKubeConfig(): k8s.KubeConfig {
@@ -128,4 +132,27 @@ export async function waitFor<T>(fn: () => T | undefined | null | false | Promis
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** The directory of the test run's control plane (MOORING_TEST_DIR). */
+export function testClusterDir(): string {
+  const dir = process.env.MOORING_TEST_DIR;
+  if (!dir) throw new Error("MOORING_TEST_DIR is not set: run integration tests via `npm test` (node scripts/test.js integration)");
+  return dir;
+}
+
+/** The real node of the test run's cluster; undefined when it runs kwok nodes only. */
+export async function testRealNode(): Promise<RealNode | undefined> {
+  const s = await status({ dir: testClusterDir() });
+  return s.realNode;
+}
+
+/**
+ * Build test/fixtures/<program> (a static Go program) as image `ref` and import it into the real node of the
+ * cluster in dir (default: the test run's). Pods use it with imagePullPolicy Never.
+ */
+export async function testProgramImage(program: string, ref: string, dir = testClusterDir()): Promise<string> {
+  const archive = await goProgramImage(path.join(projectRoot(), "test", "fixtures", program), ref);
+  await importImage(dir, archive);
+  return ref;
 }

@@ -18,7 +18,8 @@ function deployment(name: string, replicas: number): k8s.V1Deployment {
     spec: {
       replicas,
       selector: { matchLabels: labels },
-      template: { metadata: { labels }, spec: { containers: [{ name: "app", image: "registry.example/app:1" }] } },
+      // On kwok's fake nodes: the image is never pulled there (the real node could not pull it).
+      template: { metadata: { labels }, spec: { nodeSelector: { type: "kwok" }, containers: [{ name: "app", image: "registry.example/app:1" }] } },
     },
   };
 }
@@ -101,7 +102,7 @@ test("up in a fresh directory is ready for kubectl; down stops every process and
     await down({ dir }).catch(() => {});
     await fs.rm(dir, { recursive: true, force: true });
   });
-  const cp = await up({ dir, nodes: 0 });
+  const cp = await up({ dir, nodes: 0, realNode: false });
   assert.equal(cp.reused, false);
   assert.deepEqual(cp.components.map((c) => c.name), ["etcd", "kube-apiserver", "kube-controller-manager"]);
   assert.equal((await kubectl(["--kubeconfig", path.join(dir, "kubeconfig"), "get", "--raw", "/readyz"])).trim(), "ok");

@@ -12,6 +12,9 @@ const pki: Pki = {
   controllerManager: pair("controller-manager"),
   scheduler: pair("scheduler"),
   kwok: pair("kwok"),
+  kubelet: pair("kubelet"),
+  kubeProxy: pair("kube-proxy"),
+  apiserverKubeletClient: pair("apiserver-kubelet-client"),
   serviceAccountKey: "/d/pki/sa.key",
   serviceAccountPub: "/d/pki/sa.pub",
 };

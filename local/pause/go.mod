@@ -1,0 +1,3 @@
+module mooring.dev/local/pause
+
+go 1.22
