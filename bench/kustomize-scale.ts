@@ -173,7 +173,7 @@ export async function kustomizeScale(): Promise<number> {
   process.once("SIGTERM", onSignal);
   try {
     log(`control plane up (${cpDir})`);
-    const cp = await up({ dir: cpDir, nodes: 1, timeoutMs: 180_000, log: (l) => log(l) });
+    const cp = await up({ dir: cpDir, nodes: 1, realNode: false, timeoutMs: 180_000, log: (l) => log(l) });
     const client = new KubeClient(await loadKubeConfig(cp.kubeconfigPath));
     await waitEstablished(client);
     await apply(client, { apiVersion: "v1", kind: "Namespace", metadata: { name: w.sourceNamespace } }, fieldManager);

@@ -207,7 +207,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
   const loadBefore = loadavg();
   try {
     log(`${c.system} N=${c.n}: control plane up (${cpDir})`);
-    const cp: ControlPlane = await up({ dir: cpDir, nodes: 1, timeoutMs: 180_000 });
+    const cp: ControlPlane = await up({ dir: cpDir, nodes: 1, realNode: false, timeoutMs: 180_000 });
     const client = new KubeClient(await loadKubeConfig(cp.kubeconfigPath));
     const apiserverPid = cp.components.find((x) => x.name === "kube-apiserver")!.pid;
     await setupCluster(client, c.n, c.system.startsWith("flux"));

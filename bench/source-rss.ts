@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   let git: { close(): Promise<void> } | undefined;
   try {
     process.stderr.write(`control plane in ${dir} ...\n`);
-    const cp = await up({ dir, nodes: 0, log: (l) => process.stderr.write(`  ${l}\n`) });
+    const cp = await up({ dir, nodes: 0, realNode: false, log: (l) => process.stderr.write(`  ${l}\n`) });
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
     const admin = new KubeClient(kc);
