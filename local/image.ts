@@ -22,7 +22,7 @@ import {
   withCacheLock,
   writeLayerTar,
 } from "./imagecache";
-import { type ImageConfig, writeOciArchive } from "./oci";
+import { type ImageConfig, pruneLayerCache, writeOciArchive } from "./oci";
 import { ensureRootfsLayer } from "./rootfs";
 import { ensureTools, loadTools, projectRoot } from "./tools";
 
@@ -290,9 +290,11 @@ async function ensureImage(def: ImageDefinition, planner: Planner, progress: Pro
       const started = Date.now();
       const appTar = await cachedLayer(path.join(dir, plan.app.file), progress, plan.app.make);
       progress(`${def.name}: writing the OCI archive (${layers.map((l) => l.name).join(", ")}) ...`);
-      const written = await writeOciArchive(archive, { ref: def.ref, layers: layers.map((l) => l.path), config: def.config });
+      const layerCache = cacheFile("layers");
+      const written = await writeOciArchive(archive, { ref: def.ref, layers: layers.map((l) => l.path), config: def.config, layerCache });
       await fs.writeFile(recordFile, JSON.stringify({ ref: written.ref, manifestDigest: written.manifestDigest } satisfies BuildRecord) + "\n");
       await fs.rm(appTar, { force: true });
+      await pruneLayerCache(layerCache);
       progress(`${def.name}: app layer and archive written in ${fmtSeconds(Date.now() - started)}, ${fmtMiB((await fs.stat(archive)).size)}`);
       built = true;
     });
@@ -303,12 +305,15 @@ async function ensureImage(def: ImageDefinition, planner: Planner, progress: Pro
   return { ref: def.ref, archive, manifestDigest: record.manifestDigest, layers: plan.layers.map((l) => l.name).concat("app"), built };
 }
 
-/** Keep the three newest builds of an image besides the current one (other checkouts may still use them). */
+/**
+ * Keep the three newest builds of an image besides the current one, and any made within the last hour: other
+ * checkouts on this machine may still be importing theirs.
+ */
 async function pruneBuilds(dir: string, current: string): Promise<void> {
   const names = (await fs.readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory() && e.name !== current && /^[0-9a-f]{20}$/.test(e.name));
   const dated = await Promise.all(names.map(async (e) => ({ n: e.name, t: (await fs.stat(path.join(dir, e.name))).mtimeMs })));
-  for (const { n } of dated.sort((a, b) => b.t - a.t).slice(3)) {
-    if (await exists(path.join(dir, `${n}`, "image.oci.tar.lock"))) continue;
+  for (const { n, t } of dated.sort((a, b) => b.t - a.t).slice(3)) {
+    if (Date.now() - t < 3_600_000 || (await exists(path.join(dir, n, "image.oci.tar.lock")))) continue;
     await fs.rm(path.join(dir, n), { recursive: true, force: true });
   }
 }

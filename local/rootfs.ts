@@ -82,6 +82,30 @@ export async function readHostApt(etcApt = "/etc/apt"): Promise<HostApt> {
   return { sources, options: aptOptionsFrom(dump) };
 }
 
+/** The suites a sources file names (one-line `deb URI SUITE …` entries and deb822 `Suites:` fields). */
+export function aptSuites(source: AptSource): string[] {
+  const suites: string[] = [];
+  for (const raw of source.content.split("\n")) {
+    const line = raw.replace(/#.*$/, "").trim();
+    const deb822 = /^Suites:\s*(.*)$/i.exec(line);
+    if (deb822) suites.push(...deb822[1]!.trim().split(/\s+/));
+    const oneLine = /^deb\s+(\[[^\]]*\]\s+)?\S+\s+(\S+)/.exec(line);
+    if (oneLine) suites.push(oneLine[2]!);
+  }
+  return suites;
+}
+
+/** The rootfs is the spec's release: this machine's sources must carry it (a trixie machine would make trixie). */
+export function checkSourcesCarry(suite: string, apt: HostApt): void {
+  const found = [...new Set(apt.sources.flatMap(aptSuites))];
+  if (!found.includes(suite)) {
+    throw new ImageBuildError(
+      `this machine's apt sources (${apt.sources.map((s) => s.file).join(", ")}) name the suites ${found.join(", ") || "(none)"}, not ${suite}: ` +
+        `the images are Debian ${suite}, as bootstrap/Dockerfile's base; add a ${suite} entry to the apt sources`,
+    );
+  }
+}
+
 /** The cache key of a rootfs: spec, sources and carried options. Any change makes a new rootfs. */
 export function rootfsKey(spec: RootfsSpec, apt: HostApt): string {
   const sources = apt.sources.map((s) => ({ format: s.file.endsWith(".sources") ? "deb822" : "one-line", content: s.content }));
@@ -115,6 +139,7 @@ export async function ensureRootfsLayer(opts: { spec?: RootfsSpec; progress?: Pr
   const spec = opts.spec ?? rootfsSpec;
   const progress = opts.progress ?? (() => {});
   const apt = await readHostApt();
+  checkSourcesCarry(spec.suite, apt);
   const key = rootfsKey(spec, apt);
   const dir = path.join(imageCacheRoot(), "rootfs");
   const out = path.join(dir, `${spec.suite}-${key}.tar`);

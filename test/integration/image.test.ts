@@ -152,6 +152,11 @@ describe("mooring image build: the controllers image", { timeout: 25 * 60_000 },
     const b = await bundle(image, rootfs, path.join(dir, "run-entry"), { args: ["--help"] });
     const r = await runOnce(b, path.join(dir, "runc"));
     assert.equal(r.code, 0, `entrypoint --help exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /node dist\/controllers\/main\.js \[flags\]/);
+    assert.match(r.stdout, /--controllers /);
+    const bad = await runOnce(await bundle(image, rootfs, path.join(dir, "run-bad-flag"), { args: ["--no-such-flag"] }), path.join(dir, "runc"));
+    assert.equal(bad.code, 2, "tini passes the entry's exit code on");
+    assert.match(bad.stderr, /unknown flag: --no-such-flag/);
   });
 
   it("carries working git, ssh, kustomize and node for that user", async () => {

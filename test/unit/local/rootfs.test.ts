@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { aptOptionsFrom, hasAptEntries, mmdebstrapArgs, readHostApt, rootfsKey, rootfsSpec, type HostApt } from "../../../local/rootfs";
+import { aptOptionsFrom, aptSuites, checkSourcesCarry, hasAptEntries, mmdebstrapArgs, readHostApt, rootfsKey, rootfsSpec, type HostApt } from "../../../local/rootfs";
 
 const dump = [
   'APT "";',
@@ -46,6 +46,18 @@ describe("rootfs from this machine's apt configuration", () => {
     assert.ok(args.includes('--aptopt=Acquire::Check-Valid-Until "false";'));
     assert.ok(args.includes("--dpkgopt=path-exclude=/usr/share/doc/*"));
     assert.deepEqual(args.slice(-3), ["bookworm", "/w/rootfs.tar", "/w/0-debian.sources"]);
+  });
+
+  it("finds the suites of one-line and deb822 sources, and refuses sources without the image's release", () => {
+    assert.deepEqual(aptSuites(apt.sources[0]!), ["bookworm"]);
+    assert.deepEqual(
+      aptSuites({ file: "x.list", content: "deb [arch=amd64 signed-by=/k.gpg] http://deb.debian.org/debian bookworm-updates main\n# deb http://x trixie main\n" }),
+      ["bookworm-updates"],
+    );
+    assert.deepEqual(aptSuites({ file: "y.sources", content: "Types: deb\nSuites: bookworm bookworm-updates\n" }), ["bookworm", "bookworm-updates"]);
+    checkSourcesCarry("bookworm", apt);
+    const trixie: HostApt = { sources: [{ file: "/etc/apt/sources.list.d/debian.sources", content: "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie\n" }], options: [] };
+    assert.throws(() => checkSourcesCarry("bookworm", trixie), /name the suites trixie, not bookworm: the images are Debian bookworm/);
   });
 
   it("reads sources.list and sources.list.d, skipping empty and other files", async () => {
