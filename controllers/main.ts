@@ -52,18 +52,6 @@ export interface ControllersOptions extends KustomizeFlags, ManagerTuning {
   watchNamespace?: string;
   /** --watch-all-namespaces (default true); false watches only the runtime namespace. */
   watchAllNamespaces?: boolean;
-  /** --watch-label-selector: reconcile only objects whose labels match (sharding); each shard elects its own leader. */
-  watchLabelSelector?: string;
-  /** --kube-api-qps: client-side limit of apiserver requests per second (default: none, the apiserver's own fairness). */
-  kubeApiQps?: number;
-  /** --kube-api-burst: requests allowed above the QPS limit at once (with kubeApiQps). */
-  kubeApiBurst?: number;
-  /** --min-retry-delay in ms (default 750ms): first backoff after a failed reconcile. */
-  minRetryDelayMs?: number;
-  /** --max-retry-delay in ms (default 15m): backoff cap. */
-  maxRetryDelayMs?: number;
-  /** --interval-jitter-percentage (0–99, default 5): spread of the success requeue around spec.interval. */
-  intervalJitterPercentage?: number;
   /**
    * Every known feature gate with its resolved value (--feature-gates and the dedicated flags). The
    * gates that act today are mirrored in driftWatch, cancelHealthCheckOnNewRevision and strictSubstitutions.

@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { withFileLock } from "./lock";
 
 export type Progress = (line: string) => void;
 
@@ -62,44 +63,9 @@ export function runStep(
   });
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** One builder of a cache entry at a time on this machine: `<entry>.lock` holds the builder's pid. */
-export async function withCacheLock<T>(entry: string, progress: Progress, fn: () => Promise<T>): Promise<T> {
-  const lock = `${entry}.lock`;
-  await fs.mkdir(path.dirname(lock), { recursive: true });
-  let announced = false;
-  for (;;) {
-    try {
-      const handle = await fs.open(lock, "wx");
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const holder = Number((await fs.readFile(lock, "utf8").catch(() => "")).trim());
-      const age = Date.now() - ((await fs.stat(lock).catch(() => undefined))?.mtimeMs ?? 0);
-      if ((holder && !pidAlive(holder)) || (!holder && age > 10_000)) {
-        await fs.rm(lock, { force: true });
-        continue;
-      }
-      if (!announced) progress(`waiting for process ${holder}, which builds ${path.basename(entry)}`);
-      announced = true;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await fs.rm(lock, { force: true });
-  }
+export function withCacheLock<T>(entry: string, progress: Progress, fn: () => Promise<T>): Promise<T> {
+  return withFileLock(`${entry}.lock`, (holder) => progress(`waiting for process ${holder}, which builds ${path.basename(entry)}`), fn);
 }
 
 /**

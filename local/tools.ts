@@ -5,6 +5,7 @@ import { execFile, spawn } from "node:child_process";
 import { constants as fsc, promises as fs, readFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { withFileLock } from "./lock";
 
 export interface VersionCheck {
   /** Arguments that make the binary print its version. */
@@ -220,44 +221,9 @@ export async function ensureTools(opts: { progress?: Progress; only?: string[]; 
   return resolved;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** One build of a tool at a time on this machine: a lock file holding the builder's pid. */
-async function withBuildLock(build: string, spec: BuildSpec, progress: Progress, fn: () => Promise<void>): Promise<void> {
-  const lock = `${buildDir(build, spec)}.lock`;
-  await fs.mkdir(path.dirname(lock), { recursive: true });
-  let announced = false;
-  for (;;) {
-    try {
-      const handle = await fs.open(lock, "wx");
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const holder = Number((await fs.readFile(lock, "utf8").catch(() => "")).trim());
-      const age = Date.now() - ((await fs.stat(lock).catch(() => undefined))?.mtimeMs ?? 0);
-      if ((holder && !pidAlive(holder)) || (!holder && age > 10_000)) {
-        await fs.rm(lock, { force: true });
-        continue;
-      }
-      if (!announced) progress(`[tools] ${build} ${spec.version}: waiting for the build running in process ${holder}`);
-      announced = true;
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-  }
-  try {
-    await fn();
-  } finally {
-    await fs.rm(lock, { force: true });
-  }
+function withBuildLock(build: string, spec: BuildSpec, progress: Progress, fn: () => Promise<void>): Promise<void> {
+  return withFileLock(`${buildDir(build, spec)}.lock`, (holder) => progress(`[tools] ${build} ${spec.version}: waiting for the build running in process ${holder}`), fn, 2000);
 }
 
 /** The wrapper module's go.mod: require the upstream module and repeat its replace lines. */
