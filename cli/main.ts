@@ -8,11 +8,13 @@ commands:
   local up|down|status --dir DIR       run a real local Kubernetes control plane
   controllers --controllers LIST       run controllers in the foreground
   manifests [--crds]                   print the install manifests as YAML (full install without flags)
+  image build [--demo-app]             build the controllers (or demo app) image offline as an OCI archive
 `;
 
 interface Command {
   run(argv: string[]): Promise<number>;
-  help: string;
+  /** Usage text; a function when the command builds it from its own flag table. */
+  help: string | (() => Promise<string>);
 }
 
 const commands: Record<string, Command> = {
@@ -34,24 +36,7 @@ const commands: Record<string, Command> = {
   },
   controllers: {
     run: async (argv) => (await import("./controllers.js")).controllersCommand(argv),
-    help: `usage: mooring controllers [flags]       runs in the foreground; SIGTERM shuts down gracefully
-  --controllers LIST            source,kustomize (default source)
-  --kubeconfig PATH             default $KUBECONFIG, else the in-cluster ServiceAccount
-  --concurrent N                workers per controller
-  --metrics-addr ADDR           Prometheus /metrics (default :8080)
-  --health-addr ADDR            /healthz and /readyz (default :9440)
-  --leader-elect                take a coordination.k8s.io Lease before reconciling
-  --leader-election-namespace NS
-  --leader-election-lease-duration D  --leader-election-renew-deadline D
-  --leader-election-retry-period D    lease timings (default 35s, 30s, 5s)
-  --log-level LEVEL             debug, info, error (default info)
-  --watch-namespace NS          only this namespace (default all)
-  source:     --storage-path DIR  --storage-addr ADDR  --storage-adv-addr HOST:PORT
-  kustomize:  --kustomize-path BIN  --no-cross-namespace-refs  --no-remote-bases
-              --default-service-account NAME  --requeue-dependency DURATION
-              --strict-substitutions  --drift-watch=false
-              --cancel-health-check-on-new-revision=false
-`,
+    help: async () => (await import("./controllers.js")).controllersHelp(),
   },
   manifests: {
     run: async (argv) => (await import("./manifests.js")).manifestsCommand(argv),
@@ -60,6 +45,15 @@ const commands: Record<string, Command> = {
   --crds                        only the CustomResourceDefinitions
   --rbac NS                     only the controllers' RBAC for namespace NS
   --namespace NS  --version V  --components LIST  --network-policy true|false
+`,
+  },
+  image: {
+    run: async (argv) => (await import("./image.js")).imageCommand(argv),
+    help: `usage: mooring image build [--demo-app] [--tag TAG] [--out DIR]
+  (no flags)     build the controllers image; prints its reference and the path of its OCI archive
+  --demo-app     build the example fleet's demo app image instead
+  --tag TAG      tag of the reference (default: the one the install renders, v<version>; demo app: its version)
+  --out DIR      also copy the archive to DIR/<name>-<tag>.oci.tar
 `,
   },
 };
@@ -76,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (rest.includes("--help") || rest.includes("-h")) {
-    process.stdout.write(command.help);
+    process.stdout.write(typeof command.help === "string" ? command.help : await command.help());
     return 0;
   }
   return command.run(rest);

@@ -1,20 +1,27 @@
 // The controllers entry: runs any subset of Mooring's controllers in one process, in the foreground.
-// Used by `mooring controllers` and by the container image.
+// `mooring controllers` and the container image (`node dist/controllers/main.js ARGS`) run it with the
+// same flags (controllers/flags.ts).
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { ClusterConfig as KubeConfig } from "./runtime/kubeconfig";
 import { Manager } from "./runtime/manager";
 import { loadKubeConfig } from "./runtime/kube";
-import { newLogger, type Logger } from "./runtime/log";
+import { newLogger, type Logger, type LogEncoding, type LogLevel } from "./runtime/log";
 import type { KustomizeControllerHandle, KustomizeControllerOptions } from "./kustomize";
+import { FlagError, knownControllers, parseControllersArgs } from "./flags";
 
-export const knownControllers = ["source", "kustomize"] as const;
-export type ControllerName = (typeof knownControllers)[number];
+export { knownControllers } from "./flags";
+export type { LogEncoding, LogLevel } from "./runtime/log";
+export type ControllerName = "source" | "kustomize";
 
 /** The kustomize-controller's own flags (--kustomize-path, --no-cross-namespace-refs, …). */
 type KustomizeFlags = Omit<KustomizeControllerOptions, "kubeConfig" | "concurrent">;
 
+/**
+ * What the controllers run with: the parsed command line (controllers/flags.ts), or options a test or
+ * benchmark builds directly. Unset fields take Flux's defaults.
+ */
 export interface ControllersOptions extends KustomizeFlags {
   controllers: ControllerName[];
   kubeConfig?: KubeConfig;
@@ -22,19 +29,55 @@ export interface ControllersOptions extends KustomizeFlags {
   storagePath?: string;
   storageAddr?: string;
   storageAdvAddr?: string;
+  /** Reconciles at once per controller (--concurrent). Default each controller's own (2 source, 4 kustomize). */
   concurrent?: number;
+  /** `/metrics` listen address (--metrics-addr); "" serves none. */
   metricsAddr?: string;
+  /** `/healthz` `/readyz` listen address (--health-addr); "" serves none. */
   healthAddr?: string;
+  /** Take a Lease before reconciling (--enable-leader-election, alias --leader-elect). */
   leaderElect?: boolean;
+  /** Namespace of the Lease (--leader-election-namespace). Default the runtime namespace. */
   leaderElectionNamespace?: string;
   /** Lease timings (ms); defaults as Flux: 35s / 30s / 5s. */
   leaderElectionLeaseDurationMs?: number;
   leaderElectionRenewDeadlineMs?: number;
   leaderElectionRetryPeriodMs?: number;
-  logLevel?: string;
+  /** --log-level: trace, debug, info, error. Default info. */
+  logLevel?: LogLevel | "silent";
+  /** --log-encoding: json (Flux's shape, what `flux logs` reads) or console. Default json. */
+  logEncoding?: LogEncoding;
   log?: Logger;
-  /** Watch one namespace only (default: all namespaces). */
+  /** Watch one namespace only (--watch-namespace). Wins over watchAllNamespaces. */
   watchNamespace?: string;
+  /** --watch-all-namespaces (default true); false watches only the runtime namespace. */
+  watchAllNamespaces?: boolean;
+  /**
+   * --watch-label-selector: reconcile only objects whose labels match (sharding). Checked at parse
+   * time; the informers do not filter on it yet, so a process given one still sees every object.
+   */
+  watchLabelSelector?: string;
+  /** --kube-api-qps (default 50). Parsed and kept; the kube client does not throttle on it yet. */
+  kubeApiQps?: number;
+  /** --kube-api-burst (default 300). Parsed and kept; the kube client does not throttle on it yet. */
+  kubeApiBurst?: number;
+  /** --min-retry-delay in ms (default 750ms). Parsed and kept; the controllers' backoff has its own floor yet. */
+  minRetryDelayMs?: number;
+  /** --max-retry-delay in ms (default 15m). Parsed and kept; the controllers' backoff has its own cap yet. */
+  maxRetryDelayMs?: number;
+  /** --interval-jitter-percentage (0–99, default 5). Parsed and kept; the queue applies its own jitter yet. */
+  intervalJitterPercentage?: number;
+  /**
+   * Every known feature gate with its resolved value (--feature-gates and the dedicated flags). The
+   * gates that act today are mirrored in driftWatch, cancelHealthCheckOnNewRevision and strictSubstitutions.
+   */
+  featureGates?: Record<string, boolean>;
+  /** --artifact-retention-ttl in ms (default 60s). Parsed and kept; storage keeps artifacts by count only yet. */
+  artifactRetentionTtlMs?: number;
+  /** --artifact-retention-records (default 2): artifacts kept per object. */
+  artifactRetentionRecords?: number;
+  /** --events-addr: URL of the events receiver. Parsed and kept; events go to the Kubernetes API only yet. */
+  eventsAddr?: string;
 }
 
 export interface RunningControllers {
@@ -54,10 +97,25 @@ function runtimeNamespace(explicit?: string): string {
   return "flux-system";
 }
 
+async function readKubeConfig(file: string | undefined): Promise<KubeConfig> {
+  try {
+    return await loadKubeConfig(file);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new Error(file ? `--kubeconfig ${file}: ${message}` : message);
+  }
+}
+
+/** The namespace to watch: an explicit one, else the runtime namespace when not watching all. */
+export function watchedNamespace(o: ControllersOptions): string | undefined {
+  if (o.watchNamespace) return o.watchNamespace;
+  return o.watchAllNamespaces === false ? runtimeNamespace() : undefined;
+}
+
 export async function startControllers(o: ControllersOptions, signal: AbortSignal): Promise<RunningControllers> {
   for (const c of o.controllers) if (!knownControllers.includes(c)) throw new Error(`unknown controller "${c}" (known: ${knownControllers.join(", ")})`);
-  const log = o.log ?? newLogger(o.logLevel ?? "info");
-  const kubeConfig = o.kubeConfig ?? (await loadKubeConfig(o.kubeconfigPath));
+  const log = o.log ?? newLogger(o.logLevel ?? "info", undefined, o.logEncoding ?? "json");
+  const kubeConfig = o.kubeConfig ?? (await readKubeConfig(o.kubeconfigPath));
   const component = o.controllers.length === 1 ? `${o.controllers[0]}-controller` : "mooring-controllers";
   const mgr = new Manager({
     kubeConfig,
@@ -65,7 +123,7 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
     component,
     metricsAddr: o.metricsAddr,
     healthAddr: o.healthAddr,
-    namespace: o.watchNamespace,
+    namespace: watchedNamespace(o),
     leaderElection: o.leaderElect
       ? {
           namespace: runtimeNamespace(o.leaderElectionNamespace),
@@ -84,6 +142,7 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
       storageAddr: o.storageAddr ?? ":9090",
       storageAdvAddr: o.storageAdvAddr,
       concurrent: o.concurrent,
+      artifactsToKeep: o.artifactRetentionRecords,
     });
   }
   let kustomize: KustomizeControllerHandle | undefined;
@@ -115,4 +174,41 @@ export async function runControllersForeground(o: ControllersOptions): Promise<v
   process.once("SIGINT", onSignal);
   const running = await startControllers(o, stop.signal);
   await running.done;
+}
+
+/**
+ * The image's entry: parse the command line, run until a signal. Exit codes as Go's flag handling:
+ * 2 for a bad command line, 1 when the controllers fail, 0 after `--help` or a graceful stop.
+ */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let parsed: ReturnType<typeof parseControllersArgs>;
+  try {
+    parsed = parseControllersArgs(argv, env);
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    process.stderr.write(`controllers: ${err.message}\n`);
+    return 2;
+  }
+  if (parsed.help) {
+    process.stdout.write(parsed.usage);
+    return 0;
+  }
+  const log = newLogger(parsed.options.logLevel ?? "info", undefined, parsed.options.logEncoding ?? "json");
+  try {
+    await runControllersForeground({ ...parsed.options, log });
+    return 0;
+  } catch (err) {
+    log.error({ err: err instanceof Error ? err.message : String(err) }, "controllers stopped with an error");
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`controllers: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -1,11 +1,12 @@
-// A git host on 127.0.0.1: `git http-backend` (smart HTTP, CGI) behind node:http, with optional basic auth.
-// The demo runs it as a detached process (`node dist/local/githost.js --root R --port P --user U
-// --password-file F`), recorded in DIR/extra-processes.json so `mooring local down` stops it; tests and
-// benchmarks serve repositories with the same handler in-process.
+// A git host: `git http-backend` (smart HTTP, CGI) behind node:http, with optional basic auth. It binds
+// 127.0.0.1 unless given another address of this machine, e.g. the local cluster's node address, where
+// pods reach it. The demo runs it as a detached process (`node dist/local/githost.js --root R --port P
+// --user U --password-file F [--host ADDR]`), recorded in DIR/extra-processes.json so `mooring local down`
+// stops it; tests and benchmarks serve repositories with the same handler in-process.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { isIP, type AddressInfo } from "node:net";
 import { join } from "node:path";
 
 /** Decides whether a request may proceed; returns the user name to run receive-pack as, or undefined. */
@@ -130,6 +131,41 @@ function runBackend(options: GitHttpBackendOptions, req: IncomingMessage, res: S
   return true;
 }
 
+/** Where a git host listens: an IP address of this machine. Default 127.0.0.1. */
+export const defaultGitHostAddress = "127.0.0.1";
+
+function checkHost(host: string): string {
+  if (isIP(host) === 0) throw new Error(`git host: bind address "${host}" must be an IP address of this machine (e.g. 127.0.0.1, or the node address \`mooring local up\` prints)`);
+  return host;
+}
+
+/** The address clients use: the bound one, or loopback for a wildcard bind. */
+function urlHost(host: string): string {
+  if (host === "0.0.0.0") return defaultGitHostAddress;
+  if (host === "::") return "[::1]";
+  return isIP(host) === 6 ? `[${host}]` : host;
+}
+
+/** Listens, turning a bind failure into an error that names the address and what to check. */
+function listenOn(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const hint = err.code === "EADDRNOTAVAIL" ? ` (${host} is not an address of this machine; is the local cluster up?)` : err.code === "EADDRINUSE" ? " (the port is taken; choose another or 0)" : "";
+      reject(new Error(`git host: cannot listen on ${urlHost(host)}:${port}: ${err.code ?? err.message}${hint}`));
+    };
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+}
+
+export interface GitHttpServerOptions extends GitHttpBackendOptions {
+  /** Address to bind. Default 127.0.0.1; the local cluster's node address lets pods reach it. */
+  host?: string;
+}
+
 export interface RunningGitHttpServer {
   /** Base URL, e.g. `http://127.0.0.1:34567`; a repository is `${url}/acme/fleet.git`. */
   url: string;
@@ -137,15 +173,16 @@ export interface RunningGitHttpServer {
   close(): Promise<void>;
 }
 
-/** Serve every bare repository under root over smart HTTP on a free loopback port. */
-export async function startGitHttpServer(options: GitHttpBackendOptions): Promise<RunningGitHttpServer> {
+/** Serve every bare repository under root over smart HTTP on a free port of `host` (default loopback). */
+export async function startGitHttpServer(options: GitHttpServerOptions): Promise<RunningGitHttpServer> {
+  const host = checkHost(options.host ?? defaultGitHostAddress);
   const server = createServer((req, res) => {
     if (!handleGitRequest(options, req, res)) res.writeHead(404, { "Content-Type": "text/plain" }).end("not found\n");
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await listenOn(server, 0, host);
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}${options.prefix ?? ""}`,
+    url: `http://${urlHost(host)}:${port}${options.prefix ?? ""}`,
     server,
     close: () =>
       new Promise<void>((resolve) => {
@@ -160,23 +197,24 @@ export interface GitHostOptions {
   port: number;
   username: string;
   password: string;
+  /** Address to bind. Default 127.0.0.1. */
+  host?: string;
 }
 
-/** Serve every repository under root on a fixed loopback port with one basic-auth user. */
-export function serveGit(o: GitHostOptions): Promise<Server> {
+/** Serve every repository under root on a fixed port of `host` (default loopback) with one basic-auth user. */
+export async function serveGit(o: GitHostOptions): Promise<Server> {
+  const host = checkHost(o.host ?? defaultGitHostAddress);
   const options: GitHttpBackendOptions = { root: o.root, authorize: basicAuth(o.username, o.password) };
   const server = createServer((req, res) => {
     if (!handleGitRequest(options, req, res)) res.writeHead(404, { "Content-Type": "text/plain" }).end("not found\n");
   });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(o.port, "127.0.0.1", () => resolve(server));
-  });
+  await listenOn(server, o.port, host);
+  return server;
 }
 
-function flag(argv: string[], name: string): string {
+function flag(argv: string[], name: string, fallback?: string): string {
   const i = argv.indexOf(`--${name}`);
-  const v = i >= 0 ? argv[i + 1] : undefined;
+  const v = i >= 0 ? argv[i + 1] : fallback;
   if (!v) throw new Error(`githost: --${name} is required`);
   return v;
 }
@@ -184,8 +222,9 @@ function flag(argv: string[], name: string): string {
 if (require.main === module) {
   const argv = process.argv.slice(2);
   const password = readFileSync(flag(argv, "password-file"), "utf8").trim();
-  serveGit({ root: flag(argv, "root"), port: Number(flag(argv, "port")), username: flag(argv, "user"), password }).then(
-    () => process.stdout.write(`git host listening on 127.0.0.1:${flag(argv, "port")}\n`),
+  const host = flag(argv, "host", defaultGitHostAddress);
+  serveGit({ root: flag(argv, "root"), port: Number(flag(argv, "port")), username: flag(argv, "user"), password, host }).then(
+    (server) => process.stdout.write(`git host listening on ${urlHost(host)}:${(server.address() as AddressInfo).port}\n`),
     (err: unknown) => {
       process.stderr.write(`githost: ${(err as Error).message}\n`);
       process.exit(1);

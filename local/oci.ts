@@ -42,6 +42,11 @@ export interface ImageSpec {
   /** Creation time recorded in the config; fixed by default so equal inputs give an equal image digest. */
   created?: Date;
   architecture?: string;
+  /**
+   * A directory that keeps compressed layers between archives, keyed by the layer file's path, size and
+   * modification time: a layer tar that did not change is not compressed again. Default none.
+   */
+  layerCache?: string;
 }
 
 export interface OciArchive {
@@ -97,6 +102,51 @@ async function writeJsonBlob(blobs: string, value: unknown): Promise<Blob> {
   return { digest: `sha256:${hex}`, size: Buffer.byteLength(text) };
 }
 
+interface CachedLayer {
+  source: string;
+  size: number;
+  mtimeMs: number;
+  blob: Blob;
+  diffId: string;
+}
+
+/** A layer from the layer cache when its tar is unchanged, else compressed and then kept there. */
+async function addCachedLayer(blobs: string, tarFile: string, cache: string): Promise<{ blob: Blob; diffId: string }> {
+  const source = path.resolve(tarFile);
+  const st = await fs.stat(source);
+  const key = sha256Hex(`${source}\0${st.size}\0${st.mtimeMs}`);
+  const meta = path.join(cache, `${key}.json`);
+  const stored = path.join(cache, `${key}.gz`);
+  const hit = JSON.parse(await fs.readFile(meta, "utf8").catch(() => "null")) as CachedLayer | null;
+  if (hit && hit.source === source && hit.size === st.size && hit.mtimeMs === st.mtimeMs) {
+    const target = path.join(blobs, hit.blob.digest.slice("sha256:".length));
+    const copied = await fs.link(stored, target).then(
+      () => true,
+      () => fs.copyFile(stored, target).then(() => true, () => false),
+    );
+    if (copied) return { blob: hit.blob, diffId: hit.diffId };
+  }
+  const layer = await addLayer(blobs, tarFile, true);
+  await fs.mkdir(cache, { recursive: true });
+  const tmp = `${stored}.${process.pid}.tmp`;
+  await fs.copyFile(path.join(blobs, layer.blob.digest.slice("sha256:".length)), tmp);
+  await fs.rename(tmp, stored);
+  await fs.writeFile(meta, JSON.stringify({ source, size: st.size, mtimeMs: st.mtimeMs, ...layer } satisfies CachedLayer));
+  return layer;
+}
+
+/** Drop the layer cache's entries whose layer tar is gone or changed. */
+export async function pruneLayerCache(cache: string): Promise<void> {
+  for (const name of await fs.readdir(cache).catch(() => [] as string[])) {
+    if (!name.endsWith(".json")) continue;
+    const entry = JSON.parse(await fs.readFile(path.join(cache, name), "utf8").catch(() => "null")) as CachedLayer | null;
+    const st = entry ? await fs.stat(entry.source).catch(() => undefined) : undefined;
+    if (entry && st && st.size === entry.size && st.mtimeMs === entry.mtimeMs) continue;
+    await fs.rm(path.join(cache, name), { force: true });
+    await fs.rm(path.join(cache, name.replace(/\.json$/, ".gz")), { force: true });
+  }
+}
+
 /** Copy one layer into the blob store; returns the blob and the uncompressed diff id. */
 async function addLayer(blobs: string, tarFile: string, compress: boolean): Promise<{ blob: Blob; diffId: string }> {
   const tmp = path.join(blobs, `.incoming-${process.pid}-${path.basename(tarFile)}`);
@@ -144,7 +194,8 @@ export async function writeOciArchive(out: string, spec: ImageSpec): Promise<Oci
     const layers: Blob[] = [];
     const diffIds: string[] = [];
     for (const file of spec.layers) {
-      const { blob, diffId } = await addLayer(blobs, file, spec.compress ?? true);
+      const compress = spec.compress ?? true;
+      const { blob, diffId } = compress && spec.layerCache ? await addCachedLayer(blobs, file, spec.layerCache) : await addLayer(blobs, file, compress);
       layers.push(blob);
       diffIds.push(diffId);
     }

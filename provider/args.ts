@@ -94,16 +94,26 @@ export interface GitHubArgs {
   readWriteKey?: pulumi.Input<boolean>;
 }
 
-/** Where the controllers image comes from. */
+/** Where the controllers image comes from, and when the kubelet pulls it. */
 export interface ImageArgs {
-  /** Default `"ghcr.io/mooring"`. */
+  /**
+   * The whole repository, instead of `registry` and `name`. Example: `"127.0.0.1:5000/mooring/controllers"`.
+   * Default `"ghcr.io/mooring/controllers"`.
+   */
+  repository?: pulumi.Input<string>;
+  /** Registry host and path prefix. Default `"ghcr.io/mooring"`. */
   registry?: pulumi.Input<string>;
-  /** Default `"controllers"`. */
+  /** Repository name under the registry. Default `"controllers"`. */
   name?: pulumi.Input<string>;
-  /** Default `v<version>`. */
+  /** Default `v<version>` (the image of the installed Mooring version). Example: `"v0.1.0"`. */
   tag?: pulumi.Input<string>;
   /** Pin by digest, e.g. `"sha256:…"`; wins over tag. */
   digest?: pulumi.Input<string>;
+  /**
+   * When the kubelet pulls the image: `"IfNotPresent"`, `"Always"` or `"Never"` (an image loaded into the
+   * nodes beforehand). Default `"IfNotPresent"`.
+   */
+  pullPolicy?: pulumi.Input<"Always" | "IfNotPresent" | "Never">;
 }
 
 export interface BootstrapArgs {
@@ -125,8 +135,18 @@ export interface BootstrapArgs {
   interval?: pulumi.Input<string>;
   /** Render Flux's NetworkPolicies in the install. Default true. */
   networkPolicy?: pulumi.Input<boolean>;
-  /** Controllers image: a reference string (`"registry/name:tag"`, `"registry/name@sha256:…"`) or its parts. Default `ghcr.io/mooring/controllers:v<version>`. */
+  /**
+   * Controllers image: a reference string (`"registry/name:tag"`, `"registry/name@sha256:…"`) or its parts
+   * with the pull policy. Default `ghcr.io/mooring/controllers:v<version>`, pulled if not present.
+   * Example: `{ repository: "127.0.0.1:5000/mooring/controllers", tag: "dev", pullPolicy: "Always" }`.
+   */
   image?: pulumi.Input<string | ImageArgs>;
+  /**
+   * Replicas per controller (`source`, `kustomize`, or Flux names like `kustomize-controller`). Default 1 each.
+   * Extra kustomize-controller replicas elect a leader and take over within the lease duration (35 s) when
+   * it goes; source-controller runs one replica. Example: `{ kustomize: 2 }`.
+   */
+  replicas?: pulumi.Input<Record<string, pulumi.Input<number>>>;
   /** Wait until the sync Kustomization is Ready at the pushed commit. Default true. */
   waitForReady?: pulumi.Input<boolean>;
   /** Upper bound for waits (readiness, CRDs, uninstall), as seconds or a duration like `"5m"`. Default `"5m"`. */

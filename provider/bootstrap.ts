@@ -72,6 +72,7 @@ export class Bootstrap extends pulumi.ComponentResource {
         interval: args.interval,
         networkPolicy: args.networkPolicy,
         image: args.image,
+        replicas: args.replicas,
         waitForReady: args.waitForReady,
         timeout: args.timeout,
         deleteGitManifests: args.deleteGitManifests,

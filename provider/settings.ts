@@ -10,7 +10,8 @@ export interface PlainSettingsInput {
   namespace?: string;
   interval?: string;
   networkPolicy?: boolean;
-  image?: string | ImageRef;
+  image?: string | ImageInput;
+  replicas?: Record<string, number>;
   waitForReady?: boolean;
   timeout?: number | string;
   deleteGitManifests?: boolean;
@@ -62,9 +63,46 @@ export function parseTimeout(value: number | string | undefined, fallback = 300)
   return parts.reduce((sum, p) => sum + Number(p[1]) * unitSeconds[p[2]!]!, 0);
 }
 
-/** `registry/path/name:tag` or `…@sha256:…` → parts; an ImageRef passes through. */
-export function parseImage(image: string | ImageRef | undefined): ImageRef | undefined {
-  if (image === undefined || typeof image !== "string") return image;
+/** The Bootstrap's image input as parts: the reference and the pull policy. */
+export interface ImageInput extends ImageRef {
+  pullPolicy?: string;
+}
+
+const pullPolicies = ["Always", "IfNotPresent", "Never"] as const;
+type PullPolicy = (typeof pullPolicies)[number];
+
+/** The pull policy of an image input, checked. */
+export function imagePullPolicy(image: string | ImageInput | undefined): PullPolicy | undefined {
+  if (image === undefined || typeof image === "string" || image.pullPolicy === undefined) return undefined;
+  if (!(pullPolicies as readonly string[]).includes(image.pullPolicy)) {
+    throw new SettingsError(`Bootstrap: image.pullPolicy "${image.pullPolicy}" must be one of ${pullPolicies.join(", ")}`);
+  }
+  return image.pullPolicy as PullPolicy;
+}
+
+/** `{ kustomize: 2 }` or `{ "kustomize-controller": 2 }` → replicas per installed controller. */
+export function controllerReplicas(replicas: Record<string, number> | undefined, installed: readonly ControllerName[]): Partial<Record<ControllerName, number>> | undefined {
+  if (replicas === undefined) return undefined;
+  const out: Partial<Record<ControllerName, number>> = {};
+  for (const [key, n] of Object.entries(replicas)) {
+    const c = key.trim().replace(/-controller$/, "");
+    if (!(installed as readonly string[]).includes(c)) {
+      throw new SettingsError(`Bootstrap: replicas: "${key}" is not an installed controller (installed: ${installed.map((i) => `${i}-controller`).join(", ")})`);
+    }
+    if (!Number.isInteger(n) || n < 0) throw new SettingsError(`Bootstrap: replicas.${key} must be a whole number of at least 0, got ${n}`);
+    if (c === "source" && n > 1) throw new SettingsError(`Bootstrap: replicas.${key} is ${n}, but source-controller serves artifacts from its own storage: give 1 (more kustomize-controller replicas are fine)`);
+    out[c as ControllerName] = n;
+  }
+  return out;
+}
+
+/** `registry/path/name:tag` or `…@sha256:…` → parts; parts pass through without the pull policy. */
+export function parseImage(image: string | ImageInput | undefined): ImageRef | undefined {
+  if (image === undefined) return undefined;
+  if (typeof image !== "string") {
+    const { pullPolicy: _policy, ...ref } = image;
+    return Object.keys(ref).length ? ref : undefined;
+  }
   const at = image.indexOf("@");
   const [ref, digest] = at >= 0 ? [image.slice(0, at), image.slice(at + 1)] : [image, undefined];
   const slash = ref.lastIndexOf("/");
@@ -86,12 +124,17 @@ export function resolveSettings(input: PlainSettingsInput, packageVersion: strin
   const namespace = input.namespace ?? "flux-system";
   const version = (input.version ?? packageVersion).replace(/^v/, "");
   const image = parseImage(input.image);
+  const pullPolicy = imagePullPolicy(input.image);
+  const controllers = controllerNames(input.components, input.componentsExtra);
+  const replicas = controllerReplicas(input.replicas, controllers);
   const install: InstallOptions = {
     version,
     namespace,
-    controllers: controllerNames(input.components, input.componentsExtra),
+    controllers,
     networkPolicy: input.networkPolicy ?? true,
     ...(image ? { image } : {}),
+    ...(pullPolicy ? { imagePullPolicy: pullPolicy } : {}),
+    ...(replicas ? { replicas } : {}),
   };
   return {
     namespace,

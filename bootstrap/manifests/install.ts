@@ -25,6 +25,9 @@ const defaultResources: Record<ControllerName, ResourceSettings> = {
   kustomize: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
 };
 
+/** The uid and gid the controllers run as: nobody, as in the image. */
+export const controllerUid = 65534;
+
 // Flux gives kustomize-controller more time to finish an apply on shutdown.
 const terminationGraceSeconds: Record<ControllerName, number> = { source: 10, kustomize: 60 };
 
@@ -44,10 +47,10 @@ interface Resolved {
   options: InstallOptions;
 }
 
-/** `<registry>/<name>:<tag>` or `<registry>/<name>@<digest>`. */
+/** `<repository>:<tag>` or `<repository>@<digest>`; the repository is `<registry>/<name>` unless given whole. */
 export function imageReference(image: ImageRef | undefined, version: string): string {
   const registry = (image?.registry ?? defaultImageRegistry).replace(/\/+$/, "");
-  const repository = `${registry}/${image?.name ?? defaultImageName}`;
+  const repository = image?.repository?.replace(/\/+$/, "") || `${registry}/${image?.name ?? defaultImageName}`;
   if (image?.digest) return `${repository}@${image.digest}`;
   return `${repository}:${image?.tag ?? versionLabel(version)}`;
 }
@@ -68,7 +71,21 @@ function resolve(options: InstallOptions): Resolved {
       throw new BootstrapError("InvalidInput", `install: unknown controller "${c}" (known: ${allControllers.join(", ")})`);
     }
   }
-  return { namespace, version: options.version, controllers, image: imageReference(options.image, options.version), options };
+  for (const [c, n] of Object.entries(options.replicas ?? {})) {
+    if (!allControllers.includes(c as ControllerName)) {
+      throw new BootstrapError("InvalidInput", `install: replicas: unknown controller "${c}" (known: ${allControllers.join(", ")})`);
+    }
+    if (n === undefined) continue;
+    if (!Number.isInteger(n) || n < 0) throw new BootstrapError("InvalidInput", `install: replicas.${c} must be a whole number of at least 0, got ${n}`);
+    if (c === "source" && n > 1) {
+      throw new BootstrapError("InvalidInput", `install: replicas.source is ${n}, but source-controller serves artifacts from its own storage: run 1 replica (more kustomize-controller replicas are fine)`);
+    }
+  }
+  const image = options.image;
+  if (image?.repository !== undefined && (image.registry !== undefined || image.name !== undefined)) {
+    throw new BootstrapError("InvalidInput", "install: image: give either repository or registry and name, not both");
+  }
+  return { namespace, version: options.version, controllers, image: imageReference(image, options.version), options };
 }
 
 function commonLabels(r: Resolved): Record<string, string> {
@@ -271,6 +288,9 @@ function deployment(r: Resolved, controller: ControllerName): KubeObject {
       capabilities: { drop: ["ALL"] },
       readOnlyRootFilesystem: true,
       runAsNonRoot: true,
+      // The image's user (nobody); numeric, so the kubelet can check runAsNonRoot whatever the image says.
+      runAsUser: controllerUid,
+      runAsGroup: controllerUid,
       seccompProfile: { type: "RuntimeDefault" },
     },
     volumeMounts: mounts,
@@ -280,7 +300,7 @@ function deployment(r: Resolved, controller: ControllerName): KubeObject {
     kind: "Deployment",
     metadata: { name, namespace: r.namespace, labels: { ...componentLabels(r, controller), "control-plane": "controller" } },
     spec: {
-      replicas: 1,
+      replicas: o.replicas?.[controller] ?? 1,
       selector: { matchLabels: { app: name } },
       template: {
         metadata: {

@@ -11,8 +11,10 @@ export function controllerDeploymentName(controller: ControllerName): string {
   return `${controller}-controller`;
 }
 
-/** Where the controllers image comes from. The reference is `<registry>/<name>:<tag>`. */
+/** Where the controllers image comes from. The reference is `<repository>:<tag>`, `<repository>` being `<registry>/<name>`. */
 export interface ImageRef {
+  /** The whole repository, e.g. `registry.local:5000/mooring/controllers`; wins over registry and name. */
+  repository?: string;
   /** Registry host and path prefix. Default `ghcr.io/mooring`. */
   registry?: string;
   /** Repository name under the registry. Default `controllers`. */
@@ -62,6 +64,12 @@ export interface InstallOptions {
   networkPolicy?: boolean;
   /** Per-controller resources. Default Flux's: requests 50m/64Mi (source), 100m/64Mi (kustomize), limits 1000m/1Gi. */
   resources?: Partial<Record<ControllerName, ResourceSettings>>;
-  /** Extra container args per controller, appended after the rendered ones. */
+  /**
+   * Replicas per controller. Default 1. kustomize-controller may run more: they elect a leader
+   * (a Lease) and the others wait to take over. source-controller serves artifacts from its own
+   * storage, so it runs exactly one.
+   */
+  replicas?: Partial<Record<ControllerName, number>>;
+  /** Extra container args per controller, appended after the rendered ones (any `mooring controllers` flag). */
   extraArgs?: Partial<Record<ControllerName, readonly string[]>>;
 }

@@ -21,6 +21,9 @@ export const dependencyReference = s.object(
   {
     name: s.string({ description: "Name of the referent." }),
     namespace: s.string({ description: "Namespace of the referent, defaults to the namespace of the Kustomization." }),
+    readyExpr: s.string({
+      description: "CEL expression deciding whether the dependency is ready, with the dependency as 'dep' and this Kustomization as 'self'; it replaces the built-in readiness check.",
+    }),
   },
   { required: ["name"], description: "A Kustomization this one depends on." },
 );
@@ -36,6 +39,18 @@ export const healthCheckReference = s.object(
   { required: ["kind", "name"], description: "An object whose health is checked after apply." },
 );
 export type HealthCheckReference = s.Infer<typeof healthCheckReference>;
+
+export const customHealthCheck = s.object(
+  {
+    apiVersion: s.string({ description: "API version of the custom resource the expressions apply to." }),
+    kind: s.string({ description: "Kind of the custom resource the expressions apply to." }),
+    current: s.string({ description: "CEL expression that is true when the resource is ready (Current)." }),
+    inProgress: s.string({ description: "CEL expression that is true when the resource is still being reconciled (InProgress)." }),
+    failed: s.string({ description: "CEL expression that is true when the resource failed (Failed)." }),
+  },
+  { required: ["apiVersion", "kind", "current"], description: "CEL expressions deciding the health of one kind of custom resource; evaluated inProgress, failed, then current." },
+);
+export type CustomHealthCheck = s.Infer<typeof customHealthCheck>;
 
 export const patchSelector = s.object(
   {
@@ -99,7 +114,7 @@ export const kustomizationSpec = s.object(
     prune: s.boolean({ description: "Delete objects that left the build (and all on deletion, per deletionPolicy)." }),
     wait: s.boolean({ description: "Wait for every applied object to become ready; healthChecks are then ignored." }),
     healthChecks: s.array(healthCheckReference, { description: "Objects whose health is checked after apply." }),
-    healthCheckExprs: s.array(s.unknownObject(), { description: "CEL health expressions (not supported by Mooring yet)." }),
+    healthCheckExprs: s.array(customHealthCheck, { description: "CEL health expressions for custom resources, used by the health checks (spec.wait or spec.healthChecks)." }),
     dependsOn: s.array(dependencyReference, { description: "Kustomizations that must be Ready at their latest revision first." }),
     force: s.boolean({ default: false, description: "Recreate objects whose immutable fields changed." }),
     suspend: s.boolean({ description: "Suspend stops the reconciliation of this object." }),
@@ -135,6 +150,23 @@ export const inventoryEntry = s.object(
 );
 export type InventoryEntry = s.Infer<typeof inventoryEntry>;
 
+export const snapshot = s.object(
+  {
+    digest: s.string({ description: "Checksum of the applied manifests, in the form '<algorithm>:<hex>'." }),
+    firstReconciled: s.string({ format: "date-time", description: "When these manifests were first reconciled with this status." }),
+    lastReconciled: s.string({ format: "date-time", description: "When these manifests were last reconciled with this status." }),
+    lastReconciledDuration: s.string({ description: "How long the last of these reconciliations took (a Go duration, e.g. 2.818s)." }),
+    lastReconciledStatus: s.string({ description: "Reason the last of these reconciliations ended with, e.g. ReconciliationSucceeded." }),
+    totalReconciliations: s.integer({ format: "int64", description: "How many reconciliations ended with this digest and status." }),
+    metadata: s.map(s.string(), { description: "Details of the snapshot: the source revision (revision) and origin revision (originRevision)." }),
+  },
+  {
+    required: ["digest", "firstReconciled", "lastReconciled", "lastReconciledDuration", "lastReconciledStatus", "totalReconciliations"],
+    description: "One entry of the reconciliation history: a digest of the manifests and how reconciling them went.",
+  },
+);
+export type Snapshot = s.Infer<typeof snapshot>;
+
 export const kustomizationStatus = s.object(
   {
     ...reconcileStatusFields,
@@ -142,6 +174,7 @@ export const kustomizationStatus = s.object(
     lastAppliedOriginRevision: s.string({ description: "Origin revision of the last applied source (OCI)." }),
     lastAttemptedRevision: s.string({ description: "Revision of the last reconciliation attempt." }),
     inventory: s.object({ entries: s.array(inventoryEntry) }, { required: ["entries"], description: "The objects applied by the last successful reconcile." }),
+    history: s.array(snapshot, { description: "The last reconciliations (at most 5), most recent first, one entry per digest and status." }),
   },
   { description: "KustomizationStatus defines the observed state of a Kustomization." },
 );

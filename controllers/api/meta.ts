@@ -36,3 +36,10 @@ export interface TypedObject<Spec, Status> {
   spec: Spec;
   status?: Status;
 }
+
+/**
+ * Label on a ConfigMap or Secret asking the controllers that use it (postBuild.substituteFrom, valuesFrom, …) to
+ * reconcile when it changes; watched when its value is WatchEnabledValue.
+ */
+export const WatchLabel = "reconcile.fluxcd.io/watch";
+export const WatchEnabledValue = "Enabled";

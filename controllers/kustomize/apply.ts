@@ -3,7 +3,8 @@
 // ChangeSet that logs, events and status render from.
 import { ApiError, isNotFound, type KubeClient, type ResourceRef } from "../runtime/kube";
 import { sleep } from "../runtime/informer";
-import { ForceAnnotation, KustomizeNameLabel, KustomizeNamespaceLabel, PruneAnnotation, ReconcileAnnotation, SSAAnnotation } from "../api/kustomize";
+import { KustomizeNameLabel, KustomizeNamespaceLabel } from "../api/kustomize";
+import { applyExcluded, forceEnabled, pruneExcluded, reconcileDisabled, ssaIfNotPresent, ssaIgnore, ssaMerge } from "./markers";
 import { describe, describeId, formatId, objectIdOf, pruneOrder, stages, versionOf, type Manifest, type ObjectId, type StageName } from "./inventory";
 import type { RestMapper } from "./restmapper";
 import { cleanedManagedFields, LastAppliedAnnotation, type ManagedFieldsEntry } from "./cleanup";
@@ -208,11 +209,10 @@ export class ResourceManager {
     return { ...base, action, result };
   }
 
-  /** Not in the previous inventory and without annotations that need the live object first. */
+  /** Not in the previous inventory and without markers that need the live object first. */
   private likelyNew(obj: Manifest, o: ApplyOptions): boolean {
     if (!o.previous || o.previous.has(formatId(objectIdOf(obj)))) return false;
-    const a = obj.metadata.annotations ?? {};
-    return a[ReconcileAnnotation] !== "disabled" && !["ignore", "ifnotpresent"].includes((a[SSAAnnotation] ?? "").toLowerCase());
+    return !reconcileDisabled(obj) && !ssaIgnore(obj) && !ssaIfNotPresent(obj);
   }
 
   /** The probe's plan: its mapping only; see Planned.mode. */
@@ -231,9 +231,8 @@ export class ResourceManager {
 
   private async plan(obj: Manifest, o: ApplyOptions): Promise<Planned> {
     const ref = await this.resourceOf(obj, o);
-    const policy = obj.metadata.annotations?.[SSAAnnotation] ?? "";
-    if (policy.toLowerCase() === "ignore") return { obj, ref, mode: "skip" };
-    if (o.previous && !o.previous.has(formatId(objectIdOf(obj))) && obj.metadata.annotations?.[ReconcileAnnotation] !== "disabled") {
+    if (ssaIgnore(obj)) return { obj, ref, mode: "skip" };
+    if (o.previous && !o.previous.has(formatId(objectIdOf(obj))) && !reconcileDisabled(obj)) {
       // A dry run of a create carries no resourceVersion: the object is absent, which is all the read below
       // would tell. Any other outcome (it exists, or the dry run fails) takes the full path.
       try {
@@ -249,14 +248,13 @@ export class ResourceManager {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
-    if (policy.toLowerCase() === "ifnotpresent" && live) return { obj, ref, live, mode: "skip" };
-    const liveAnnotations = (live?.metadata as { annotations?: Record<string, string> } | undefined)?.annotations;
-    if (obj.metadata.annotations?.[ReconcileAnnotation] === "disabled" || liveAnnotations?.[ReconcileAnnotation] === "disabled") return { obj, ref, live, mode: "skip" };
+    if (ssaIfNotPresent(obj) && live) return { obj, ref, live, mode: "skip" };
+    if (applyExcluded(obj, live)) return { obj, ref, live, mode: "skip" };
     try {
       const { object: dryRun } = await this.ssa(obj, ref, true, o.signal);
       return { obj, ref, live, dryRun, mode: "apply", cleanup: live && cleanupFor(obj, live) };
     } catch (err) {
-      const forced = o.force || obj.metadata.annotations?.[ForceAnnotation] === "enabled";
+      const forced = o.force || forceEnabled(obj) || forceEnabled(live);
       if (live && forced && isImmutableError(err)) return { obj, ref, live, mode: "recreate" };
       throw err;
     }
@@ -345,7 +343,7 @@ export class ResourceManager {
         }
         const labels = live.metadata.labels ?? {};
         const owned = labels[KustomizeNameLabel] === owner.name && labels[KustomizeNamespaceLabel] === owner.namespace;
-        if (live.metadata.annotations?.[PruneAnnotation] === "disabled" || !owned) {
+        if (pruneExcluded(live) || !owned) {
           changes.push({ id: e.id, subject, action: "skipped", v: e.v });
           continue;
         }
@@ -385,9 +383,9 @@ export class ResourceManager {
   }
 }
 
-/** The cleanup for a live object unless the manifest asks to merge with other managers (ssa: Merge). */
+/** The cleanup for a live object unless the manifest or the live object asks to merge with other managers (ssa: Merge). */
 function cleanupFor(obj: Manifest, live: Record<string, unknown>): unknown[] | undefined {
-  return obj.metadata.annotations?.[SSAAnnotation]?.toLowerCase() === "merge" ? undefined : cleanupPatch(live, obj.apiVersion);
+  return ssaMerge(obj) || ssaMerge(live) ? undefined : cleanupPatch(live, obj.apiVersion);
 }
 
 /** The JSON patch for Flux's ownership cleanup of a live object, or undefined when there is nothing to do. */

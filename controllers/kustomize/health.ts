@@ -1,5 +1,7 @@
 // Health of applied objects, after kstatus: Current (ready), InProgress, Failed — from the object's own
-// status, by kind, with generic rules (observedGeneration, Ready/Stalled/Reconciling conditions) for the rest.
+// status, by kind, with generic rules (observedGeneration, Ready/Stalled/Reconciling conditions) for the rest;
+// spec.healthCheckExprs, when given for the object's kind, decide instead.
+import { healthByExprs, type HealthExprs } from "./cel";
 
 export type HealthStatus = "Current" | "InProgress" | "Failed" | "NotFound";
 
@@ -23,7 +25,9 @@ const current = (message = "Resource is current"): Health => ({ status: "Current
 const progressing = (message: string): Health => ({ status: "InProgress", message });
 const failed = (message: string): Health => ({ status: "Failed", message });
 
-export function healthOf(o: Obj): Health {
+/** The object's health: by `exprs` (its kind's spec.healthCheckExprs entry) when given, else by the built-in rules. */
+export function healthOf(o: Obj, exprs?: HealthExprs): Health {
+  if (exprs) return healthByExprs(exprs, o as Record<string, unknown>);
   if (o.metadata?.deletionTimestamp) return progressing("Resource is being deleted");
   const gen = o.metadata?.generation;
   const observed = o.status?.observedGeneration;

@@ -15,6 +15,7 @@ import { plainBuild, plainBuildFiles } from "./plainbuild";
 import { BuildError, checkReferences, prepareKustomization } from "./generate";
 import { kustomizeBuild, postBuild } from "./build";
 import { invalidVarNames, varsFromData } from "./substitute";
+import { refuseEncrypted } from "./sops";
 import type { Manifest } from "./inventory";
 import type { Logger } from "pino";
 
@@ -94,7 +95,17 @@ function safePath(p: string | undefined): string {
   }
 }
 
+/**
+ * The manifests of the Kustomization at this artifact, substituted and labelled. A build holding SOPS-encrypted
+ * objects fails (see refuseEncrypted): nothing of it reaches the apply.
+ */
 export async function buildManifests(ks: Kustomization, artifact: Artifact, vars: Record<string, string> | undefined, o: BuildOptions): Promise<Manifest[]> {
+  const manifests = await build(ks, artifact, vars, o);
+  refuseEncrypted(manifests, ks.spec.decryption);
+  return manifests;
+}
+
+async function build(ks: Kustomization, artifact: Artifact, vars: Record<string, string> | undefined, o: BuildOptions): Promise<Manifest[]> {
   const post = { vars, strict: o.strictSubstitutions, owner: { name: ks.metadata.name, namespace: ks.metadata.namespace! }, commonMetadata: ks.spec.commonMetadata };
   const files = o.artifacts ? await fetchShared(o.artifacts, artifact, o.signal) : undefined;
   if (files) {

@@ -2,7 +2,9 @@
 // them until all are Current, one Failed, or the timeout names the ones that are not.
 import { isNotFound, type KubeClient } from "../runtime/kube";
 import { sleep } from "../runtime/informer";
-import type { Kustomization } from "../api/kustomize";
+import { ReconcileError } from "../runtime/errors";
+import { HealthCheckFailedReason, type Kustomization } from "../api/kustomize";
+import { CelError, HealthCheckExprs, type HealthExprs } from "./cel";
 import type { ChangeSet } from "./apply";
 import { describeId, type Manifest, type ObjectId } from "./inventory";
 import { healthOf, type Health } from "./health";
@@ -11,19 +13,44 @@ import type { RestMapper } from "./restmapper";
 export interface HealthTarget {
   id: ObjectId;
   apiVersion: string;
+  /** spec.healthCheckExprs for this kind: they decide its health instead of the built-in rules. */
+  exprs?: HealthExprs;
 }
 
+/**
+ * The objects to check: all applied (spec.wait, skipped ones left out) or spec.healthChecks, each with the
+ * spec.healthCheckExprs entry for its kind. Invalid expressions fail here, before any waiting, and retrying
+ * cannot help until the spec changes.
+ */
 export function healthTargets(ks: Kustomization, manifests: Manifest[], changes: ChangeSet): HealthTarget[] {
+  const exprs = healthCheckExprsOf(ks);
+  const withExprs = (t: HealthTarget): HealthTarget => {
+    const e = exprs?.for(t.apiVersion, t.id.kind);
+    return e ? { ...t, exprs: e } : t;
+  };
   if (ks.spec.wait) {
     const skipped = new Set(changes.filter((c) => c.action === "skipped").map((c) => c.subject));
     return manifests
       .map((m) => ({ id: { namespace: m.metadata.namespace ?? "", name: m.metadata.name, group: m.apiVersion.includes("/") ? m.apiVersion.split("/")[0]! : "", kind: m.kind }, apiVersion: m.apiVersion }))
-      .filter((t) => !skipped.has(describeId(t.id)));
+      .filter((t) => !skipped.has(describeId(t.id)))
+      .map(withExprs);
   }
   return (ks.spec.healthChecks ?? []).map((h) => {
     const apiVersion = h.apiVersion ?? defaultApiVersion(h.kind);
-    return { id: { namespace: h.namespace ?? ks.spec.targetNamespace ?? ks.metadata.namespace ?? "", name: h.name, group: apiVersion.includes("/") ? apiVersion.split("/")[0]! : "", kind: h.kind }, apiVersion };
+    return withExprs({ id: { namespace: h.namespace ?? ks.spec.targetNamespace ?? ks.metadata.namespace ?? "", name: h.name, group: apiVersion.includes("/") ? apiVersion.split("/")[0]! : "", kind: h.kind }, apiVersion });
   });
+}
+
+/** spec.healthCheckExprs compiled, or undefined when there are none; invalid ones are a stalled HealthCheckFailed. */
+export function healthCheckExprsOf(ks: Kustomization): HealthCheckExprs | undefined {
+  const checks = ks.spec.healthCheckExprs ?? [];
+  if (!checks.length) return undefined;
+  try {
+    return new HealthCheckExprs(checks);
+  } catch (err) {
+    if (err instanceof CelError) throw new ReconcileError(HealthCheckFailedReason, err.message, { stalled: true, cause: err });
+    throw err;
+  }
 }
 
 function defaultApiVersion(kind: string): string {
@@ -81,7 +108,7 @@ async function healthOfTarget(client: KubeClient, mapper: RestMapper, t: HealthT
     const ref = await mapper.mapping(t.apiVersion, t.id.kind, signal);
     if (!ref) return { status: "NotFound", message: `kind ${t.id.kind} in ${t.apiVersion} is not served` };
     const live = await client.get<Parameters<typeof healthOf>[0]>(ref, ref.namespaced ? t.id.namespace : undefined, t.id.name, { signal });
-    return healthOf(live);
+    return healthOf(live, t.exprs);
   } catch (err) {
     if (isNotFound(err)) return { status: "NotFound", message: "not found" };
     return { status: "InProgress", message: (err as Error).message };

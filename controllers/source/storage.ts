@@ -1,22 +1,104 @@
 // Artifact storage: files under --storage-path, written atomically (temp file + rename in the same
-// directory), garbage-collected per object, and served read-only over HTTP at --storage-addr.
+// directory), named and kept as Flux's source-controller does (<kind>/<namespace>/<name>/<file>, retention by
+// --artifact-retention-ttl and --artifact-retention-records, a "latest" link), and served read-only over HTTP
+// at --storage-addr.
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
+import { parseDuration } from "./duration";
 
 const tempPrefix = ".tmp-";
+
+/** How long superseded artifacts are kept, and how many artifacts of an object at most. */
+export interface Retention {
+  /** --artifact-retention-ttl: artifacts other than the current one older than this are removed. */
+  ttlMs: number;
+  /** --artifact-retention-records: at most this many artifacts per object (the current one included). */
+  records: number;
+}
+
+/** Flux's defaults: --artifact-retention-ttl=60s, --artifact-retention-records=2. */
+export const defaultRetention: Retention = { ttlMs: 60_000, records: 2 };
+
+/** The retention from the flags' values (Go durations, a count); unset values take Flux's defaults. */
+export function retentionFromFlags(ttl?: string, records?: string): Retention {
+  const out = { ...defaultRetention };
+  if (ttl !== undefined) {
+    try {
+      out.ttlMs = parseDuration(ttl);
+    } catch {
+      throw new Error(`--artifact-retention-ttl: invalid duration "${ttl}" (e.g. 60s, 5m, 1h)`);
+    }
+  }
+  if (records !== undefined) {
+    if (!/^\d+$/.test(records.trim())) throw new Error(`--artifact-retention-records: "${records}" is not a non-negative whole number`);
+    out.records = Number.parseInt(records, 10);
+  }
+  return out;
+}
+
+/** Relative directory of an object's artifacts: "<kind>/<namespace>/<name>" (kind in lower case). */
+export function objectDir(kind: string, namespace: string, name: string): string {
+  return `${kind.toLowerCase()}/${namespace}/${name}`;
+}
+
+/** The name of the symbolic link to an object's current artifact, beside it. */
+export const latestLinkName = "latest.tar.gz";
+
+/**
+ * A GitRepository artifact's file name, as Flux names it: "<commit sha>.tar.gz", the sha taken from a revision
+ * in any of Flux's forms ("main@sha1:<sha>", "sha1:<sha>", "refs/tags/v1@sha256:<sha>", "<sha>").
+ */
+export function gitArtifactFileName(revision: string): string {
+  const sha = /(?:^|@|:)([0-9a-f]{40}|[0-9a-f]{64})$/.exec(revision)?.[1];
+  if (!sha) throw new Error(`revision "${revision}" does not end in a commit sha`);
+  return `${sha}.tar.gz`;
+}
+
+/** The relative path of a GitRepository artifact: "gitrepository/<namespace>/<name>/<commit sha>.tar.gz". */
+export function gitArtifactPath(namespace: string, name: string, revision: string): string {
+  return `${objectDir("GitRepository", namespace, name)}/${gitArtifactFileName(revision)}`;
+}
+
+/** One file in an object's artifact directory. */
+export interface StoredFile {
+  /** Path relative to the storage root. */
+  rel: string;
+  mtimeMs: number;
+  /** Symbolic links (the latest link) are never garbage. */
+  symlink?: boolean;
+}
+
+/**
+ * The artifact files to remove, after Flux's rules: every file but the current artifact older than the TTL;
+ * then, while more than `records` remain, the oldest ones. Links, lock files and temp files are left alone.
+ */
+export function garbageFiles(files: readonly StoredFile[], current: string, retention: Retention, now: number): string[] {
+  const artifacts = files.filter((f) => !f.symlink && !f.rel.endsWith(".lock") && !path.posix.basename(f.rel).startsWith(tempPrefix));
+  const garbage = new Set(artifacts.filter((f) => f.rel !== current && now - f.mtimeMs > retention.ttlMs).map((f) => f.rel));
+  const remaining = artifacts.filter((f) => !garbage.has(f.rel)).sort((a, b) => a.mtimeMs - b.mtimeMs);
+  let count = remaining.length;
+  for (const f of remaining) {
+    if (count <= retention.records) break;
+    if (f.rel === current) continue;
+    garbage.add(f.rel);
+    count--;
+  }
+  return artifacts.filter((f) => garbage.has(f.rel)).map((f) => f.rel);
+}
 
 export class Storage {
   constructor(
     readonly root: string,
     /** Host[:port] clients use to reach the server (the advertised address). */
     readonly advertisedAddr: string,
+    readonly retention: Retention = defaultRetention,
   ) {}
 
   /** Relative directory of an object's artifacts: "<kind>/<namespace>/<name>". */
   objectDir(kind: string, namespace: string, name: string): string {
-    return `${kind.toLowerCase()}/${namespace}/${name}`;
+    return objectDir(kind, namespace, name);
   }
 
   localPath(rel: string): string {
@@ -52,29 +134,49 @@ export class Storage {
     await fs.promises.rm(temp, { force: true });
   }
 
-  /** Removes an object's older artifacts, keeping `keep` newest files and always `current`. Returns removed paths. */
-  async garbageCollect(dir: string, current: string, keep = 2): Promise<string[]> {
+  /**
+   * Removes an object's superseded artifacts per the retention (see garbageFiles), never `current`; `records`
+   * overrides the retention's count. Returns the removed paths.
+   */
+  async garbageCollect(dir: string, current: string, records = this.retention.records): Promise<string[]> {
     const full = this.localPath(dir);
-    let names: string[];
+    let entries: fs.Dirent[];
     try {
-      names = await fs.promises.readdir(full);
+      entries = await fs.promises.readdir(full, { withFileTypes: true });
     } catch {
       return [];
     }
-    const files = await Promise.all(
-      names
-        .filter((n) => !n.startsWith(tempPrefix))
-        .map(async (n) => ({ rel: `${dir}/${n}`, mtime: (await fs.promises.stat(path.join(full, n))).mtimeMs })),
-    );
-    files.sort((a, b) => b.mtime - a.mtime);
-    const keepSet = new Set([current, ...files.slice(0, keep).map((f) => f.rel)]);
+    const files: StoredFile[] = [];
+    for (const e of entries) {
+      if (e.isDirectory()) continue;
+      const st = await fs.promises.lstat(path.join(full, e.name)).catch(() => undefined);
+      if (st) files.push({ rel: `${dir}/${e.name}`, mtimeMs: st.mtimeMs, symlink: st.isSymbolicLink() });
+    }
     const removed: string[] = [];
-    for (const f of files) {
-      if (keepSet.has(f.rel)) continue;
-      await fs.promises.rm(this.localPath(f.rel), { force: true });
-      removed.push(f.rel);
+    for (const rel of garbageFiles(files, current, { ...this.retention, records }, Date.now())) {
+      await fs.promises.rm(this.localPath(rel), { force: true });
+      await fs.promises.rm(this.localPath(`${rel}.lock`), { force: true });
+      removed.push(rel);
     }
     return removed;
+  }
+
+  /**
+   * Points the object's latest link (latest.tar.gz beside the artifact) at `rel`, replacing it atomically.
+   * Returns the link's relative path; its URL serves the current artifact.
+   */
+  async linkLatest(rel: string, linkName = latestLinkName): Promise<string> {
+    const full = this.localPath(rel);
+    const link = path.join(path.dirname(full), linkName);
+    const temp = path.join(path.dirname(full), `${tempPrefix}${randomBytes(8).toString("hex")}`);
+    await fs.promises.symlink(path.basename(full), temp);
+    try {
+      await fs.promises.rename(temp, link);
+    } catch (err) {
+      await fs.promises.rm(temp, { force: true });
+      throw err;
+    }
+    return `${path.posix.dirname(rel)}/${linkName}`;
   }
 
   /** Touches an artifact so GC (newest first) keeps it when it becomes current again. */

@@ -56,7 +56,7 @@ test("Bootstrap over smart HTTP: up to Ready, no-op, version change, day-2, conc
     // The fleet itself converged: the app overlay's generated ConfigMap, patch and image pin.
     const podinfo = await waitFor(() => apps.readNamespacedDeployment({ name: "podinfo", namespace: "podinfo" }), { what: "podinfo Deployment", timeoutMs: 120_000 });
     assert.equal(podinfo.spec?.replicas, 2);
-    assert.equal(podinfo.spec?.template.spec?.containers[0]?.image, "ghcr.io/stefanprodan/podinfo:6.7.1");
+    assert.equal(podinfo.spec?.template.spec?.containers[0]?.image, "ghcr.io/mooring/demo-app:1.0.0");
   });
 
   await t.test("a second up changes nothing", async () => {

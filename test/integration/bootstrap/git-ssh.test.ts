@@ -3,7 +3,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateDeployKey } from "../../../bootstrap/ssh/keys";
@@ -11,9 +11,9 @@ import { resolveKnownHosts } from "../../../bootstrap/ssh/knownhosts";
 import { commitToBranch } from "../../../bootstrap/git/repository";
 import { isBootstrapError } from "../../../bootstrap/errors";
 import { createBareRepository } from "../../fixtures/github/git-http";
-import { sshdPath, startSshGitServer, type SshGitServer } from "../../fixtures/gitserver/ssh";
+import { sshdMissing, startSshGitServer, type SshGitServer } from "../../fixtures/gitserver/ssh";
 
-const skip = !existsSync(sshdPath) ? "OpenSSH sshd is not installed" : process.getuid?.() !== 0 ? "sshd on a loopback port needs root here" : false;
+const skip = sshdMissing() ?? (process.getuid?.() !== 0 ? "sshd on a loopback port needs root here" : false);
 
 describe("commitToBranch over ssh with a generated deploy key", { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), "mooring-sshrepo-"));

@@ -174,7 +174,7 @@ describe("Flux-style fleet repository", () => {
     type Dep = Obj & { spec: { replicas: number; template: { spec: { containers: { image: string; env: { valueFrom: { configMapKeyRef: { name: string } } }[] }[] } } } };
     const dep = await env.admin.get<Dep>(Deployments, appNs, "podinfo");
     assert.equal(dep.spec.replicas, 2, "replicas patch");
-    assert.equal(dep.spec.template.spec.containers[0]!.image, "ghcr.io/stefanprodan/podinfo:6.7.1", "images newTag");
+    assert.equal(dep.spec.template.spec.containers[0]!.image, "ghcr.io/mooring/demo-app:1.0.0", "images newTag");
     assert.equal(dep.spec.template.spec.containers[0]!.env[0]!.valueFrom.configMapKeyRef.name, generated.metadata.name, "reference rewritten to the hashed name");
     assert.equal(dep.metadata.labels?.["app.kubernetes.io/name"], "podinfo", "base labels");
     const k = await env.admin.get<Kustomization>(Kustomizations, ns, "apps");

@@ -65,6 +65,9 @@ export async function installCrds(admin: KubeClient): Promise<void> {
 }
 
 export async function startSourceEnv(): Promise<SourceEnv> {
+  // Start the git servers first: a missing sshd is then an immediate, named failure with nothing else running.
+  const deployKey = generateKeyPair("deploy-key");
+  const ssh = await startSshGitServer(deployKey.publicKey);
   const adminKc = testKubeConfig();
   const admin = new KubeClient(adminKc);
   await installCrds(admin);
@@ -97,8 +100,6 @@ export async function startSourceEnv(): Promise<SourceEnv> {
   );
   const repo = new TestRepo("fleet");
   const http = await startHttpGitServer(repo.root, gitCredentials);
-  const deployKey = generateKeyPair("deploy-key");
-  const ssh = await startSshGitServer(deployKey.publicKey);
   await waitFor(() => controller.manager.addresses.health && logs.some((l) => l.msg === "controllers started"), { what: "controllers started", timeoutMs: 60_000 });
   return {
     admin,

@@ -107,6 +107,8 @@ describe("renderInstall", () => {
         capabilities: { drop: ["ALL"] },
         readOnlyRootFilesystem: true,
         runAsNonRoot: true,
+        runAsUser: 65534,
+        runAsGroup: 65534,
         seccompProfile: { type: "RuntimeDefault" },
       });
       assert.equal(c.livenessProbe.httpGet.port, "healthz");
@@ -162,10 +164,31 @@ describe("renderInstall", () => {
     assert.equal(find(objs, "ClusterRoleBinding", "cluster-reconciler-gitops").metadata.labels?.["app.kubernetes.io/instance"], "gitops");
     assert.equal(podSpec(find(objs, "Deployment", "source-controller")).containers[0]?.image, "registry.local:5000/ctl:dev");
     assert.equal(imageReference({ digest: "sha256:abc" }, "1.0.0"), "ghcr.io/mooring/controllers@sha256:abc");
+    assert.equal(imageReference({ repository: "127.0.0.1:5000/mooring/controllers/", tag: "dev" }, "1.0.0"), "127.0.0.1:5000/mooring/controllers:dev");
+    assert.equal(imageReference({ repository: "127.0.0.1:5000/ctl" }, "1.0.0"), "127.0.0.1:5000/ctl:v1.0.0");
+    const pulled = renderInstall(inputs, { version: "1.2.3", image: { repository: "127.0.0.1:5000/ctl" }, imagePullPolicy: "Never" });
+    const c = podSpec(find(pulled, "Deployment", "kustomize-controller")).containers[0] as Container & { imagePullPolicy: string };
+    assert.equal(c.image, "127.0.0.1:5000/ctl:v1.2.3");
+    assert.equal(c.imagePullPolicy, "Never");
+    assert.equal((podSpec(find(objects, "Deployment", "kustomize-controller")).containers[0] as Container & { imagePullPolicy: string }).imagePullPolicy, "IfNotPresent");
+  });
+
+  it("runs one replica of each controller by default, and more kustomize-controllers when asked", () => {
+    const replicas = (objs: KubeObject[], name: string) => (find(objs, "Deployment", name).spec as { replicas: number }).replicas;
+    assert.equal(replicas(objects, "source-controller"), 1);
+    assert.equal(replicas(objects, "kustomize-controller"), 1);
+    const two = renderInstall(inputs, { version: "0.1.0", replicas: { kustomize: 2 } });
+    assert.equal(replicas(two, "kustomize-controller"), 2);
+    assert.equal(replicas(two, "source-controller"), 1);
+    assert.ok(podSpec(find(two, "Deployment", "kustomize-controller")).containers[0]?.args.includes("--enable-leader-election"), "replicas elect a leader");
   });
 
   it("rejects invalid input with a reason", () => {
     assert.throws(() => renderInstall(inputs, { version: "0.1.0", namespace: "Bad_NS" }), (e) => isBootstrapError(e, "InvalidInput") && /Bad_NS/.test(e.message));
+    assert.throws(() => renderInstall(inputs, { version: "0.1.0", replicas: { source: 2 } }), (e) => isBootstrapError(e, "InvalidInput") && /replicas.source is 2.*run 1 replica/.test(e.message));
+    assert.throws(() => renderInstall(inputs, { version: "0.1.0", replicas: { kustomize: 1.5 } }), (e) => isBootstrapError(e, "InvalidInput") && /replicas.kustomize must be a whole number/.test(e.message));
+    assert.throws(() => renderInstall(inputs, { version: "0.1.0", replicas: { helm: 1 } as never }), (e) => isBootstrapError(e, "InvalidInput") && /unknown controller "helm"/.test(e.message));
+    assert.throws(() => renderInstall(inputs, { version: "0.1.0", image: { repository: "r/x", name: "y" } }), (e) => isBootstrapError(e, "InvalidInput") && /either repository or registry and name/.test(e.message));
     const conflicting: InstallInputs = {
       crds: [],
       rbac: {
