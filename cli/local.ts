@@ -4,11 +4,12 @@ import { checkFlags, parseArgs, stringFlag } from "./args";
 import { down, status, up } from "../local/controlplane";
 
 const usage = `usage:
-  mooring local up --dir DIR [--nodes N] [--real-node[=true|false]] [--images A.tar,B.tar]
+  mooring local up --dir DIR [--nodes N] [--real-node[=true|false]] [--images A.tar,B.tar] [--mooring-images=false]
       start (or reuse) a cluster; prints export KUBECONFIG=...
       a real node (containerd, kubelet, kube-proxy, CoreDNS) runs where the machine can run containers;
       --real-node=false runs none, --real-node fails with the reason when it cannot; --nodes N adds kwok
-      fake nodes; --images imports OCI image archives into the real node
+      fake nodes; --images imports OCI image archives into the real node; the controllers image and the
+      demo app image are built offline (when changed) and imported unless --mooring-images=false
   mooring local down --dir DIR [--keep]    stop it and remove what the node left; --keep keeps data, PKI and logs
   mooring local status --dir DIR           show its processes, its node and /readyz
 `;
@@ -25,12 +26,12 @@ function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** --real-node (true), --real-node=true|false, or absent. */
-function realNodeFlag(v: string | true | undefined): boolean | undefined {
+/** --NAME (true), --NAME=true|false, or absent. */
+function booleanFlag(name: string, v: string | true | undefined): boolean | undefined {
   if (v === undefined) return undefined;
   if (v === true || v === "true") return true;
   if (v === "false") return false;
-  throw new Error(`--real-node takes true or false, got ${v}`);
+  throw new Error(`--${name} takes true or false, got ${v}`);
 }
 
 export async function localCommand(argv: string[]): Promise<number> {
@@ -38,17 +39,19 @@ export async function localCommand(argv: string[]): Promise<number> {
   try {
     switch (verb) {
       case "up": {
-        const args = parseArgs(rest, ["real-node"]);
-        checkFlags(args, ["dir", "nodes", "real-node", "images"]);
+        const args = parseArgs(rest, ["real-node", "mooring-images"]);
+        checkFlags(args, ["dir", "nodes", "real-node", "images", "mooring-images"]);
         const nodesFlag = stringFlag(args, "nodes");
         const nodes = nodesFlag === undefined ? undefined : Number(nodesFlag);
         if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 0)) throw new Error(`--nodes must be a whole number, got ${nodesFlag}`);
-        const realNode = realNodeFlag(args.flags.get("real-node"));
+        const realNode = booleanFlag("real-node", args.flags.get("real-node"));
+        const mooringImages = booleanFlag("mooring-images", args.flags.get("mooring-images"));
         const images = stringFlag(args, "images")?.split(",").filter(Boolean).map((f) => path.resolve(process.cwd(), f));
         const started = Date.now();
-        const cp = await up({ dir: dirFlag(args), nodes, log: progress, ...(realNode === undefined ? {} : { realNode }), ...(images ? { images } : {}) });
+        const cp = await up({ dir: dirFlag(args), nodes, log: progress, ...(realNode === undefined ? {} : { realNode }), ...(images ? { images } : {}), ...(mooringImages === undefined ? {} : { mooringImages }) });
         const what = cp.realNode ? `real node ${cp.realNode.name} (${cp.realNode.nodeIp}) + ${cp.nodes} kwok node(s)` : `${cp.nodes} kwok node(s)`;
         progress(`${cp.reused ? "reused" : "ready"} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${cp.apiserverUrl}, ${what}`);
+        if (cp.nodeAddress) progress(`pods reach this machine at ${cp.nodeAddress}: bind local services for them (a git host) there`);
         process.stdout.write(`export KUBECONFIG=${shellQuote(cp.kubeconfigPath)}\n`);
         return 0;
       }

@@ -20,6 +20,7 @@ import { corednsObjects, kubeletArgs, kubeProxyArgs, maxSocketPath, nodeLayout, 
 import { prepareNode, teardownNode, waitContainerd } from "./node";
 import { corednsImageArchive, importImage, pauseImageArchive } from "./nodeimages";
 import { checkNodePrerequisites } from "./prereqs";
+import { provideMooringImages } from "./clusterimages";
 
 export type Log = (line: string) => void;
 
@@ -38,8 +39,14 @@ export interface UpOptions {
    * the reasons when the machine cannot; false runs no real node.
    */
   realNode?: boolean;
-  /** OCI image archives to import into the real node at up (e.g. the controllers and demo app images). */
+  /** More OCI image archives to import into the real node at up. */
   images?: string[];
+  /**
+   * Make Mooring's controllers image (under the reference the install renders by default) and the demo app
+   * image available to the real node: built offline from this checkout when an input changed, imported when
+   * the node lacks that manifest. Default true; ignored without a real node.
+   */
+  mooringImages?: boolean;
 }
 
 /** The real node of a control plane. */
@@ -430,7 +437,13 @@ export async function up(opts: UpOptions): Promise<ControlPlane> {
   // Preflight: a missing tool is reported before anything is written.
   await resolveBinaries(opts.nodes ?? recorded?.nodes ?? 0, realNode);
   await fs.mkdir(path.join(dir, "logs"), { recursive: true });
-  return withDirLock(dir, deadline, log, () => upLocked(dir, opts.nodes, realNode, opts.images ?? [], deadline, log));
+  const cp = await withDirLock(dir, deadline, log, () => upLocked(dir, opts.nodes, realNode, opts.images ?? [], deadline, log));
+  if (cp.realNode && opts.mooringImages !== false) {
+    await provideMooringImages(dir, log).catch((err: Error) => {
+      throw new Error(`the cluster in ${dir} is up, but Mooring's images are not on its node: ${err.message}\n(run up again once fixed, or pass --mooring-images=false to go without them)`);
+    });
+  }
+  return cp;
 }
 
 /** Whether `up` runs a real node: as asked; else as a running DIR has it; else where the machine can. */

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // `npm run demo`: Mooring end to end on this machine, in .mooring/demo (gitignored). Builds, resolves the
-// pinned tools, starts the local control plane and a local git host seeded with examples/fleet, runs
-// `pulumi up` of examples/local, runs the controllers as local processes, makes a day-2 commit and shows
-// the cluster converge. Safe to run again: everything is reused or restarted in place.
+// pinned tools, starts the local cluster with its real node (the controllers and demo app images imported),
+// a local git host seeded with examples/fleet on the address pods reach, runs `pulumi up` of examples/local
+// (the controllers and the sample app run as pods), makes a day-2 commit and shows the cluster converge.
+// Where the machine cannot run containers it says why and runs the controllers as local processes instead.
+// Safe to run again: everything is reused or restarted in place.
 "use strict";
 const { execFileSync, spawn } = require("node:child_process");
 const fs = require("node:fs");
@@ -42,21 +44,22 @@ function ensureRepository(gitRoot) {
   return bare;
 }
 
-async function waitListening(port, ms) {
+async function waitListening(host, port, ms) {
   const net = require("node:net");
   const deadline = Date.now() + ms;
   for (;;) {
     const ok = await new Promise((resolve) => {
-      const c = net.connect(port, "127.0.0.1", () => (c.destroy(), resolve(true)));
+      const c = net.connect(port, host, () => (c.destroy(), resolve(true)));
       c.on("error", () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`the git host did not listen on 127.0.0.1:${port}`);
+    if (Date.now() > deadline) throw new Error(`the git host did not listen on ${host}:${port}; see ${path.join(dir, "git-host.log")}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-async function ensureGitHost(gitRoot) {
+/** The git host on `host` (the node address when pods must reach it); restarted when the address changed. */
+async function ensureGitHost(gitRoot, host) {
   const { readExtras, extraRunning, recordExtra } = require(path.join(root, "dist", "local", "extras.js"));
   const { preferPort } = require(path.join(root, "dist", "local", "ports.js"));
   const { spawnDetached } = require(path.join(root, "dist", "local", "processes.js"));
@@ -64,10 +67,16 @@ async function ensureGitHost(gitRoot) {
   if (!fs.existsSync(passwordFile)) fs.writeFileSync(passwordFile, crypto.randomBytes(12).toString("hex") + "\n", { mode: 0o600 });
   const password = fs.readFileSync(passwordFile, "utf8").trim();
   const known = (await readExtras(dir)).find((p) => p.name === "git-host");
+  const hostFile = path.join(dir, "git-address");
+  const knownHost = fs.existsSync(hostFile) ? fs.readFileSync(hostFile, "utf8").trim() : "127.0.0.1";
   if (known && (await extraRunning(known))) {
     const port = Number(fs.readFileSync(path.join(dir, "git-port"), "utf8"));
-    info(`git host already running (pid ${known.pid}) on 127.0.0.1:${port}`);
-    return { url: `http://127.0.0.1:${port}/fleet.git`, password };
+    if (knownHost === host) {
+      info(`git host already running (pid ${known.pid}) on ${host}:${port}`);
+      return { url: `http://${host}:${port}/fleet.git`, password };
+    }
+    const { stopExtra } = require(path.join(root, "dist", "local", "extras.js"));
+    await stopExtra(dir, "git-host");
   }
   // Keep the port of an earlier run when it is free, so the repository URL in the Pulumi stack stays the same.
   const portFile = path.join(dir, "git-port");
@@ -75,13 +84,14 @@ async function ensureGitHost(gitRoot) {
   const port = await preferPort(earlier);
   const script = path.join(root, "dist", "local", "githost.js");
   const log = path.join(dir, "git-host.log");
-  const args = [script, "--root", gitRoot, "--port", String(port), "--user", "fleet", "--password-file", passwordFile];
+  const args = [script, "--root", gitRoot, "--host", host, "--port", String(port), "--user", "fleet", "--password-file", passwordFile];
   const spawned = spawnDetached(process.execPath, args, log);
   await recordExtra(dir, { name: "git-host", pid: spawned.pid, binary: process.execPath, marker: script, log, startedAt: new Date().toISOString() });
   fs.writeFileSync(portFile, String(port));
-  await waitListening(port, 10_000);
-  info(`git host (smart HTTP, basic auth) pid ${spawned.pid} on 127.0.0.1:${port}; log ${log}`);
-  return { url: `http://127.0.0.1:${port}/fleet.git`, password };
+  fs.writeFileSync(hostFile, host);
+  await waitListening(host, port, 10_000);
+  info(`git host (smart HTTP, basic auth) pid ${spawned.pid} on ${host}:${port}; log ${log}`);
+  return { url: `http://${host}:${port}/fleet.git`, password };
 }
 
 /** Run pulumi with its output streamed, indented. */
@@ -118,21 +128,37 @@ async function main() {
   const k8s = require("@kubernetes/client-node");
 
   say("resolving the pinned tools (built from Go modules the first time)");
-  const tools = await ensureTools({ progress: (l) => info(l), only: ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kustomize", "pulumi", "pulumi-language-nodejs"] });
+  const { checkNodePrerequisites } = require(path.join(root, "dist", "local", "prereqs.js"));
+  const readiness = await checkNodePrerequisites();
+  const nodeTools = ["kubelet", "kube-proxy", "coredns"];
+  const tools = await ensureTools({ progress: (l) => info(l), only: ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kustomize", "pulumi", "pulumi-language-nodejs", ...(readiness.ok ? nodeTools : [])] });
   info(tools.map((t) => `${t.name} ${t.version ?? ""}`.trim()).join(", "));
 
-  say("starting the local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, 1 kwok node)");
   const t1 = Date.now();
-  const cp = await up({ dir, nodes: 1, log: (l) => info(l) });
-  info(`${cp.reused ? "reused" : "ready"} in ${since(t1)}: ${cp.apiserverUrl}`);
+  let cp;
+  if (readiness.ok) {
+    say("starting the local cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, a real node: containerd, kubelet, kube-proxy, CoreDNS)");
+    info("the controllers image and the demo app image are built offline (first time: a few minutes) and imported into the node");
+    cp = await up({ dir, nodes: 0, realNode: true, log: (l) => info(l) });
+  } else {
+    say("starting the local control plane with 1 kwok node: this machine cannot run containers");
+    for (const reason of readiness.reasons) info(`- ${reason}`);
+    cp = await up({ dir, nodes: 1, realNode: false, log: (l) => info(l) });
+  }
+  const pods = Boolean(cp.realNode);
+  info(`${cp.reused ? "reused" : "ready"} in ${since(t1)}: ${cp.apiserverUrl}${pods ? `, node ${cp.realNode.name}; pods reach this machine at ${cp.nodeAddress}` : ""}`);
 
-  say("starting the local git host, seeded with examples/fleet");
+  say(`starting the local git host, seeded with examples/fleet${pods ? " (on the node address, so source-controller's pod can clone)" : ""}`);
   const bare = ensureRepository(path.join(dir, "git"));
-  const host = await ensureGitHost(path.join(dir, "git"));
+  const host = await ensureGitHost(path.join(dir, "git"), pods ? cp.nodeAddress : "127.0.0.1");
 
   say("pulumi up (examples/local: the Bootstrap component, local file backend)");
-  info("The local control plane has no container runtime: the installed Deployments never run. The same");
-  info("controllers run here as local processes, each with its in-cluster ServiceAccount's identity (TokenRequest).");
+  if (pods) {
+    info("The controllers run as the install's pods on the real node, each under its own ServiceAccount.");
+  } else {
+    info("Without a real node the installed Deployments never run: the same controllers run here as local");
+    info("processes, each with its in-cluster ServiceAccount's identity (TokenRequest).");
+  }
   const ws = { programDir: root, stateDir: path.join(dir, "pulumi"), stack: "demo" };
   await prepareStack(ws);
   for (const [k, v] of [["kubeconfig", cp.kubeconfigPath], ["gitUrl", host.url], ["gitUsername", "fleet"]]) await setConfig(ws, k, v);
@@ -143,6 +169,7 @@ async function main() {
   const t2 = Date.now();
   let stopWatching = false;
   const controllers = (async () => {
+    if (pods) return;
     for (;;) {
       if (stopWatching) return;
       try {
@@ -163,6 +190,12 @@ async function main() {
   await controllers;
   const upTime = since(t2);
   info(`pulumi up done in ${upTime}`);
+  const kubectl = tools.find((t) => t.name === "kubectl")?.path ?? "kubectl";
+  if (pods) {
+    say("pods (kubectl get pods -A)");
+    const shown = execFileSync(kubectl, ["--kubeconfig", cp.kubeconfigPath, "get", "pods", "-A", "-o", "wide"], { encoding: "utf8" });
+    for (const l of shown.trimEnd().split("\n")) info(l);
+  }
 
   say("stack outputs");
   const outputs = await stackOutputs(ws);
@@ -193,24 +226,27 @@ async function main() {
     const line = `apps: ${k?.status?.lastAppliedRevision ?? "-"} ${(k?.status?.conditions ?? []).find((c) => c.type === "Ready")?.reason ?? ""}`;
     if (line !== lastLine) info(line);
     lastLine = line;
-    if (Date.now() - t3 > 180_000) throw new Error("the day-2 commit did not converge within 3 minutes; see .mooring/demo/controllers/*.log");
+    if (Date.now() - t3 > 180_000) {
+      const where = pods ? `\`${kubectl} --kubeconfig ${cp.kubeconfigPath} -n flux-system logs deploy/kustomize-controller\`` : ".mooring/demo/controllers/*.log";
+      throw new Error(`the day-2 commit did not converge within 3 minutes; see ${where}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
   const convergeTime = since(t3);
   info(`converged: ConfigMap podinfo/podinfo-config-* has the new message, ${convergeTime} after the push`);
 
-  const kubectl = tools.find((t) => t.name === "kubectl")?.path ?? "kubectl";
   say(`done in ${since(t0)} (pulumi up ${upTime}, day-2 commit → converged ${convergeTime})`);
   process.stdout.write(`
 Look around:
   export KUBECONFIG=${cp.kubeconfigPath}
+  ${kubectl} get pods -A${pods ? "                         # the controllers and the sample app, as pods" : ""}
   ${kubectl} get gitrepositories,kustomizations -A
   ${kubectl} -n podinfo get deploy,svc,cm
   $(npx mooring tools --path flux) get all -A        # the flux CLI works against Mooring's controllers
-  tail -f ${path.join(dir, "controllers", "kustomize-controller.log")}
+  ${pods ? `$(npx mooring tools --path flux) logs --all-namespaces   # the controllers' logs, read from their pods` : `tail -f ${path.join(dir, "controllers", "kustomize-controller.log")}`}
   git clone http://fleet:$(cat ${path.join(dir, "git-password")})@${host.url.replace("http://", "")}   # the fleet repository
 
-Tear down (control plane, controllers and git host):
+Tear down (cluster, node, controllers and git host):
   node bin/mooring.js local down --dir ${path.relative(root, dir)} && rm -rf ${path.relative(root, dir)}
 
 export KUBECONFIG=${cp.kubeconfigPath}

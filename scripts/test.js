@@ -112,15 +112,19 @@ async function main() {
   const { up, down } = require(path.join(root, "dist", "local", "controlplane.js"));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mooring-test-"));
   const log = (line) => process.stderr.write(`   control plane: ${line}\n`);
-  say(`control plane: up --dir ${dir} --nodes 1`);
+  // Integration tests need a kwok node beside the real one (scale, scheduling); e2e runs on the real node.
+  const nodes = wanted.includes("integration") ? 1 : 0;
+  say(`control plane: up --dir ${dir} --nodes ${nodes}`);
   const started = Date.now();
   let ok = false;
   try {
-    const cp = await up({ dir, nodes: 1, log });
+    const cp = await up({ dir, nodes, log });
     say(`control plane ready in ${((Date.now() - started) / 1000).toFixed(1)} s at ${cp.apiserverUrl}`);
     const env = { ...process.env, MOORING_TEST_KUBECONFIG: cp.kubeconfigPath, MOORING_TEST_DIR: dir };
     for (const phase of ["integration", "e2e"]) {
-      if (wanted.includes(phase) && !interrupted) await testPhase(phase, ["--test-concurrency=1"], env);
+      if (!wanted.includes(phase) || interrupted) continue;
+      if (phase === "e2e" && cp.realNode) await realNodeOnly(cp);
+      await testPhase(phase, ["--test-concurrency=1"], env);
     }
     ok = totals.fail === 0 && !interrupted;
   } finally {
@@ -132,6 +136,22 @@ async function main() {
     }
     if (ok) fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The e2e tests prove what a user sees: controllers and workloads running as pods. Pods without a node
+ * selector prefer the kwok nodes, so those are cordoned before the e2e phase.
+ */
+async function realNodeOnly(cp) {
+  const k8s = require("@kubernetes/client-node");
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(cp.kubeconfigPath);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const fake = cp.nodeNames.filter((n) => n !== cp.realNode.name);
+  for (const name of fake) {
+    await core.patchNode({ name, body: { spec: { unschedulable: true } } }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch));
+  }
+  if (fake.length) say(`e2e on the real node ${cp.realNode.name}: cordoned ${fake.join(", ")}`);
 }
 
 process.on("SIGINT", () => {

@@ -19,13 +19,47 @@ export class ArtifactError extends Error {
   override name = "ArtifactError";
 }
 
-/** Downloads url into memory (at most maxBytes) and checks it against digest ("sha256:<hex>"). */
-export async function downloadArtifact(url: string, digest: string | undefined, signal: AbortSignal, maxBytes = defaultLimits.maxBytes): Promise<Buffer> {
-  let res: Response;
-  try {
-    res = await fetch(url, { signal });
-  } catch (err) {
-    throw new ArtifactError(`failed to download artifact from ${url}: ${signal.aborted ? "timed out" : (err as Error).message}`);
+/** How often a failed download is retried (Flux's `--http-retry`, default 9), with exponential backoff. */
+export interface DownloadRetry {
+  retries: number;
+  firstDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const defaultDownloadRetry: DownloadRetry = { retries: 9, firstDelayMs: 1000, maxDelayMs: 10_000 };
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
+/**
+ * Downloads url into memory (at most maxBytes) and checks it against digest ("sha256:<hex>"). A refused
+ * connection or a 5xx answer is retried with backoff: source-controller may announce an artifact before its
+ * Service routes to it (a pod not Ready yet, a restart).
+ */
+export async function downloadArtifact(url: string, digest: string | undefined, signal: AbortSignal, maxBytes = defaultLimits.maxBytes, retry = defaultDownloadRetry): Promise<Buffer> {
+  let res: Response | undefined;
+  for (let attempt = 0; ; attempt++) {
+    let failure: string;
+    try {
+      res = await fetch(url, { signal });
+      if (res.status < 500) break;
+      failure = `failed to download artifact from ${url}, status: ${res.status} ${res.statusText}`;
+      await res.body?.cancel();
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      failure = `failed to download artifact from ${url}: ${signal.aborted ? "timed out" : `${(err as Error).message}${cause?.code ? ` (${cause.code})` : ""}`}`;
+    }
+    if (signal.aborted || attempt >= retry.retries) throw new ArtifactError(attempt > 0 ? `${failure} (after ${attempt + 1} attempts)` : failure);
+    await pause(Math.min(retry.maxDelayMs, retry.firstDelayMs * 2 ** attempt), signal);
   }
   if (res.status !== 200) throw new ArtifactError(`failed to download artifact from ${url}, status: ${res.status} ${res.statusText}`);
   const chunks: Buffer[] = [];

@@ -6,6 +6,7 @@
 //   pulumi config set --secret gitPassword …          (when the git host asks for basic auth)
 //   pulumi config set --secret gitPrivateKey "$(cat id_ed25519)"   (ssh URLs: the key that pushes)
 //   pulumi config set gitKnownHosts "$(ssh-keyscan -p PORT HOST)" (ssh URLs; default: scanned)
+//   pulumi config set replicas '{"kustomize": 2}'         (optional: a standby kustomize-controller)
 //   pulumi up
 import * as pulumi from "@pulumi/pulumi";
 import { Bootstrap } from "../../provider";
@@ -27,6 +28,7 @@ const fleet = new Bootstrap("local", {
     },
   },
   version: config.get("version"),
+  replicas: config.getObject<Record<string, number>>("replicas"),
   interval: config.get("interval") ?? "1m0s",
   waitForReady: config.getBoolean("waitForReady") ?? true,
   timeout: config.get("timeout") ?? "5m",

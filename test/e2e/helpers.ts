@@ -1,16 +1,14 @@
-// Shared pieces of the Bootstrap e2e tests: a fleet repository seeded from examples/fleet, the real
-// Pulumi CLI on a local file backend running examples/local, and the controllers as local processes with
-// their ServiceAccounts' identity (the local control plane has no container runtime).
+// Shared pieces of the Bootstrap e2e tests: a fleet repository seeded from examples/fleet and the real
+// Pulumi CLI on a local file backend running examples/local. The controllers run as the install's pods on
+// the test cluster's real node (pods.ts reads them).
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, promises as fs, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { TestContext } from "node:test";
-import * as k8s from "@kubernetes/client-node";
 import { projectRoot } from "../../local/tools";
 import { prepareStack, pulumi, setConfig, stackOutputs, type PulumiResult, type PulumiWorkspace } from "../../local/pulumi";
-import { startLocalControllers, stopLocalControllers } from "../../local/controllers";
-import { isStatus, testKubeConfig, waitFor } from "../harness/cluster";
+import { isStatus } from "../harness/cluster";
 import type { TestRepo } from "../fixtures/gitserver/repo";
 
 export const kubeconfigPath = (): string => {
@@ -75,34 +73,6 @@ export async function localStack(t: TestContext, name: string, config: Record<st
   return stack;
 }
 
-/**
- * Run `up` and, as soon as the install created the controllers' ServiceAccounts, start the controllers as
- * local processes with those identities — what an in-cluster Deployment would do — so `up` can wait for Ready.
- */
-export async function upWithLocalControllers(t: TestContext, stack: Stack, dir: string, namespace = "flux-system"): Promise<{ result: PulumiResult; seconds: number }> {
-  const core = testKubeConfig().makeApiClient(k8s.CoreV1Api);
-  const started = Date.now();
-  const running = stack.up();
-  let controllersStarted = false;
-  const starter = (async () => {
-    await waitFor(
-      async () => {
-        for (const n of ["source-controller", "kustomize-controller"]) await core.readNamespacedServiceAccount({ name: n, namespace });
-        return true;
-      },
-      { what: "the install's ServiceAccounts", timeoutMs: 300_000, intervalMs: 250 },
-    );
-    await startLocalControllers({ dir, adminKubeconfig: kubeconfigPath(), namespace });
-    controllersStarted = true;
-  })();
-  t.after(() => stopLocalControllers(dir));
-  const result = await running;
-  await starter.catch((err: unknown) => {
-    if (!controllersStarted) throw err;
-  });
-  return { result, seconds: (Date.now() - started) / 1000 };
-}
-
 export async function exists(read: () => Promise<unknown>): Promise<boolean> {
   try {
     await read();
@@ -111,11 +81,6 @@ export async function exists(read: () => Promise<unknown>): Promise<boolean> {
     if (isStatus(err, 404)) return false;
     throw err;
   }
-}
-
-export async function testDir(name: string): Promise<string> {
-  const base = process.env.MOORING_TEST_DIR ?? os.tmpdir();
-  return fs.mkdtemp(path.join(base, `e2e-${name}-`));
 }
 
 /** Seed a test repository with examples/fleet. */

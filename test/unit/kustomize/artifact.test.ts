@@ -4,7 +4,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
-import { ArtifactError, extractArtifact, safeRelativePath, symlinkStaysInside, verifyDigest } from "../../../controllers/kustomize/artifact";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { ArtifactError, downloadArtifact, extractArtifact, safeRelativePath, symlinkStaysInside, verifyDigest } from "../../../controllers/kustomize/artifact";
 import { rawTarGz } from "../../fixtures/kustomize/tar";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "mooring-extract-"));
@@ -67,4 +69,36 @@ test("the digest must be sha256 and match", () => {
   assert.throws(() => verifyDigest(Buffer.from("tampered"), good), /does not match/);
   assert.throws(() => verifyDigest(bytes, undefined), /no digest/);
   assert.throws(() => verifyDigest(bytes, "md5:abc"), /unsupported/);
+});
+
+test("a download refused or answered 5xx is retried with backoff; 4xx and the last failure are errors", async () => {
+  const body = Buffer.from("artifact bytes");
+  const digest = `sha256:${createHash("sha256").update(body).digest("hex")}`;
+  let calls = 0;
+  let answers: number[] = [];
+  const server = http.createServer((_req, res) => {
+    calls++;
+    const status = answers.shift() ?? 200;
+    res.writeHead(status).end(status === 200 ? body : "no");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/a.tar.gz`;
+  const retry = { retries: 3, firstDelayMs: 10, maxDelayMs: 20 };
+  try {
+    answers = [503, 502];
+    assert.deepEqual(await downloadArtifact(url, digest, new AbortController().signal, undefined, retry), body);
+    assert.equal(calls, 3);
+    calls = 0;
+    answers = [503, 503, 503, 503];
+    await assert.rejects(downloadArtifact(url, digest, new AbortController().signal, undefined, retry), /status: 503 .*\(after 4 attempts\)/);
+    assert.equal(calls, 4);
+    calls = 0;
+    answers = [404];
+    await assert.rejects(downloadArtifact(url, digest, new AbortController().signal, undefined, retry), /status: 404/);
+    assert.equal(calls, 1, "a 4xx is not retried");
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  // Nothing listens: the refused connection is retried, then reported with its code.
+  await assert.rejects(downloadArtifact(url, digest, new AbortController().signal, undefined, retry), /ECONNREFUSED.*\(after 4 attempts\)/);
 });
