@@ -188,6 +188,11 @@ export async function toolPath(name: string): Promise<string> {
 
 export type Progress = (line: string) => void;
 
+/** The tools `ensureTools` resolves: the named ones, else all but the on-demand builds (all of them with `all`). */
+export function wantedTools(tools: ToolsFile, opts: { only?: string[]; all?: boolean }): ReturnType<typeof toolNames> {
+  return toolNames(tools).filter((t) => (opts.only ? opts.only.includes(t.name) : opts.all || !t.spec.onDemand));
+}
+
 /**
  * Resolve the pinned tools, building what is missing. Builds run one at a time (they use every core).
  * Without `only`, on-demand builds are left out unless `all` is set.
@@ -195,7 +200,7 @@ export type Progress = (line: string) => void;
 export async function ensureTools(opts: { progress?: Progress; only?: string[]; all?: boolean } = {}): Promise<ResolvedTool[]> {
   const tools = loadTools();
   const progress = opts.progress ?? (() => {});
-  const wanted = toolNames(tools).filter((t) => (opts.only ? opts.only.includes(t.name) : opts.all || !t.spec.onDemand));
+  const wanted = wantedTools(tools, opts);
   const unknown = (opts.only ?? []).filter((n) => !wanted.some((w) => w.name === n));
   if (unknown.length) throw new Error(`unknown tool(s): ${unknown.join(", ")}`);
   const resolved: ResolvedTool[] = [];

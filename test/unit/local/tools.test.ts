@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { describe, test } from "node:test";
-import { cacheRoot, loadTools, parseReplaces, toolNames, wrapperGoMod, type BuildSpec } from "../../../local/tools";
+import { cacheRoot, loadTools, parseReplaces, toolNames, wantedTools, wrapperGoMod, type BuildSpec } from "../../../local/tools";
 
 const upstream = `module example.com/upstream
 
@@ -26,6 +26,16 @@ const spec: BuildSpec = {
 };
 
 describe("pinned toolchain", () => {
+  test("a plain resolve leaves out the benchmark-only builds; --all and names bring them in", () => {
+    const tools = loadTools();
+    const names = (opts: { only?: string[]; all?: boolean }) => wantedTools(tools, opts).map((t) => t.name);
+    const plain = names({});
+    for (const n of ["kube-apiserver", "kubelet", "kube-proxy", "coredns", "kustomize", "pulumi", "flux"]) assert.ok(plain.includes(n), n);
+    assert.ok(!plain.includes("flux-source-controller") && !plain.includes("flux-kustomize-controller"), plain.join(", "));
+    assert.ok(names({ all: true }).includes("flux-kustomize-controller"));
+    assert.deepEqual(names({ only: ["flux-source-controller"] }), ["flux-source-controller"]);
+  });
+
   test("parses block and single-line replace directives, dropping comments", () => {
     assert.deepEqual(parseReplaces(upstream), [
       { from: "example.com/upstream/api", fromModule: "example.com/upstream/api", to: "./staging/api" },
