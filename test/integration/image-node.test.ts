@@ -7,12 +7,15 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
+import * as YAML from "yaml";
 import { newNamespace, testClusterDir, testKubeConfig, testRealNode, waitFor } from "../harness/cluster";
 import { ensureControllersImage, ensureDemoAppImage } from "../../local/image";
 import { importImage } from "../../local/nodeimages";
 import { projectRoot, toolPath } from "../../local/tools";
 
 const run = promisify(execFile);
+/** The label the real node carries (kwok nodes lack it). */
+const onRealNode = { type: "real" };
 
 describe("the offline images on the real node", { timeout: 20 * 60_000 }, () => {
   let hasNode = false;
@@ -38,7 +41,14 @@ describe("the offline images on the real node", { timeout: 20 * 60_000 }, () => 
     if (!hasNode) return t.skip("the test cluster has no real node");
     const overlay = path.join(projectRoot(), "examples", "fleet", "apps", "overlays", "local");
     const built = (await run(await toolPath("kustomize"), ["build", overlay], { maxBuffer: 16 << 20 })).stdout;
-    const manifests = built.replace(/^(\s+)namespace: podinfo$/gm, `$1namespace: ${namespace}`);
+    // The test cluster may run kwok nodes beside the real one: pin the app's pods to the real node.
+    type Doc = { kind?: string; spec?: { template?: { spec?: { nodeSelector?: Record<string, string> } } } };
+    const docs = YAML.parseAllDocuments(built.replace(/^(\s+)namespace: podinfo$/gm, `$1namespace: ${namespace}`)).map((d) => d.toJS() as Doc);
+    for (const d of docs) {
+      const pod = d.kind === "Deployment" ? d.spec?.template?.spec : undefined;
+      if (pod) pod.nodeSelector = { ...pod.nodeSelector, ...onRealNode };
+    }
+    const manifests = docs.map((d) => YAML.stringify(d)).join("---\n");
     const applied = Date.now();
     await new Promise<void>((resolve, reject) => {
       const child = execFile(kubectl, ["--kubeconfig", kubeconfig, "apply", "-f", "-"], (err, _o, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve()));
@@ -69,6 +79,7 @@ describe("the offline images on the real node", { timeout: 20 * 60_000 }, () => 
         metadata: { name: "controllers-help" },
         spec: {
           restartPolicy: "Never",
+          nodeSelector: onRealNode,
           securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
           containers: [
             {
