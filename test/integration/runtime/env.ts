@@ -69,7 +69,8 @@ async function releaseAll(admin: KubeClient, kinds: TestKinds, ns?: string): Pro
 
 /**
  * Widget and Gadget in group `<file>.test.mooring.dev`: installed (and served) before the calling file's
- * tests, removed after them with whatever objects are left.
+ * tests, deleted after them with whatever objects are left. The deletion finishes in the background; the
+ * next install of the same group waits for it.
  */
 export function useTestKinds(file: string): TestKinds {
   const group = `${file}.test.mooring.dev`;
@@ -108,7 +109,6 @@ export function useTestKinds(file: string): TestKinds {
         if (!isNotFound(err)) throw err;
       }
     }
-    await gone(`the ${group} kinds to be deleted`);
   });
   return kinds;
 }
