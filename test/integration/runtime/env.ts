@@ -78,11 +78,12 @@ export function useTestKinds(file: string): TestKinds {
   const Gadgets: ResourceRef = { kind: "Gadget", group, version: "v1", plural: "gadgets", namespaced: true };
   const kinds: TestKinds = { Widgets, Gadgets, WidgetKind: { resource: Widgets }, GadgetKind: { resource: Gadgets } };
   const names = [Widgets, Gadgets].map((r) => `${r.plural}.${group}`);
+  const admin = adminClient();
   const gone = (what: string) =>
     waitFor(async () => {
       for (const name of names) {
         try {
-          await adminClient().get(CRDs, undefined, name);
+          await admin.get(CRDs, undefined, name);
           return false;
         } catch (err) {
           if (!isNotFound(err)) throw err;
@@ -90,17 +91,7 @@ export function useTestKinds(file: string): TestKinds {
       }
       return true;
     }, { what, timeoutMs: 60_000 });
-  before(async () => {
-    const admin = adminClient();
-    // A previous run that was killed may have left them terminating.
-    await gone(`the ${group} kinds of an earlier run to be deleted`);
-    for (const ref of [Widgets, Gadgets]) await admin.apply(CRDs, crd(ref), "mooring-test");
-    for (const ref of [Widgets, Gadgets]) {
-      await waitFor(async () => (await admin.list(ref)).items !== undefined, { what: `${ref.plural}.${group} to be served`, timeoutMs: 60_000 });
-    }
-  });
-  after(async () => {
-    const admin = adminClient();
+  const remove = async () => {
     await releaseAll(admin, kinds);
     for (const name of names) {
       try {
@@ -109,7 +100,17 @@ export function useTestKinds(file: string): TestKinds {
         if (!isNotFound(err)) throw err;
       }
     }
+  };
+  before(async () => {
+    // What an earlier run that was killed left behind goes first.
+    await remove();
+    await gone(`the ${group} kinds of an earlier run to be deleted`);
+    for (const ref of [Widgets, Gadgets]) await admin.apply(CRDs, crd(ref), "mooring-test");
+    for (const ref of [Widgets, Gadgets]) {
+      await waitFor(async () => (await admin.list(ref)).items !== undefined, { what: `${ref.plural}.${group} to be served`, timeoutMs: 60_000 });
+    }
   });
+  after(remove);
   return kinds;
 }
 
