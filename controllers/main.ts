@@ -69,9 +69,9 @@ export interface ControllersOptions extends KustomizeFlags, ManagerTuning {
    * gates that act today are mirrored in driftWatch, cancelHealthCheckOnNewRevision and strictSubstitutions.
    */
   featureGates?: Record<string, boolean>;
-  /** --artifact-retention-ttl in ms (default 60s). Parsed and kept; storage keeps artifacts by count only yet. */
+  /** --artifact-retention-ttl in ms (default 60s): superseded artifacts older than this are removed. */
   artifactRetentionTtlMs?: number;
-  /** --artifact-retention-records (default 2): artifacts kept per object. */
+  /** --artifact-retention-records (default 2): artifacts kept per object, the current one included. */
   artifactRetentionRecords?: number;
   /** --events-addr: URL of the events receiver. Parsed and kept; events go to the Kubernetes API only yet. */
   eventsAddr?: string;
@@ -145,7 +145,7 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
       storageAddr: o.storageAddr ?? ":9090",
       storageAdvAddr: o.storageAdvAddr,
       concurrent: o.concurrent,
-      artifactsToKeep: o.artifactRetentionRecords,
+      retention: { ttlMs: o.artifactRetentionTtlMs, records: o.artifactRetentionRecords },
     });
   }
   let kustomize: KustomizeControllerHandle | undefined;
