@@ -66,7 +66,8 @@ export interface ControllersOptions extends KustomizeFlags, ManagerTuning {
   intervalJitterPercentage?: number;
   /**
    * Every known feature gate with its resolved value (--feature-gates and the dedicated flags). The
-   * gates that act today are mirrored in driftWatch, cancelHealthCheckOnNewRevision and strictSubstitutions.
+   * gates that act today are mirrored in driftWatch, cancelHealthCheckOnNewRevision, strictSubstitutions and
+   * additiveCelDependencyCheck.
    */
   featureGates?: Record<string, boolean>;
   /** --artifact-retention-ttl in ms (default 60s): superseded artifacts older than this are removed. */
@@ -159,6 +160,7 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
       strictSubstitutions: o.strictSubstitutions,
       driftWatch: o.driftWatch,
       cancelHealthCheckOnNewRevision: o.cancelHealthCheckOnNewRevision,
+      additiveCelDependencyCheck: o.additiveCelDependencyCheck,
     };
     const { addKustomizeController } = await import("./kustomize/index.js");
     kustomize = addKustomizeController(mgr, { ...flags, kubeConfig, concurrent: o.concurrent });
