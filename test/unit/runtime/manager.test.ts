@@ -85,3 +85,19 @@ test("a running informer's selector cannot change (its cache would mix shards)",
   await until("synced", () => mgr.synced());
   assert.throws(() => mgr.informer(Widgets).select("a=b"), /is running/);
 });
+
+test("an informer with a label selector is its own: it lists only the labelled objects and keeps what `keep` returns", async () => {
+  const mgr = manager();
+  const all = mgr.informer<TestObject>(Gadgets);
+  const watched = mgr.informer<TestObject>(Gadgets, { labelSelector: "reconcile.fluxcd.io/watch=Enabled", keep: (o) => ({ ...o, spec: {} }) });
+  assert.notEqual(all, watched);
+  assert.equal(mgr.informer(Gadgets, { labelSelector: "reconcile.fluxcd.io/watch=Enabled" }), watched, "the same selector gives the same informer");
+  mgr.controller<TestObject>(WidgetKind, { name: "widget" }).complete({ reconcile: async () => undefined });
+  api.put("gadgets", { metadata: { name: "labelled", namespace: "ns", labels: { "reconcile.fluxcd.io/watch": "Enabled" } }, spec: { secret: "x" } });
+  api.put("gadgets", { metadata: { name: "plain", namespace: "ns" }, spec: {} });
+  void mgr.run(stop.signal);
+  await until("both informers synced", () => all.hasSynced() && watched.hasSynced());
+  assert.deepEqual(all.listCached().map((g) => g.metadata.name).sort(), ["labelled", "plain"]);
+  assert.deepEqual(watched.listCached().map((g) => g.metadata.name), ["labelled"]);
+  assert.deepEqual(watched.listCached()[0]!.spec, {}, "the cache holds what keep returned");
+});
