@@ -56,7 +56,9 @@ test("SIGKILL during a fetch, then restart: Ready at the right revision, served 
   assert.equal(served.digest, artifact.digest, "sha256 of the served file is status.artifact.digest");
   // The held request of the killed process is answered (or dropped) and no request is left open.
   await waitFor(() => git.inflight === 0 && git.held === 0, { what: "git server idle", timeoutMs: 30_000 });
-  assert.deepEqual(listTree(storagePath), [artifact.path], "storage holds exactly the current artifact");
+  const latest = `${path.posix.dirname(artifact.path)}/latest.tar.gz`;
+  assert.deepEqual(listTree(storagePath), [artifact.path, latest].sort(), "storage holds exactly the current artifact and the latest link");
+  assert.equal(fs.readlinkSync(path.join(storagePath, latest)), path.posix.basename(artifact.path));
   const tmpEntries = listTree(tmp);
   assert.ok(tmpEntries.every((f) => /^mooring-source-[0-9a-f]{12}\/$/.test(f)), `TMPDIR holds only the (empty) scratch root: ${tmpEntries.join(", ")}`);
   assert.ok(second.logs.some((l) => l.msg === "artifact server listening" && l.strayTempFilesRemoved === 1), "the partial archive was removed at start-up");
