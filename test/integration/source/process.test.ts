@@ -144,3 +144,33 @@ test("SIGTERM during a fetch: exits 0 within seconds, releases the Lease, leaves
   assert.ok(listTree(storagePath).every((f) => !path.basename(f).startsWith(".tmp-")), "no temp files in storage");
   assert.ok(p.has("released leader lease"));
 });
+
+test("--artifact-retention-ttl and --artifact-retention-records decide which superseded artifacts stay", { timeout: 120_000 }, async (t) => {
+  const identity = await controllerIdentity(t);
+  const ns = await newNamespace(t);
+  const repo = new TestRepo("fleet");
+  t.after(() => repo.cleanup());
+  const git = await startHttpGitServer(repo.root);
+  t.after(() => git.close());
+  const storagePath = tempDir(t, "mooring-proc-storage-");
+  const proc = await ControllerProcess.start(t, { identity, storagePath, tmpDir: tempDir(t, "mooring-proc-tmp-"), extraArgs: ["--artifact-retention-ttl=8s", "--artifact-retention-records=10"] });
+  await proc.waitLog("controllers started");
+  const dir = path.join(storagePath, "gitrepository", ns, "fleet");
+  const files = () => fs.readdirSync(dir).sort();
+  const commitAndWait = async (n: number) => {
+    const sha = repo.commit({ "n.txt": String(n) }, `commit ${n}`);
+    await identity.admin.patch(GitRepos, ns, "fleet", { metadata: { annotations: { "reconcile.fluxcd.io/requestedAt": `r${n}` } } });
+    await waitReady(identity.admin, ns, "fleet", "True", (o) => o.status?.artifact?.revision === `main@sha1:${sha}`);
+    return sha;
+  };
+  const c1 = repo.commit({ "n.txt": "1" }, "commit 1");
+  await identity.admin.create(GitRepos, ns, gitRepository(ns, "fleet", { url: `${git.url}/fleet.git`, interval: "10m", ref: { branch: "main" } }));
+  await waitReady(identity.admin, ns, "fleet", "True", (o) => o.status?.artifact?.revision === `main@sha1:${c1}`);
+  const c2 = await commitAndWait(2);
+  // Within the TTL and under the record count: both commits are kept.
+  assert.deepEqual(files(), [`${c1}.tar.gz`, `${c2}.tar.gz`, "latest.tar.gz"].sort());
+  await new Promise((r) => setTimeout(r, 8_500));
+  const c3 = await commitAndWait(3);
+  // Past the TTL, superseded artifacts go, however many records are allowed.
+  assert.deepEqual(files(), [`${c3}.tar.gz`, "latest.tar.gz"].sort());
+});
