@@ -16,12 +16,16 @@ export interface FeatureGate {
   default: boolean;
   /** What the gate turns on, for `--help` and the docs. */
   description: string;
-  /** The dedicated flag that sets the same gate (kept for existing command lines). */
-  flag: string;
+  /** The dedicated flag that sets the same gate (kept for existing command lines), if it has one. */
+  flag?: string;
 }
 
 /** Every gate `--feature-gates` accepts, with its default. Unknown gates are refused. */
 export const featureGates: Readonly<Record<string, FeatureGate>> = {
+  AdditiveCELDependencyCheck: {
+    default: false,
+    description: "check a dependency's Ready condition after its dependsOn readyExpr passed, instead of the expression alone",
+  },
   CancelHealthCheckOnNewRevision: {
     default: true,
     description: "end a Kustomization's health check when its source has a new revision, and reconcile that one at once (Flux: off by default)",
@@ -95,7 +99,9 @@ export const controllerFlags: readonly FlagSpec[] = [
   { name: "no-cross-namespace-refs", type: "bool", usage: "refuse references to sources in other namespaces", defaultText: "false", group: "kustomize" },
   { name: "no-remote-bases", type: "bool", usage: "refuse kustomize remote bases (only files of the artifact)", defaultText: "false", group: "kustomize" },
   { name: "requeue-dependency", type: "duration", usage: "retry interval while dependencies are not ready", defaultText: flagDefaults.requeueDependency, group: "kustomize" },
-  ...Object.entries(featureGates).map(([gate, g]): FlagSpec => ({ name: g.flag, type: "bool", usage: `the ${gate} feature gate`, defaultText: String(g.default), group: "kustomize" })),
+  ...Object.entries(featureGates).flatMap(([gate, g]): FlagSpec[] =>
+    g.flag ? [{ name: g.flag, type: "bool", usage: `the ${gate} feature gate`, defaultText: String(g.default), group: "kustomize" }] : [],
+  ),
 ];
 
 /** Reading typed values out of the parsed flags; every error names the flag as it was spelled. */
@@ -204,9 +210,9 @@ function resolveGates(v: FlagValues): Record<string, boolean> {
   const fromList = v.has("feature-gates") ? parseFeatureGates(v.string("feature-gates")!) : {};
   const gates: Record<string, boolean> = {};
   for (const [gate, g] of Object.entries(featureGates)) {
-    const dedicated = v.bool(g.flag);
+    const dedicated = g.flag ? v.bool(g.flag) : undefined;
     const listed = fromList[gate];
-    if (dedicated !== undefined && listed !== undefined && dedicated !== listed) {
+    if (g.flag && dedicated !== undefined && listed !== undefined && dedicated !== listed) {
       throw new FlagError(`${v.label(g.flag)}=${dedicated} contradicts --feature-gates=${gate}=${listed}; give one of them`);
     }
     gates[gate] = dedicated ?? listed ?? g.default;
@@ -316,6 +322,7 @@ export function parseControllersArgs(argv: readonly string[], env: NodeJS.Proces
     strictSubstitutions: gates.StrictPostBuildSubstitutions,
     driftWatch: gates.DriftWatch,
     cancelHealthCheckOnNewRevision: gates.CancelHealthCheckOnNewRevision,
+    additiveCelDependencyCheck: gates.AdditiveCELDependencyCheck,
   };
   if (options.storageAddr === undefined) throw new FlagError("--storage-addr cannot be turned off: the artifact server is how other controllers read artifacts");
   return { help: false, options };

@@ -54,12 +54,13 @@ export interface ControllersOptions extends KustomizeFlags, ManagerTuning {
   watchAllNamespaces?: boolean;
   /**
    * Every known feature gate with its resolved value (--feature-gates and the dedicated flags). The
-   * gates that act today are mirrored in driftWatch, cancelHealthCheckOnNewRevision and strictSubstitutions.
+   * gates that act today are mirrored in driftWatch, cancelHealthCheckOnNewRevision, strictSubstitutions and
+   * additiveCelDependencyCheck.
    */
   featureGates?: Record<string, boolean>;
-  /** --artifact-retention-ttl in ms (default 60s). Parsed and kept; storage keeps artifacts by count only yet. */
+  /** --artifact-retention-ttl in ms (default 60s): superseded artifacts older than this are removed. */
   artifactRetentionTtlMs?: number;
-  /** --artifact-retention-records (default 2): artifacts kept per object. */
+  /** --artifact-retention-records (default 2): artifacts kept per object, the current one included. */
   artifactRetentionRecords?: number;
   /** --events-addr: URL of the events receiver. Parsed and kept; events go to the Kubernetes API only yet. */
   eventsAddr?: string;
@@ -133,7 +134,7 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
       storageAddr: o.storageAddr ?? ":9090",
       storageAdvAddr: o.storageAdvAddr,
       concurrent: o.concurrent,
-      artifactsToKeep: o.artifactRetentionRecords,
+      retention: { ttlMs: o.artifactRetentionTtlMs, records: o.artifactRetentionRecords },
     });
   }
   let kustomize: KustomizeControllerHandle | undefined;
@@ -147,6 +148,7 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
       strictSubstitutions: o.strictSubstitutions,
       driftWatch: o.driftWatch,
       cancelHealthCheckOnNewRevision: o.cancelHealthCheckOnNewRevision,
+      additiveCelDependencyCheck: o.additiveCelDependencyCheck,
     };
     const { addKustomizeController } = await import("./kustomize/index.js");
     kustomize = addKustomizeController(mgr, { ...flags, kubeConfig, concurrent: o.concurrent });

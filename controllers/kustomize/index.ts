@@ -1,17 +1,20 @@
 // The kustomize-controller: the Kustomization reconciler wired into a Manager, watching its sources (a new
-// artifact), the Kustomizations it depends on (Ready at a new revision) and the drift of what it applied.
+// artifact), the Kustomizations it depends on (Ready at a new revision), the ConfigMaps and Secrets labelled
+// reconcile.fluxcd.io/watch: Enabled that it uses, and the drift of what it applied.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { isImpersonating, type ClusterConfig } from "../runtime/kubeconfig";
 import { ArtifactCache } from "./artifactcache";
 import type { Manager } from "../runtime/manager";
-import { KubeClient } from "../runtime/kube";
-import { objectKey } from "../runtime/informer";
+import { KubeClient, type KubeObject, type ResourceRef } from "../runtime/kube";
+import { objectKey, type Informer, type InformerEvent } from "../runtime/informer";
+import type { EventSource } from "../runtime/builder";
 import { getCondition } from "../runtime/conditions";
 import { GitRepositoryKind, type GitRepository } from "../api/source";
 import { KustomizationKind, type Kustomization } from "../api/kustomize";
-import { ReadyCondition } from "../api/meta";
-import { durationOr, parseDuration } from "../api/duration";
-import { KustomizationReconciler, kustomizationErrorPolicy } from "./reconciler";
+import { ReadyCondition, WatchEnabledValue, WatchLabel } from "../api/meta";
+import { parseDuration } from "../api/duration";
+import { KustomizationReconciler, kustomizationErrorPolicy, reconcileTimeoutMs } from "./reconciler";
+import { ConfigDependents, watchedConfigChanged, type ConfigKind } from "./watch";
 import { RestMapper } from "./restmapper";
 import { DriftWatcher, type DriftEvent } from "./drift";
 import { sourceKey, type SourceObject } from "./source";
@@ -42,6 +45,8 @@ export interface KustomizeControllerOptions {
    * (--cancel-health-check-on-new-revision, default true; Flux's CancelHealthCheckOnNewRevision feature gate).
    */
   cancelHealthCheckOnNewRevision?: boolean;
+  /** Check a dependency's Ready condition after its readyExpr as well (Flux's AdditiveCELDependencyCheck feature gate, default false). */
+  additiveCelDependencyCheck?: boolean;
 }
 
 export interface KustomizeControllerHandle {
@@ -77,6 +82,7 @@ export function addKustomizeController(mgr: Manager, o: KustomizeControllerOptio
     noRemoteBases: o.noRemoteBases === true,
     strictSubstitutions: o.strictSubstitutions === true,
     cancelHealthCheckOnNewRevision: o.cancelHealthCheckOnNewRevision !== false,
+    additiveCelDependencyCheck: o.additiveCelDependencyCheck === true,
     defaultServiceAccount: o.defaultServiceAccount,
     requeueDependencyMs: parseDuration(o.requeueDependency ?? "30s"),
     mapper,
@@ -93,7 +99,7 @@ export function addKustomizeController(mgr: Manager, o: KustomizeControllerOptio
       // apiserver busy (Flux's default is 4; its benchmark tunes it to 20).
       concurrency: o.concurrent ?? 10,
       // The reconciler's own limit is spec.timeout; this one only bounds a reconcile stuck past it.
-      reconcileTimeoutMs: (ks) => durationOr(ks.spec.timeout ?? ks.spec.interval, 5 * 60_000) + 60_000,
+      reconcileTimeoutMs: (ks) => reconcileTimeoutMs(ks) + 60_000,
     })
     .index(sourceIndex, (ks) => [sourceKey(ks)])
     .index(dependsOnIndex, (ks) => (ks.spec.dependsOn ?? []).map((d) => `${d.namespace || ks.metadata.namespace}/${d.name}`))
@@ -101,12 +107,55 @@ export function addKustomizeController(mgr: Manager, o: KustomizeControllerOptio
     .watches<GitRepository>(GitRepositoryKind, (repo, old, event) => (event !== "delete" && repo.status?.artifact?.revision !== old?.status?.artifact?.revision ? [`GitRepository/${objectKey(repo)}`] : []), { via: sourceIndex })
     // A Kustomization that became Ready (or applied a new revision) releases the ones waiting on it.
     .watches<Kustomization>(KustomizationKind, (ks, old, event) => (event !== "delete" && readyAtNewRevision(ks, old) ? [objectKey(ks)] : []), { via: dependsOnIndex })
+    // A labelled ConfigMap or Secret that changed makes the Kustomizations that use it reconcile.
+    .watches(watchedConfigs(mgr, kustomizations), (change) => change.dependents)
     .errorPolicy(kustomizationErrorPolicy);
   // Drift of an applied object makes its Kustomization reconcile at once.
   if (drift) builder.watches(drift, (ev) => [ev.owner]);
   builder.complete(reconciler);
   if (drift) mgr.addRunnable((signal) => drift.run(signal));
   return { drift, driftEvents };
+}
+
+/** A change of a watched ConfigMap or Secret, with the Kustomizations ("<namespace>/<name>") that use it. */
+interface ConfigChange {
+  kind: ConfigKind;
+  key: string;
+  dependents: string[];
+}
+
+const configRefs: Record<ConfigKind, ResourceRef> = {
+  ConfigMap: { kind: "ConfigMap", group: "", version: "v1", plural: "configmaps", namespaced: true },
+  Secret: { kind: "Secret", group: "", version: "v1", plural: "secrets", namespaced: true },
+};
+
+/** The cache of a watched ConfigMap or Secret holds its identity and labels only: never a Secret's data. */
+const metadataOnly = (obj: KubeObject): KubeObject => {
+  const { name, namespace, uid, resourceVersion, labels } = obj.metadata;
+  return { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace, uid, resourceVersion, labels } };
+};
+
+/**
+ * Changes of the ConfigMaps and Secrets labelled reconcile.fluxcd.io/watch: Enabled (informers selecting that
+ * label, so the controller never lists other Secrets), each mapped to the Kustomizations that use it. Who uses
+ * what is kept in step with the Kustomizations' own events, so no event scans the cache.
+ */
+function watchedConfigs(mgr: Manager, kustomizations: Informer<Kustomization>): EventSource<ConfigChange> {
+  const dependents = new ConfigDependents();
+  kustomizations.on((event, ks) => (event === "delete" ? dependents.delete(objectKey(ks)) : dependents.set(ks)));
+  return {
+    subscribe(handler) {
+      for (const kind of ["ConfigMap", "Secret"] as const) {
+        const informer = mgr.informer(configRefs[kind], { labelSelector: `${WatchLabel}=${WatchEnabledValue}`, keep: metadataOnly });
+        informer.on((event: InformerEvent, obj, old) => {
+          const changed = event === "delete" ? watchedConfigChanged(obj, undefined) : watchedConfigChanged(event === "add" ? undefined : old, obj);
+          if (!changed) return;
+          const users = dependents.dependentsOf(kind, obj.metadata.namespace ?? "", obj.metadata.name);
+          if (users.length) handler({ kind, key: objectKey(obj), dependents: users });
+        });
+      }
+    },
+  };
 }
 
 /** Index of Kustomizations by their source ("GitRepository/namespace/name"). */

@@ -8,13 +8,13 @@ import type { Session } from "../runtime/session";
 import { ReconcileError, errorMessage } from "../runtime/errors";
 import { getCondition, markReady, markReconciling, markTrue, markFalse, markUnknown, removeCondition } from "../runtime/conditions";
 import { isNotFound, type KubeClient } from "../runtime/kube";
-import { FluxFinalizer, ProgressingReason, ReadyCondition } from "../api/meta";
+import { FluxFinalizer, ProgressingReason, ReadyCondition, SucceededReason } from "../api/meta";
 import { durationOr, parseDuration } from "../api/duration";
 import {
   DependencyNotReadyReason,
   HealthCheckFailedReason,
-  HealthCheckSucceededReason,
   HealthyCondition,
+  KustomizeGroup,
   PruneFailedReason,
   ReconciliationFailedReason,
   ReconciliationSucceededReason,
@@ -25,6 +25,9 @@ import { ArtifactFailedReason } from "../api/source";
 import { ApplyError, ResourceManager, changeSetSummary, countActions, type ChangeSet } from "./apply";
 import { buildKey, buildManifests, substitutionVars } from "./pipeline";
 import { getSource, sourceKey, type SourceObject } from "./source";
+import { dependenciesNotReady } from "./dependencies";
+import { formatDuration, manifestsDigest, recordHistory } from "./history";
+import { kustomizationTimeoutMs } from "./timeout";
 import { formatId, inventoryOf, parseId, staleEntries, type Manifest } from "./inventory";
 import { checkHealth, healthTargets } from "./wait";
 import type { RestMapper } from "./restmapper";
@@ -49,6 +52,8 @@ export interface KustomizeReconcilerOptions {
   lookupSource?: (kind: string, key: string) => SourceObject | undefined;
   /** End a health check when the source has a newer revision, and reconcile that one (Flux's feature gate of this name). */
   cancelHealthCheckOnNewRevision?: boolean;
+  /** Check a dependency's Ready condition after its readyExpr as well (Flux's AdditiveCELDependencyCheck feature gate). */
+  additiveCelDependencyCheck?: boolean;
   drift?: DriftWatcher;
   /** Unpacked artifacts shared by all builds (one download per revision, not per Kustomization). */
   artifacts?: ArtifactCache;
@@ -60,7 +65,7 @@ export const kustomizationErrorPolicy: ErrorPolicy<Kustomization> = {
   retryAfter: (ks, backoffMs) => durationOr(ks.spec.retryInterval, durationOr(ks.spec.interval, backoffMs)),
 };
 
-/** One reconcile's budget: spec.timeout (default spec.interval) from its start. */
+/** One reconcile's budget: spec.timeout (default spec.interval − 30 s, at least 30 s) from its start. */
 interface Run {
   session: Session<Kustomization>;
   obj: Kustomization;
@@ -72,6 +77,24 @@ interface BuildCacheEntry {
   key: string;
   /** The manifests as JSON: compact, and each reconcile gets its own copy to work on. */
   json: string;
+  /** manifestsDigest of the manifests, for status.history. */
+  digest: string;
+}
+
+/** A build's manifests and their digest. */
+interface Built {
+  manifests: Manifest[];
+  digest: string;
+}
+
+/** The event annotation Flux puts the reconciled revision under. */
+const revisionMetadataKey = `${KustomizeGroup}/revision`;
+/** The annotation that tells the notification-controller a success event may update a commit status. */
+const commitStatusMetadata = { [`${KustomizeGroup}/commit_status`]: "update" };
+
+/** The reconcile budget of a Kustomization, as Flux computes it (see timeout.ts). */
+export function reconcileTimeoutMs(ks: Kustomization): number {
+  return kustomizationTimeoutMs(parseDuration(ks.spec.interval), ks.spec.timeout ? parseDuration(ks.spec.timeout) : undefined);
 }
 
 const keyOf = (ks: Kustomization): string => `${ks.metadata.namespace}/${ks.metadata.name}`;
@@ -84,7 +107,7 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
   reconcile(s: Session<Kustomization>): Promise<Action | void> {
     return s.withFinalizer(
       () => {
-        const timeoutMs = parseDuration(s.obj.spec.timeout ?? s.obj.spec.interval);
+        const timeoutMs = reconcileTimeoutMs(s.obj);
         return withDeadline(s.signal, timeoutMs, (signal) => this.sync({ session: s, obj: s.obj, signal, timeoutMs }));
       },
       () => this.finalize(s),
@@ -99,7 +122,12 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     const artifact = source.status?.artifact;
     if (!artifact) throw new ReconcileError(ArtifactFailedReason, `Source '${sourceKey(obj)}' is not ready, artifact not found`);
     const revision = artifact.revision;
-    const waiting = this.dependenciesNotReady(obj);
+    s.eventMetadata[revisionMetadataKey] = revision;
+    const waiting = dependenciesNotReady(obj, {
+      lookup: this.opts.lookupKustomization,
+      sourceRevision: (key) => this.sourceRevision(key),
+      additiveCelDependencyCheck: this.opts.additiveCelDependencyCheck,
+    });
     if (waiting) {
       markReconciling(obj, DependencyNotReadyReason, waiting);
       markFalse(obj, ReadyCondition, DependencyNotReadyReason, waiting);
@@ -109,14 +137,25 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     }
     const isNew = status.lastAttemptedRevision !== revision || status.observedGeneration !== obj.metadata.generation || getCondition(obj, ReadyCondition)?.status !== "True";
     status.lastAttemptedRevision = revision;
-    if (isNew || s.requested) s.progressing(ProgressingReason, `Fetching manifests for revision ${revision} with a timeout of ${obj.spec.timeout ?? obj.spec.interval}`);
+    if (isNew || s.requested) s.progressing(ProgressingReason, `Fetching manifests for revision ${revision} with a timeout of ${formatDuration(run.timeoutMs)}`);
     const vars = await substitutionVars(obj, s.client, run.signal);
-    const manifests = await this.build(obj, artifact, vars, run.signal, s);
+    const { manifests, digest } = await this.build(obj, artifact, vars, run.signal, s);
     const client = await this.opts.clientFor(obj.spec.serviceAccountName || this.opts.defaultServiceAccount, obj.metadata.namespace!);
-    const changes = await this.applyAndPrune(run, client, manifests, revision);
-    const summary = changeSetSummary(changes);
-    if (summary) s.event("Normal", ReconciliationSucceededReason, `${summary}\n\nrevision: ${revision}`);
-    const canceled = await this.checkHealth(run, client, manifests, changes, revision);
+    const record = (reason: string) => {
+      status.history = recordHistory(status.history, { digest, at: new Date(), durationMs: Date.now() - s.startedAt, status: reason, revision, originRevision: originRevisionOf(artifact) });
+    };
+    let changes: ChangeSet;
+    let canceled: string | undefined;
+    try {
+      changes = await this.applyAndPrune(run, client, manifests, revision);
+      const summary = changeSetSummary(changes);
+      if (summary) s.event("Normal", ReconciliationSucceededReason, summary);
+      canceled = await this.checkHealth(run, client, manifests, changes, revision);
+    } catch (err) {
+      // Apply, prune and health failures are part of the history; an interrupted reconcile is not.
+      if (err instanceof ReconcileError) record(err.reason);
+      throw err;
+    }
     if (canceled) {
       // The objects of this revision are applied; their health no longer matters: the next one goes next.
       markReconciling(obj, ProgressingReason, canceled);
@@ -125,10 +164,10 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
       return { requeueAfter: 1 };
     }
     status.lastAppliedRevision = revision;
-    const wasReady = getCondition(obj, ReadyCondition)?.status === "True";
     markReady(obj, ReconciliationSucceededReason, `Applied revision: ${revision}`);
-    const finished = `Reconciliation finished in ${formatSeconds(Date.now() - s.startedAt)}, next run in ${obj.spec.interval}`;
-    if (!wasReady && !summary) s.event("Normal", ReconciliationSucceededReason, `${finished}\n\nrevision: ${revision}`);
+    record(ReconciliationSucceededReason);
+    const finished = `Reconciliation finished in ${formatDuration(Date.now() - s.startedAt)}, next run in ${formatDuration(parseDuration(obj.spec.interval))}`;
+    s.event("Normal", ReconciliationSucceededReason, finished, undefined, commitStatusMetadata);
     s.log.info({ revision, ms: Date.now() - s.startedAt }, finished);
     return { requeueAfter: parseDuration(obj.spec.interval) };
   }
@@ -198,7 +237,7 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
       markFalse(obj, HealthyCondition, HealthCheckFailedReason, result.message);
       throw new ReconcileError(HealthCheckFailedReason, result.message);
     }
-    markTrue(obj, HealthyCondition, HealthCheckSucceededReason, `Health check passed in ${formatSeconds(Date.now() - started)}`);
+    markTrue(obj, HealthyCondition, SucceededReason, `Health check passed in ${formatDuration(Date.now() - started)}`);
     return undefined;
   }
 
@@ -212,10 +251,10 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     );
   }
 
-  private async build(obj: Kustomization, artifact: NonNullable<NonNullable<SourceObject["status"]>["artifact"]>, vars: Record<string, string> | undefined, signal: AbortSignal, s: Session<Kustomization>): Promise<Manifest[]> {
+  private async build(obj: Kustomization, artifact: SourceArtifact, vars: Record<string, string> | undefined, signal: AbortSignal, s: Session<Kustomization>): Promise<Built> {
     const key = buildKey(artifact, obj, vars);
     const cached = this.builds.get(keyOf(obj));
-    if (cached?.key === key) return JSON.parse(cached.json) as Manifest[];
+    if (cached?.key === key) return { manifests: JSON.parse(cached.json) as Manifest[], digest: cached.digest };
     const manifests = await buildManifests(obj, artifact, vars, {
       kustomizePath: this.opts.kustomizePath,
       noRemoteBases: this.opts.noRemoteBases,
@@ -225,30 +264,17 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
       log: s.log,
     });
     const json = JSON.stringify(manifests);
-    this.builds.set(keyOf(obj), { key, json });
+    const digest = manifestsDigest(manifests);
+    this.builds.set(keyOf(obj), { key, json, digest });
     // A parsed copy, not the build's own objects: their strings may be views into whole source files, which
     // what is kept of them (drift baselines) would then keep alive.
-    return JSON.parse(json) as Manifest[];
+    return { manifests: JSON.parse(json) as Manifest[], digest };
   }
 
-  /** A message when a dependency is not Ready at its latest revision, else undefined. */
-  private dependenciesNotReady(obj: Kustomization): string | undefined {
-    for (const dep of obj.spec.dependsOn ?? []) {
-      const ns = dep.namespace || obj.metadata.namespace!;
-      const key = `${ns}/${dep.name}`;
-      const other = this.opts.lookupKustomization(key);
-      if (!other) return `dependency '${key}' not found`;
-      const ready = getCondition(other, ReadyCondition);
-      if (!ready || ready.status !== "True" || other.status?.observedGeneration !== other.metadata.generation || ready.observedGeneration !== other.metadata.generation) {
-        return `dependency '${key}' is not ready`;
-      }
-      if (sourceKey(other) === sourceKey(obj)) {
-        const src = this.opts.lookupSource?.(other.spec.sourceRef.kind, `${other.spec.sourceRef.namespace || ns}/${other.spec.sourceRef.name}`);
-        const rev = src?.status?.artifact?.revision;
-        if (rev && other.status?.lastAppliedRevision !== rev) return `dependency '${key}' revision is not up to date`;
-      }
-    }
-    return undefined;
+  /** The latest artifact revision of a source ("<Kind>/<namespace>/<name>"), from the cache. */
+  private sourceRevision(key: string): string | undefined {
+    const [kind, ...rest] = key.split("/");
+    return this.opts.lookupSource?.(kind!, rest.join("/"))?.status?.artifact?.revision;
   }
 
   /** Deletion: prune the inventory as spec.deletionPolicy says (unless suspended), then forget the object. */
@@ -260,7 +286,7 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     if (prune && !obj.spec.suspend && entries.length) {
       const client = await this.opts.clientFor(obj.spec.serviceAccountName || this.opts.defaultServiceAccount, obj.metadata.namespace!);
       const rm = this.resourceManager(client, keyOf(obj));
-      const timeoutMs = parseDuration(obj.spec.timeout ?? obj.spec.interval);
+      const timeoutMs = reconcileTimeoutMs(obj);
       try {
         const deleted = await rm.deleteAll(entries.map((e) => ({ id: parseId(e.id), v: e.v })), ownerOf(obj), s.signal, policy === "WaitForTermination" ? timeoutMs : undefined);
         const summary = changeSetSummary(deleted);
@@ -302,7 +328,10 @@ export function mergeInventory(old: InventoryEntry[], changes: ChangeSet): Inven
   return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-function formatSeconds(ms: number): string {
-  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
+type SourceArtifact = NonNullable<NonNullable<SourceObject["status"]>["artifact"]>;
+
+/** The commit an OCI artifact was built from (Flux's originRevision), when the source records it. */
+function originRevisionOf(artifact: SourceArtifact): string | undefined {
+  return artifact.metadata?.["org.opencontainers.image.revision"];
 }
 

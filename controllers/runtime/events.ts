@@ -47,8 +47,11 @@ export class EventRecorder {
     this.busy = o.busy ?? (() => false);
   }
 
-  /** Queues an event for sending; never throws and never waits for the apiserver (events are best-effort). */
-  record(obj: KubeObject, type: EventType, reason: string, note: string, action = "Reconcile"): void {
+  /**
+   * Queues an event for sending; never throws and never waits for the apiserver (events are best-effort).
+   * `metadata` goes into the Event's annotations, as Flux's annotated events carry it (e.g. the revision).
+   */
+  record(obj: KubeObject, type: EventType, reason: string, note: string, action = "Reconcile", metadata?: Record<string, string>): void {
     const dedupeKey = `${obj.metadata.namespace}/${obj.metadata.name}/${obj.metadata.uid}/${type}/${reason}/${note}`;
     const now = Date.now();
     const last = this.recent.get(dedupeKey);
@@ -59,7 +62,11 @@ export class EventRecorder {
     const body = {
       apiVersion: "events.k8s.io/v1",
       kind: "Event",
-      metadata: { name: `${obj.metadata.name}.${(BigInt(now) * 1_000_000n + BigInt(this.sequence++ % 1_000_000)).toString(16)}`, namespace },
+      metadata: {
+        name: `${obj.metadata.name}.${(BigInt(now) * 1_000_000n + BigInt(this.sequence++ % 1_000_000)).toString(16)}`,
+        namespace,
+        ...(metadata && Object.keys(metadata).length ? { annotations: { ...metadata } } : {}),
+      },
       eventTime: new Date(now).toISOString().replace("Z", "000Z"),
       reportingController: this.controller,
       reportingInstance: this.instance,

@@ -81,12 +81,17 @@ export class Manager {
     return this.opts.watchLabelSelector || undefined;
   }
 
-  /** The shared informer for a kind (created on first use). */
-  informer<T extends KubeObject>(ref: ResourceRef): Informer<T> {
-    const key = `${ref.group}/${ref.version}/${ref.plural}`;
+  /**
+   * The shared informer for a kind (created on first use). With a label selector it is another informer, of
+   * the matching objects only (e.g. the ConfigMaps labelled for watching), and `keep` decides what its cache
+   * holds; the first caller's `keep` is the one used.
+   */
+  informer<T extends KubeObject>(ref: ResourceRef, o: { labelSelector?: string; keep?: (obj: T) => T } = {}): Informer<T> {
+    const key = `${ref.group}/${ref.version}/${ref.plural}${o.labelSelector ? `?${o.labelSelector}` : ""}`;
     let inf = this.informers.get(key);
     if (!inf) {
-      inf = new Informer<KubeObject>(this.client, ref, this.log.child({ informer: ref.plural }), this.opts.namespace);
+      const scope = o.labelSelector ? { namespace: this.opts.namespace, labelSelector: o.labelSelector, keep: o.keep as ((obj: KubeObject) => KubeObject) | undefined } : this.opts.namespace;
+      inf = new Informer<KubeObject>(this.client, ref, this.log.child({ informer: ref.plural, ...(o.labelSelector ? { labelSelector: o.labelSelector } : {}) }), scope);
       this.informers.set(key, inf);
     }
     return inf as unknown as Informer<T>;

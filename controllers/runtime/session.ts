@@ -67,6 +67,11 @@ export class Session<T extends ReconcilableObject> {
   readonly startedAt = Date.now();
   /** True when a new reconcile.fluxcd.io/requestedAt value is handled by this reconcile. */
   requested = false;
+  /**
+   * Annotations every event of this reconcile carries from now on (Flux's event metadata, e.g.
+   * "kustomize.toolkit.fluxcd.io/revision"); the failure event of fail() included.
+   */
+  readonly eventMetadata: Record<string, string> = {};
   private baseline: string;
   /** Set once the object is gone or released: nothing more is written. */
   private finished = false;
@@ -112,9 +117,9 @@ export class Session<T extends ReconcilableObject> {
     return this.deps.log;
   }
 
-  /** Records a Kubernetes Event about the object (best-effort, deduplicated, never blocks). */
-  event(type: EventType, reason: string, message: string, action?: string): void {
-    this.deps.events.record(this.obj, type, reason, message, action);
+  /** Records a Kubernetes Event about the object (best-effort, deduplicated, never blocks), with eventMetadata. */
+  event(type: EventType, reason: string, message: string, action?: string, metadata?: Record<string, string>): void {
+    this.deps.events.record(this.obj, type, reason, message, action, { ...this.eventMetadata, ...metadata });
   }
 
   /**

@@ -1,15 +1,16 @@
 // The GitRepository reconciler: resolve the ref on the remote, fetch only when it moved (or the inputs
-// changed), archive the tree without ignored files, store the artifact, and report Flux's conditions.
+// changed), archive the tree without ignored files, store the artifact (one file per commit, a latest link,
+// superseded ones kept per the retention), and report Flux's conditions: Reconciling=True while it works,
+// ArtifactOutdated on a new upstream revision, then Ready and ArtifactInStorage.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { withDeadline } from "../runtime/abort";
 import type { Action, ErrorPolicy, Reconciler } from "../runtime/controller";
-import type { KubeClient } from "../runtime/kube";
 import type { Session } from "../runtime/session";
 import { ReconcileError, errorMessage } from "../runtime/errors";
 import { markReady, markTrue, removeCondition } from "../runtime/conditions";
-import { FluxFinalizer, SucceededReason } from "../api/meta";
+import { FluxFinalizer, ProgressingReason, SucceededReason } from "../api/meta";
 import { parseDuration } from "../api/duration";
 import {
   ArtifactInStorageCondition,
@@ -19,6 +20,8 @@ import {
   GitOperationFailedReason,
   GitRepositoryKind,
   IncludeUnavailableCondition,
+  NewRevisionReason,
+  SourceGroup,
   StorageOperationFailedCondition,
   StorageOperationFailedReason,
   URLInvalidReason,
@@ -31,7 +34,7 @@ import { loadGitAuth } from "./secrets";
 import { copyIncludes, resolveIncludes, type ResolvedInclude } from "./include";
 import { buildMatcher } from "./sourceignore";
 import { writeArchive } from "./tarball";
-import type { Storage } from "./storage";
+import { gitArtifactPath, type Storage } from "./storage";
 
 export const SourceFinalizer = FluxFinalizer;
 
@@ -40,8 +43,6 @@ export interface GitRepositoryReconcilerOptions {
   storage: () => Storage | undefined;
   /** Reads other GitRepositories (for .spec.include) from the shared cache. */
   lookup: (key: string) => GitRepository | undefined;
-  /** How many artifacts to keep per object (the current one included). */
-  artifactsToKeep?: number;
   /** Scratch space for checkouts and git credentials (default: the OS temp directory). */
   tempDir?: string;
 }
@@ -49,12 +50,15 @@ export interface GitRepositoryReconcilerOptions {
 interface SyncOutcome {
   artifact: Artifact;
   included: Artifact[];
-  /** A new file was stored (an Event is recorded). */
+  /** A new artifact was stored (a new revision or new content: an Event is recorded). */
   stored: boolean;
   /** The remote was fetched (false when ls-remote showed nothing changed). */
   fetched: boolean;
   commitSubject?: string;
 }
+
+/** The event annotation Flux puts the artifact's revision under. */
+const revisionMetadataKey = `${SourceGroup}/revision`;
 
 const fetchError = (reason: string, message: string, cause?: unknown) => new ReconcileError(reason, message, { condition: FetchFailedCondition, cause });
 
@@ -78,7 +82,16 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
   private async storeArtifact(s: Session<GitRepository>): Promise<Action> {
     const { obj } = s;
     const status = (obj.status ??= {});
-    const outcome = await this.sync(obj, s.client, s.signal);
+    if (status.observedGeneration !== undefined && status.observedGeneration !== obj.metadata.generation) {
+      s.progressing(ProgressingReason, `processing object: new generation ${status.observedGeneration} -> ${obj.metadata.generation}`);
+    }
+    const outcome = await this.sync(s);
+    s.eventMetadata[revisionMetadataKey] = outcome.artifact.revision;
+    const removed = await this.storage.garbageCollect(this.objectDir(obj), outcome.artifact.path).catch((err: unknown) => {
+      s.log.warn({ err: errorMessage(err) }, "garbage collection of superseded artifacts failed");
+      return [];
+    });
+    if (removed.length) s.log.info({ removed }, "garbage collected superseded artifacts");
     const message = `stored artifact for revision '${outcome.artifact.revision}'`;
     status.artifact = outcome.artifact;
     status.includedArtifacts = outcome.included.length ? outcome.included : undefined;
@@ -102,9 +115,10 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
     return this.storage.objectDir(GitRepositoryKind.kind, obj.metadata.namespace!, obj.metadata.name);
   }
 
-  private async sync(obj: GitRepository, client: KubeClient, parent: AbortSignal): Promise<SyncOutcome> {
+  private async sync(s: Session<GitRepository>): Promise<SyncOutcome> {
+    const { obj, client } = s;
     const url = parseGitUrl(obj.spec.url);
-    return withDeadline(parent, parseDuration(obj.spec.timeout ?? "60s"), async (signal) => {
+    return withDeadline(s.signal, parseDuration(obj.spec.timeout ?? "60s"), async (signal) => {
       const auth = obj.spec.secretRef ? await loadGitAuth(client, obj.metadata.namespace!, obj.spec.secretRef.name, url, signal) : {};
       const session = await GitSession.open(url, auth, this.opts.tempDir);
       try {
@@ -112,14 +126,37 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
         const includes = resolveIncludes(obj, this.opts.lookup);
         const current = obj.status?.artifact;
         const expected = checkout.sha ? formatRevision(checkout.name, checkout.sha) : checkout.commit?.length === 40 ? formatRevision(checkout.name, checkout.commit) : undefined;
-        if (current && expected && current.revision === expected && this.inputsUnchanged(obj, includes) && this.storage.exists(current.path)) {
+        if (current && expected && current.revision === expected && this.inputsUnchanged(obj, includes) && current.path === this.artifactPath(obj, expected) && this.storage.exists(current.path)) {
           return { artifact: { ...current, url: this.storage.url(current.path) }, included: includes.map((i) => i.artifact), stored: false, fetched: false };
         }
+        this.markProgress(s, expected);
         return await this.fetchAndStore(obj, session, checkout, includes, signal);
       } finally {
         await session.dispose();
       }
     });
+  }
+
+  /**
+   * Reconciling=True (Ready=Unknown) while the new artifact is built, as Flux reports it, written if the fetch
+   * takes more than a moment; a new upstream revision also marks the stored artifact ArtifactOutdated.
+   */
+  private markProgress(s: Session<GitRepository>, revision: string | undefined): void {
+    const current = s.obj.status?.artifact;
+    if (revision && current?.revision !== revision) {
+      const message = `new upstream revision '${revision}'`;
+      if (current) markTrue(s.obj, ArtifactOutdatedCondition, NewRevisionReason, message);
+      s.progressing(ProgressingReason, `building artifact: ${message}`);
+    } else if (!current || !this.storage.exists(current.path)) {
+      s.progressing(ProgressingReason, "building artifact: disappeared from storage");
+    } else {
+      s.progressing(ProgressingReason, "building artifact: source inputs changed");
+    }
+  }
+
+  /** Where the artifact of a commit is stored: "gitrepository/<namespace>/<name>/<sha>.tar.gz". */
+  private artifactPath(obj: GitRepository, revision: string): string {
+    return gitArtifactPath(obj.metadata.namespace!, obj.metadata.name, revision);
   }
 
   private async resolveRef(obj: GitRepository, session: GitSession, signal: AbortSignal): Promise<Checkout> {
@@ -171,19 +208,15 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
         temp = await storage.tempFile(dir);
         const { digest, size } = await writeArchive(tree, matcher, temp);
         const included = includes.map((i) => i.artifact);
-        if (current && current.digest === digest && storage.exists(current.path)) {
-          // Same tree (e.g. only ignored files changed): keep the stored artifact, note the new revision.
-          await storage.discard(temp);
-          return { artifact: { ...current, revision, url: storage.url(current.path) }, included, stored: false, fetched: true };
-        }
-        const rel = `${dir}/${digest.slice("sha256:".length)}.tar.gz`;
-        if (storage.exists(rel)) await storage.discard(temp);
-        else await storage.commit(temp, rel);
+        // One file per commit, replaced when the same commit is archived again with other inputs (ignore rules).
+        const rel = this.artifactPath(obj, revision);
+        await storage.commit(temp, rel);
         temp = undefined;
-        await storage.touch(rel);
-        await storage.garbageCollect(dir, rel, this.opts.artifactsToKeep ?? 2);
-        const artifact: Artifact = { path: rel, url: storage.url(rel), revision, digest, lastUpdateTime: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"), size };
-        return { artifact, included, stored: true, fetched: true, commitSubject };
+        await storage.linkLatest(rel);
+        const stored = current?.revision !== revision || current.digest !== digest;
+        const lastUpdateTime = stored || !current?.lastUpdateTime ? new Date().toISOString().replace(/\.\d{3}Z$/, "Z") : current.lastUpdateTime;
+        const artifact: Artifact = { path: rel, url: storage.url(rel), revision, digest, lastUpdateTime, size };
+        return { artifact, included, stored, fetched: true, commitSubject };
       } catch (err) {
         if (temp) await storage.discard(temp).catch(() => undefined);
         if (err instanceof ReconcileError) throw err;

@@ -9,7 +9,7 @@ import { GitRepositoryKind, type GitRepository } from "../api/source";
 import { objectKey } from "../runtime/informer";
 import { durationOr } from "../api/duration";
 import { GitRepositoryReconciler, gitRepositoryErrorPolicy } from "./gitrepository";
-import { Storage } from "./storage";
+import { Storage, defaultRetention, type Retention } from "./storage";
 
 export { GitRepositoryReconciler, SourceFinalizer, parseGitUrl } from "./gitrepository";
 export { Storage } from "./storage";
@@ -21,7 +21,8 @@ export interface SourceControllerOptions {
   /** Address advertised in artifact URLs; derived from the bound address when omitted. */
   storageAdvAddr?: string;
   concurrent?: number;
-  artifactsToKeep?: number;
+  /** How long and how many superseded artifacts are kept (--artifact-retention-ttl/-records); unset: Flux's defaults. */
+  retention?: { [K in keyof Retention]?: Retention[K] };
   /**
    * Scratch root for checkouts and git credentials files. Default: a directory under the OS temp directory
    * named after the storage path, so a restarted controller finds (and wipes) what a killed one left.
@@ -47,7 +48,7 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
   let storage: Storage | undefined;
   const tempPath = o.tempPath ?? defaultSourceTempPath(o.storagePath);
   const repositories = mgr.informer<GitRepository>(GitRepositoryKind.resource);
-  const reconciler = new GitRepositoryReconciler({ storage: () => storage, lookup: (k) => repositories.get(k), artifactsToKeep: o.artifactsToKeep, tempDir: tempPath });
+  const reconciler = new GitRepositoryReconciler({ storage: () => storage, lookup: (k) => repositories.get(k), tempDir: tempPath });
   mgr
     .controller<GitRepository>(GitRepositoryKind, {
       name: "gitrepository",
@@ -63,7 +64,10 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
     const server = new Storage(o.storagePath, "pending").server();
     const bound = await listen(server, o.storageAddr);
     const adv = o.storageAdvAddr ?? defaultAdvertisedAddr(bound);
-    const next = new Storage(o.storagePath, adv);
+    const next = new Storage(o.storagePath, adv, {
+      ttlMs: o.retention?.ttlMs ?? defaultRetention.ttlMs,
+      records: o.retention?.records ?? defaultRetention.records,
+    });
     const removed = await next.removeStrayTempFiles();
     // Checkouts and credentials files a killed process left behind; nothing else uses this root.
     await fs.promises.rm(tempPath, { recursive: true, force: true });

@@ -79,7 +79,7 @@ describe("Kustomization lifecycle", () => {
     await createKustomization(env, ns, "checks", { path: "./ok", healthChecks: [{ apiVersion: "apps/v1", kind: "Deployment", name: "web", namespace: ns }], timeout: "60s", prune: false });
     const ok = await waitKs(env, ns, "ok", "True");
     assert.equal(cond(ok, "Healthy")!.status, "True");
-    assert.equal(cond(ok, "Healthy")!.reason, "HealthCheckSucceeded");
+    assert.equal(cond(ok, "Healthy")!.reason, "Succeeded");
     const checks = await waitKs(env, ns, "checks", "True");
     assert.equal(cond(checks, "Healthy")!.status, "True");
     const stuck = await waitKs(env, ns, "stuck", "False");

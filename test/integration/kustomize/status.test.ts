@@ -46,7 +46,8 @@ describe("Kustomization status writes", () => {
     }
     assert.ok(progressing, "Reconciling=True/Progressing was stored while the health check ran");
     assert.equal(cond(progressing, "Ready")!.status, "Unknown");
-    assert.match(cond(progressing, "Ready")!.message, /^Fetching manifests for revision main@sha1:[0-9a-f]{40} with a timeout of 5s$/);
+    // A timeout under 30 s is raised to Flux's minimum.
+    assert.match(cond(progressing, "Ready")!.message, /^Fetching manifests for revision main@sha1:[0-9a-f]{40} with a timeout of 30s$/);
     const done = await waitKs(env, ns, "slow", "False");
     assert.equal(cond(done, "Ready")!.reason, "HealthCheckFailed");
     assert.equal(cond(done, "Reconciling")!.reason, "ProgressingWithRetry");

@@ -72,3 +72,21 @@ test("a running informer's selector cannot change (its cache would mix shards)",
   await until("synced", () => mgr.synced());
   assert.throws(() => mgr.informer(Widgets).select("a=b"), /is running/);
 });
+
+test("an informer with a label selector is its own: it lists only the labelled objects and keeps what `keep` returns", async (t) => {
+  const env = await runtimeTest(t, kinds);
+  const mgr = manager(env);
+  const all = mgr.informer<TestObject>(Gadgets);
+  const watched = mgr.informer<TestObject>(Gadgets, { labelSelector: "reconcile.fluxcd.io/watch=Enabled", keep: (o) => ({ ...o, spec: {} }) });
+  assert.notEqual(all, watched);
+  assert.equal(mgr.informer(Gadgets, { labelSelector: "reconcile.fluxcd.io/watch=Enabled" }), watched, "the same selector gives the same informer");
+  mgr.controller<TestObject>(WidgetKind, { name: "widget" }).complete({ reconcile: async () => undefined });
+  await env.create(Gadgets, "labelled", { secret: "x" }, { labels: { "reconcile.fluxcd.io/watch": "Enabled" } });
+  await env.create(Gadgets, "plain");
+  void env.run(mgr);
+  await until("both informers synced", () => all.hasSynced() && watched.hasSynced());
+  await until("both gadgets cached", () => all.listCached().length === 2);
+  assert.deepEqual(all.listCached().map((g) => g.metadata.name).sort(), ["labelled", "plain"]);
+  assert.deepEqual(watched.listCached().map((g) => g.metadata.name), ["labelled"]);
+  assert.deepEqual(watched.listCached()[0]!.spec, {}, "the cache holds what keep returned");
+});

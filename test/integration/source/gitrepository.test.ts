@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { execFileSync } from "node:child_process";
 import { KubeClient, ApiError } from "../../../controllers/runtime/kube";
 import { newNamespace, serviceAccountKubeconfig, waitFor } from "../../harness/cluster";
+import { startHttpGitServer } from "../../fixtures/gitserver/http";
 import {
   GitRepos,
   cond,
@@ -90,7 +91,7 @@ describe("GitRepository (source.toolkit.fluxcd.io/v1)", () => {
     assert.equal((await fetchArtifact(o.status!.artifact!.url)).digest, o.status!.artifact!.digest);
   });
 
-  test("a new commit gives a new revision and artifact; a change only in ignored files gives none", async (t) => {
+  test("a new commit gives a new revision and artifact file named after the commit; a change only in ignored files gives the same digest", async (t) => {
     const ns = await newNamespace(t);
     await createSecret(env.admin, ns, "git-auth", gitCredentials);
     await env.admin.create(GitRepos, ns, gitRepository(ns, "fleet", { url: env.httpUrl, interval: "10m", ref: { branch: "feature" }, secretRef: { name: "git-auth" }, ignore: "*.md\n" }));
@@ -120,14 +121,51 @@ describe("GitRepository (source.toolkit.fluxcd.io/v1)", () => {
     const a3 = third.status!.artifact!;
     assert.equal(a3.revision, `feature@sha1:${c3}`, "the revision follows the branch");
     assert.equal(a3.digest, a2.digest, "same tree, same digest");
-    assert.equal(a3.path, a2.path, "no new artifact file");
-    assert.equal(a3.lastUpdateTime, a2.lastUpdateTime);
+    // One file per commit, as Flux stores them; the latest link points at the current one; the retention
+    // (Flux's defaults: 2 records, 60 s) removed the oldest.
+    assert.equal(a3.path, `gitrepository/${ns}/fleet/${c3}.tar.gz`);
+    assert.equal(a2.path, `gitrepository/${ns}/fleet/${c2}.tar.gz`);
     const dir = path.join(env.storagePath, path.dirname(a3.path));
-    assert.deepEqual(fs.readdirSync(dir).sort(), [path.basename(a1.path), path.basename(a2.path)].sort());
+    assert.deepEqual(fs.readdirSync(dir).sort(), [`${c2}.tar.gz`, `${c3}.tar.gz`, "latest.tar.gz"].sort());
+    assert.equal(fs.readlinkSync(path.join(dir, "latest.tar.gz")), `${c3}.tar.gz`);
+    assert.equal((await fetchArtifact(a3.url.replace(/[^/]+$/, "latest.tar.gz"))).digest, a3.digest);
     const newArtifactLogs = env.logs.slice(mark).filter((l) => l.name === "fleet" && l.namespace === ns && (l.msg === "stored new artifact" || l.msg === "artifact up to date"));
     const timings = newArtifactLogs.map((l) => `${l.stored ? "new" : "unchanged"}${l.fetched ? "+fetch" : ""}:${l.ms}ms`);
     t.diagnostic(`reconcile timings: ${timings.join(", ")}`);
-    assert.deepEqual(newArtifactLogs.map((l) => [l.fetched, l.stored]), [[false, false], [true, true], [true, false]]);
+    assert.deepEqual(newArtifactLogs.map((l) => [l.fetched, l.stored]), [[false, false], [true, true], [true, true]]);
+  });
+
+  test("while a new revision is fetched: Reconciling=True (Progressing) and ArtifactOutdated=True (NewRevision)", async (t) => {
+    const ns = await newNamespace(t);
+    let fetchDelayMs = 0;
+    const slow = await startHttpGitServer(env.repo.root, gitCredentials, { uploadPackDelayMs: (command) => (command === "fetch" ? fetchDelayMs : 0) });
+    t.after(() => slow.close());
+    await createSecret(env.admin, ns, "git-auth", gitCredentials);
+    const c1 = env.repo.commit({ "p.txt": "1" }, "progress 1", "progress");
+    await env.admin.create(GitRepos, ns, gitRepository(ns, "fleet", { url: `${slow.url}/fleet.git`, interval: "10m", ref: { branch: "progress" }, secretRef: { name: "git-auth" } }));
+    const first = await waitReady(env.admin, ns, "fleet", "True", (o) => o.status?.artifact?.revision === `progress@sha1:${c1}`);
+    assert.equal(cond(first, "Reconciling"), undefined);
+    assert.equal(cond(first, "ArtifactOutdated"), undefined);
+
+    fetchDelayMs = 5_000;
+    const c2 = env.repo.commit({ "p.txt": "2" }, "progress 2", "progress");
+    await requestReconcile(env.admin, ns, "fleet");
+    const working = await waitFor(async () => {
+      const o = await getRepo(env.admin, ns, "fleet");
+      return cond(o, "Reconciling")?.status === "True" && o;
+    }, { what: "Reconciling=True during the slow fetch", timeoutMs: 15_000 });
+    assert.equal(slow.held, 1, "the fetch is still held back");
+    assert.equal(cond(working, "Reconciling")!.reason, "Progressing");
+    assert.equal(cond(working, "Reconciling")!.message, `building artifact: new upstream revision 'progress@sha1:${c2}'`);
+    assert.equal(cond(working, "Ready")!.status, "Unknown");
+    assert.equal(cond(working, "ArtifactOutdated")!.status, "True");
+    assert.equal(cond(working, "ArtifactOutdated")!.reason, "NewRevision");
+    assert.equal(working.status!.artifact!.revision, `progress@sha1:${c1}`, "the old artifact is served meanwhile");
+
+    const done = await waitReady(env.admin, ns, "fleet", "True", (o) => o.status?.artifact?.revision === `progress@sha1:${c2}`);
+    assert.equal(cond(done, "Reconciling"), undefined);
+    assert.equal(cond(done, "ArtifactOutdated"), undefined);
+    assert.equal(cond(done, "Ready")!.reason, "Succeeded");
   });
 
   test("tags and semver ranges pick the right commit", async (t) => {

@@ -56,7 +56,9 @@ test("SIGKILL during a fetch, then restart: Ready at the right revision, served 
   assert.equal(served.digest, artifact.digest, "sha256 of the served file is status.artifact.digest");
   // The held request of the killed process is answered (or dropped) and no request is left open.
   await waitFor(() => git.inflight === 0 && git.held === 0, { what: "git server idle", timeoutMs: 30_000 });
-  assert.deepEqual(listTree(storagePath), [artifact.path], "storage holds exactly the current artifact");
+  const latest = `${path.posix.dirname(artifact.path)}/latest.tar.gz`;
+  assert.deepEqual(listTree(storagePath), [artifact.path, latest].sort(), "storage holds exactly the current artifact and the latest link");
+  assert.equal(fs.readlinkSync(path.join(storagePath, latest)), path.posix.basename(artifact.path));
   const tmpEntries = listTree(tmp);
   assert.ok(tmpEntries.every((f) => /^mooring-source-[0-9a-f]{12}\/$/.test(f)), `TMPDIR holds only the (empty) scratch root: ${tmpEntries.join(", ")}`);
   assert.ok(second.logs.some((l) => l.msg === "artifact server listening" && l.strayTempFilesRemoved === 1), "the partial archive was removed at start-up");
@@ -141,4 +143,34 @@ test("SIGTERM during a fetch: exits 0 within seconds, releases the Lease, leaves
   assert.deepEqual(listTree(tmp), [], "no temp files or checkout dirs left in TMPDIR");
   assert.ok(listTree(storagePath).every((f) => !path.basename(f).startsWith(".tmp-")), "no temp files in storage");
   assert.ok(p.has("released leader lease"));
+});
+
+test("--artifact-retention-ttl and --artifact-retention-records decide which superseded artifacts stay", { timeout: 120_000 }, async (t) => {
+  const identity = await controllerIdentity(t);
+  const ns = await newNamespace(t);
+  const repo = new TestRepo("fleet");
+  t.after(() => repo.cleanup());
+  const git = await startHttpGitServer(repo.root);
+  t.after(() => git.close());
+  const storagePath = tempDir(t, "mooring-proc-storage-");
+  const proc = await ControllerProcess.start(t, { identity, storagePath, tmpDir: tempDir(t, "mooring-proc-tmp-"), extraArgs: ["--artifact-retention-ttl=8s", "--artifact-retention-records=10"] });
+  await proc.waitLog("controllers started");
+  const dir = path.join(storagePath, "gitrepository", ns, "fleet");
+  const files = () => fs.readdirSync(dir).sort();
+  const commitAndWait = async (n: number) => {
+    const sha = repo.commit({ "n.txt": String(n) }, `commit ${n}`);
+    await identity.admin.patch(GitRepos, ns, "fleet", { metadata: { annotations: { "reconcile.fluxcd.io/requestedAt": `r${n}` } } });
+    await waitReady(identity.admin, ns, "fleet", "True", (o) => o.status?.artifact?.revision === `main@sha1:${sha}`);
+    return sha;
+  };
+  const c1 = repo.commit({ "n.txt": "1" }, "commit 1");
+  await identity.admin.create(GitRepos, ns, gitRepository(ns, "fleet", { url: `${git.url}/fleet.git`, interval: "10m", ref: { branch: "main" } }));
+  await waitReady(identity.admin, ns, "fleet", "True", (o) => o.status?.artifact?.revision === `main@sha1:${c1}`);
+  const c2 = await commitAndWait(2);
+  // Within the TTL and under the record count: both commits are kept.
+  assert.deepEqual(files(), [`${c1}.tar.gz`, `${c2}.tar.gz`, "latest.tar.gz"].sort());
+  await new Promise((r) => setTimeout(r, 8_500));
+  const c3 = await commitAndWait(3);
+  // Past the TTL, superseded artifacts go, however many records are allowed.
+  assert.deepEqual(files(), [`${c3}.tar.gz`, "latest.tar.gz"].sort());
 });

@@ -83,7 +83,7 @@ describe("Flux's flags and defaults", () => {
     assert.equal(o.leaderElectionRetryPeriodMs, 5_000);
     assert.equal(o.artifactRetentionTtlMs, 60_000);
     assert.equal(o.artifactRetentionRecords, 2);
-    assert.deepEqual(o.featureGates, { CancelHealthCheckOnNewRevision: true, DriftWatch: true, StrictPostBuildSubstitutions: false });
+    assert.deepEqual(o.featureGates, { AdditiveCELDependencyCheck: false, CancelHealthCheckOnNewRevision: true, DriftWatch: true, StrictPostBuildSubstitutions: false });
     assert.equal(o.driftWatch, true);
     assert.equal(o.cancelHealthCheckOnNewRevision, true);
     assert.equal(o.strictSubstitutions, false);
@@ -137,7 +137,7 @@ describe("Flux's flags and defaults", () => {
     assert.equal(o.kubeApiBurst, 1000);
     assert.deepEqual([o.minRetryDelayMs, o.maxRetryDelayMs], [1_000, 120_000]);
     assert.equal(o.intervalJitterPercentage, 0);
-    assert.deepEqual(o.featureGates, { CancelHealthCheckOnNewRevision: false, DriftWatch: true, StrictPostBuildSubstitutions: true });
+    assert.deepEqual(o.featureGates, { AdditiveCELDependencyCheck: false, CancelHealthCheckOnNewRevision: false, DriftWatch: true, StrictPostBuildSubstitutions: true });
     assert.equal(o.cancelHealthCheckOnNewRevision, false);
     assert.equal(o.strictSubstitutions, true);
     assert.equal(o.storagePath, "/data");
@@ -172,6 +172,12 @@ describe("Flux's flags and defaults", () => {
     refuses(["--drift-watch=true", "--feature-gates=DriftWatch=false"], /--drift-watch=true contradicts --feature-gates=DriftWatch=false/);
   });
 
+  it("sets AdditiveCELDependencyCheck only through --feature-gates (it has no flag of its own)", () => {
+    assert.equal(parse().additiveCelDependencyCheck, false);
+    assert.equal(parse("--feature-gates=AdditiveCELDependencyCheck=true").additiveCelDependencyCheck, true);
+    refuses(["--additive-cel-dependency-check"], /additive-cel-dependency-check/);
+  });
+
   it("accepts the controllers by Flux's Deployment names too", () => {
     assert.deepEqual(parse("--controllers=source-controller,kustomize-controller").controllers, ["source", "kustomize"]);
   });
@@ -201,7 +207,7 @@ describe("validation errors say what is accepted", () => {
     [["--events-addr=notification-controller:80"], /--events-addr: must be an http:\/\/ or https:\/\/ URL/],
     [["--watch-label-selector=a=b,,c"], /--watch-label-selector: .*empty requirement/],
     [["--watch-label-selector=bad key=1"], /--watch-label-selector: .*cannot read/],
-    [["--feature-gates=OptimizedGitClones=true"], /unknown feature gate "OptimizedGitClones" \(known: CancelHealthCheckOnNewRevision, DriftWatch, StrictPostBuildSubstitutions\)/],
+    [["--feature-gates=OptimizedGitClones=true"], /unknown feature gate "OptimizedGitClones" \(known: AdditiveCELDependencyCheck, CancelHealthCheckOnNewRevision, DriftWatch, StrictPostBuildSubstitutions\)/],
     [["--feature-gates=DriftWatch"], /"DriftWatch" must be DriftWatch=true or DriftWatch=false/],
     [["--artifact-retention-records=0"], /--artifact-retention-records: must be at least 1/],
     [["--requeue-dependency=later"], /--requeue-dependency: must be a duration/],

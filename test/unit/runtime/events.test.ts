@@ -72,3 +72,15 @@ test("flush gives up after its timeout and drops what is still queued", async ()
   assert.equal(rec.pending, 0, "nothing left queued");
   assert.equal(calls, 4, "only the requests already in flight were made");
 });
+
+test("event metadata goes into the Event's annotations; without it the Event has none", async () => {
+  const bodies: { metadata: { annotations?: Record<string, string> }; note: string }[] = [];
+  const client = { create: async (_ref: unknown, _ns: string, body: (typeof bodies)[number]) => (bodies.push(body), body) } as unknown as KubeClient;
+  const rec = new EventRecorder(client, "test-controller", silent);
+  rec.record(obj("a"), "Normal", "ReconciliationSucceeded", "with", "Reconcile", { "kustomize.toolkit.fluxcd.io/revision": "main@sha1:abc" });
+  rec.record(obj("a"), "Normal", "ReconciliationSucceeded", "without");
+  await rec.flush(5_000);
+  const byNote = Object.fromEntries(bodies.map((b) => [b.note, b.metadata.annotations]));
+  assert.deepEqual(byNote.with, { "kustomize.toolkit.fluxcd.io/revision": "main@sha1:abc" });
+  assert.equal(byNote.without, undefined);
+});
