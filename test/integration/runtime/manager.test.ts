@@ -88,5 +88,6 @@ test("an informer with a label selector is its own: it lists only the labelled o
   await until("both gadgets cached", () => all.listCached().length === 2);
   assert.deepEqual(all.listCached().map((g) => g.metadata.name).sort(), ["labelled", "plain"]);
   assert.deepEqual(watched.listCached().map((g) => g.metadata.name), ["labelled"]);
+  assert.deepEqual(all.listCached().find((g) => g.metadata.name === "labelled")!.spec, { secret: "x" });
   assert.deepEqual(watched.listCached()[0]!.spec, {}, "the cache holds what keep returned");
 });
