@@ -65,7 +65,14 @@ describe("the offline images on the real node", { timeout: 20 * 60_000 }, () => 
     t.diagnostic(`demo app: apply → 2 pods Ready in ${((Date.now() - applied) / 1000).toFixed(1)} s`);
     assert.equal(pods[0]!.spec!.containers[0]!.image, "ghcr.io/mooring/demo-app:1.0.0");
     const fetchPage = `fetch("http://podinfo.${namespace}.svc.cluster.local:9898/").then(async (r) => console.log(r.status, await r.text()))`;
-    const { stdout } = await run(kubectl, ["--kubeconfig", kubeconfig, "-n", namespace, "exec", pods[0]!.metadata!.name!, "--", "node", "-e", fetchPage], { timeout: 60_000 });
+    // kube-proxy programs a new Service's rules within a moment of its endpoints: ask until they are there.
+    const stdout = await waitFor(
+      async () => {
+        const r = await run(kubectl, ["--kubeconfig", kubeconfig, "-n", namespace, "exec", pods[0]!.metadata!.name!, "--", "node", "-e", fetchPage], { timeout: 60_000 }).catch(() => undefined);
+        return r?.stdout;
+      },
+      { what: "the page through the Service's DNS name", timeoutMs: 60_000, intervalMs: 500 },
+    );
     assert.match(stdout, /^200 /);
     assert.match(stdout, /<h1>hello from the local fleet<\/h1>/, "the message from the overlay's configMapGenerator");
   });
