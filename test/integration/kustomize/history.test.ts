@@ -44,7 +44,9 @@ describe("Kustomization history, events, readyExpr and watched config", () => {
     for (const e of [latest!, first!]) {
       assert.match(e.digest, /^sha256:[0-9a-f]{64}$/);
       assert.equal(e.lastReconciledStatus, "ReconciliationSucceeded");
-      assert.equal(e.totalReconciliations, 1);
+      // A revision may be reconciled more than once before the next arrives (the source's event and the
+      // Kustomization's own creation can both queue it): each reconcile counts.
+      assert.ok(e.totalReconciliations >= 1, `totalReconciliations ${e.totalReconciliations}`);
       assert.match(e.lastReconciledDuration!, /^\d+(\.\d+)?m?s$/);
     }
     assert.notEqual(latest!.digest, first!.digest);
@@ -54,7 +56,7 @@ describe("Kustomization history, events, readyExpr and watched config", () => {
     const again = await waitKs(env, ns, "app", "True", (k) => k.status?.lastHandledReconcileAt === token);
     assert.equal(again.status!.history!.length, 2);
     assert.equal(again.status!.history![0]!.digest, latest!.digest);
-    assert.equal(again.status!.history![0]!.totalReconciliations, 2);
+    assert.ok(again.status!.history![0]!.totalReconciliations > latest!.totalReconciliations, "the repeat is counted in the same entry");
 
     // Events name the revision in their annotations; every success ends with a "Reconciliation finished" event.
     const events = await waitFor(async () => {

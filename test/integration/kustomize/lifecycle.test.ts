@@ -45,7 +45,11 @@ describe("Kustomization lifecycle", () => {
   test("immutable field changes fail without force and are recreated with the force annotation or spec.force", async (t) => {
     const fleet = await newFleet(t, env, {});
     const ns = fleet.ns;
-    await fleet.commit({ "job/job.yaml": job(ns, "v1"), "svc/svc.yaml": service(ns, "10.0.0.50") });
+    // Two fixed ClusterIPs inside the cluster's Service range (the `kubernetes` Service holds its first address).
+    const first = (await env.admin.get<Meta & { spec: { clusterIP: string } }>(Services, "default", "kubernetes")).spec.clusterIP;
+    const host = 100 + Math.floor(Math.random() * 150);
+    const [ipA, ipB] = [host, host + 1].map((h) => first.replace(/\.\d+$/, `.${h}`));
+    await fleet.commit({ "job/job.yaml": job(ns, "v1"), "svc/svc.yaml": service(ns, ipA!) });
     await createKustomization(env, ns, "job", { path: "./job" });
     await createKustomization(env, ns, "svc", { path: "./svc", force: true });
     await waitKs(env, ns, "job", "True");
@@ -53,13 +57,13 @@ describe("Kustomization lifecycle", () => {
     const jobUid = (await env.admin.get<Meta>(Jobs, ns, "migrate")).metadata.uid;
     const svcUid = (await env.admin.get<Meta>(Services, ns, "api")).metadata.uid;
 
-    const rev = await fleet.commit({ "job/job.yaml": job(ns, "v2"), "svc/svc.yaml": service(ns, "10.0.0.51") });
+    const rev = await fleet.commit({ "job/job.yaml": job(ns, "v2"), "svc/svc.yaml": service(ns, ipB!) });
     const failed = await waitKs(env, ns, "job", "False", (k) => k.status?.lastAttemptedRevision === rev);
     assert.match(cond(failed, "Ready")!.message, new RegExp(`Job/${ns}/migrate dry-run failed: .*immutable`));
     const svc = await waitKs(env, ns, "svc", "True", (k) => k.status?.lastAppliedRevision === rev);
     assert.ok(svc);
     const newSvc = await env.admin.get<Meta & { spec: { clusterIP: string } }>(Services, ns, "api");
-    assert.equal(newSvc.spec.clusterIP, "10.0.0.51");
+    assert.equal(newSvc.spec.clusterIP, ipB);
     assert.notEqual(newSvc.metadata.uid, svcUid, "Service recreated (spec.force)");
 
     const rev2 = await fleet.commit({ "job/job.yaml": job(ns, "v2", "  annotations:\n    kustomize.toolkit.fluxcd.io/force: enabled\n") });
