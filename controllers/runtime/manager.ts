@@ -14,6 +14,7 @@ import { Metrics } from "./metrics";
 import { LeaderElector, type LeaderElectionOptions } from "./leader";
 import { healthServer, listen, metricsServer } from "./http";
 import { defaultBackoff } from "./queue";
+import { errorMessage } from "./errors";
 import type { ClusterConfig as KubeConfig } from "./kubeconfig";
 
 export interface ManagerOptions {
@@ -137,8 +138,20 @@ export class Manager {
     signal.addEventListener("abort", onAbort, { once: true });
     const tasks: Promise<void>[] = [];
     const controllerTasks: Promise<void>[] = [];
-    for (const inf of this.informers.values()) tasks.push(inf.run(stop.signal));
-    for (const r of this.runnables) tasks.push(r(stop.signal));
+    // A task that fails before the stop (an informer, a runnable such as the artifact server) stops the manager,
+    // and run() rejects with its error once everything else has stopped gracefully.
+    let failure: { err: unknown } | undefined;
+    const track = (task: Promise<void>) =>
+      tasks.push(
+        task.catch((err: unknown) => {
+          if (stop.signal.aborted) return;
+          failure ??= { err };
+          this.log.error({ err: errorMessage(err) }, "stopping: a manager task failed");
+          stop.abort(err);
+        }),
+      );
+    for (const inf of this.informers.values()) track(inf.run(stop.signal));
+    for (const r of this.runnables) track(r(stop.signal));
     try {
       await Promise.all([...this.informers.values()].map((i) => i.waitForSync(stop.signal)));
       this.log.info({ informers: this.informers.size }, "caches synced");
@@ -146,11 +159,12 @@ export class Manager {
       if (this.opts.leaderElection) {
         const lease = this.opts.leaderElection;
         elector = new LeaderElector(this.client, { ...lease, name: shardLeaseName(lease.name, this.opts.watchLabelSelector) }, this.log);
-        if (!(await elector.acquire(stop.signal))) return;
-        tasks.push(elector.hold(stop.signal, () => stop.abort(new Error("leader lease lost"))));
+        if (await elector.acquire(stop.signal)) track(elector.hold(stop.signal, () => stop.abort(new Error("leader lease lost"))));
       }
-      controllerTasks.push(...this.controllers.map((c) => c.run(stop.signal)));
-      this.log.info({ controllers: this.controllers.map((c) => c.name) }, "controllers started");
+      if (!stop.signal.aborted) {
+        controllerTasks.push(...this.controllers.map((c) => c.run(stop.signal)));
+        this.log.info({ controllers: this.controllers.map((c) => c.name) }, "controllers started");
+      }
       await new Promise<void>((resolve) => (stop.signal.aborted ? resolve() : stop.signal.addEventListener("abort", () => resolve(), { once: true })));
     } catch (err) {
       if (!stop.signal.aborted) throw err;
@@ -164,6 +178,7 @@ export class Manager {
       signal.removeEventListener("abort", onAbort);
       this.log.info("manager stopped");
     }
+    if (failure) throw failure.err;
   }
 
   private async serve(server: http.Server, addr: string): Promise<string> {

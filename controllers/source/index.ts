@@ -8,6 +8,7 @@ import { listen, parseAddr } from "../runtime/http";
 import { GitRepositoryKind, type GitRepository } from "../api/source";
 import { objectKey } from "../runtime/informer";
 import { durationOr } from "../api/duration";
+import { errorMessage } from "../runtime/errors";
 import { GitRepositoryReconciler, gitRepositoryErrorPolicy } from "./gitrepository";
 import { Storage, defaultRetention, type Retention } from "./storage";
 
@@ -69,8 +70,11 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
       records: o.retention?.records ?? defaultRetention.records,
     });
     const removed = await next.removeStrayTempFiles();
-    // Checkouts and credentials files a killed process left behind; nothing else uses this root.
-    await fs.promises.rm(tempPath, { recursive: true, force: true });
+    // Checkouts and credentials files a killed process left behind; nothing else uses this root. A git process
+    // of that one may still be writing while it dies: retry, and never fail the start over leftovers.
+    await fs.promises.rm(tempPath, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }).catch((err: unknown) => {
+      mgr.log.warn({ tempPath, err: errorMessage(err) }, "could not remove what an earlier process left in the scratch directory");
+    });
     await fs.promises.mkdir(tempPath, { recursive: true, mode: 0o700 });
     storage = next;
     mgr.log.info({ storagePath: o.storagePath, tempPath, addr: bound, advertised: adv, strayTempFilesRemoved: removed }, "artifact server listening");
@@ -78,7 +82,7 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await mgr.stopped();
-    await fs.promises.rm(tempPath, { recursive: true, force: true });
+    await fs.promises.rm(tempPath, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   });
   return { storage: () => storage };
 }

@@ -87,10 +87,17 @@ test("Bootstrap over smart HTTP on the real node: pods Ready, fleet Running, day
     for (const name of controllers) {
       const pods = await controllerPods(core, ns, name);
       assert.equal(pods.length, 1, `one ${name} pod`);
-      const pod = pods[0]!;
-      assert.equal(pod.spec?.serviceAccountName, name, `${name} runs as its own ServiceAccount`);
-      assert.equal(pod.spec?.nodeName, node.name, `${name} runs on the real node`);
-      assert.ok(podReady(pod), `${name} pod Running and Ready`);
+      assert.equal(pods[0]!.spec?.serviceAccountName, name, `${name} runs as its own ServiceAccount`);
+      assert.equal(pods[0]!.spec?.nodeName, node.name, `${name} runs on the real node`);
+      // up returns once the sync Kustomization is Ready, i.e. the controllers already work; the pod's Ready
+      // condition follows at the kubelet's next readiness probe (every 10 s, the Kubernetes default).
+      const pod = await waitFor(
+        async () => {
+          const now = await controllerPods(core, ns, name);
+          return now.length === 1 && podReady(now[0]!) ? now[0] : undefined;
+        },
+        { what: `${name} pod Running and Ready`, timeoutMs: 30_000, intervalMs: 250 },
+      );
       assert.equal(pod.spec?.containers[0]?.image, defaultControllersRef(), "the image the builder tagged and up imported");
       assert.equal(pod.status?.containerStatuses?.[0]?.restartCount, 0, `${name} never restarted`);
       t.diagnostic(`${name}: container start → Ready ${startToReadySeconds(pod)} s (API timestamps, whole seconds)`);

@@ -91,3 +91,22 @@ test("an informer with a label selector is its own: it lists only the labelled o
   assert.deepEqual(all.listCached().find((g) => g.metadata.name === "labelled")!.spec, { secret: "x" });
   assert.deepEqual(watched.listCached()[0]!.spec, {}, "the cache holds what keep returned");
 });
+
+test("a runnable that fails stops the manager: controllers stop and run() rejects with its error", async (t) => {
+  const env = await runtimeTest(t, kinds);
+  const mgr = manager(env);
+  const seen: string[] = [];
+  mgr.controller<TestObject>(WidgetKind, { name: "widget" }).complete({ reconcile: async (s) => void seen.push(s.obj.metadata.name) });
+  let fail: (err: Error) => void = () => undefined;
+  mgr.addRunnable(() => new Promise<void>((_resolve, reject) => (fail = reject)));
+  await env.create(Widgets, "before");
+  const stop = new AbortController();
+  t.after(() => stop.abort());
+  const running = mgr.run(stop.signal);
+  await until("the widget reconciled", () => seen.includes("before"));
+  fail(new Error("artifact server: address already in use"));
+  await assert.rejects(running, /artifact server: address already in use/);
+  await env.create(Widgets, "after");
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(seen, ["before"], "nothing is reconciled once the manager stopped");
+});

@@ -5,6 +5,8 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { randomBytes } from "node:crypto";
+import type { GitRepository } from "../../../controllers/api/source";
 import { LeaseRef } from "../../../controllers/runtime/leader";
 import { newNamespace, waitFor } from "../../harness/cluster";
 import { TestRepo } from "../../fixtures/gitserver/repo";
@@ -16,6 +18,19 @@ interface Lease {
   spec: { holderIdentity?: string; leaseTransitions?: number };
 }
 const leaseName = "source-controller-leader-election";
+
+/**
+ * A shard of this test's own: its processes watch only GitRepositories carrying the label, so objects other
+ * tests left behind in the shared cluster (namespaces still terminating) never queue ahead of this test's.
+ */
+function shard(): { args: string[]; label: (repo: GitRepository) => GitRepository } {
+  const value = randomBytes(6).toString("hex");
+  return {
+    args: [`--watch-label-selector=${shardKey}=${value}`],
+    label: (repo) => ({ ...repo, metadata: { ...repo.metadata, labels: { ...repo.metadata.labels, [shardKey]: value } } }),
+  };
+}
+const shardKey = "sharding.fluxcd.io/key";
 
 test("SIGKILL during a fetch, then restart: Ready at the right revision, served digest matches, nothing stray in storage or TMPDIR", { timeout: 240_000 }, async (t) => {
   const identity = await controllerIdentity(t);
@@ -29,9 +44,10 @@ test("SIGKILL during a fetch, then restart: Ready at the right revision, served 
   const storagePath = tempDir(t, "mooring-proc-storage-");
   const tmp = tempDir(t, "mooring-proc-tmp-");
 
-  const first = await ControllerProcess.start(t, { identity, storagePath, tmpDir: tmp });
+  const own = shard();
+  const first = await ControllerProcess.start(t, { identity, storagePath, tmpDir: tmp, extraArgs: own.args });
   await first.waitLog("controllers started");
-  await identity.admin.create(GitRepos, ns, gitRepository(ns, "fleet", { url: `${git.url}/fleet.git`, interval: "10m", ref: { branch: "main" } }));
+  await identity.admin.create(GitRepos, ns, own.label(gitRepository(ns, "fleet", { url: `${git.url}/fleet.git`, interval: "10m", ref: { branch: "main" } })));
   // The controller resolved the ref and is now inside `git fetch` (held by the server), with a checkout dir.
   await waitFor(() => git.held >= 1, { what: "a fetch held by the git server", timeoutMs: 60_000 });
   const midFetch = listTree(tmp);
@@ -47,8 +63,8 @@ test("SIGKILL during a fetch, then restart: Ready at the right revision, served 
   // While it was down the branch moved: the restarted controller must end on the new commit.
   const sha = repo.commit({ "apps/app.yaml": "kind: ConfigMap\nmetadata: {name: v2}\n" }, "second");
   fetchDelayMs = 0;
-  const second = await ControllerProcess.start(t, { identity, storagePath, tmpDir: tmp });
-  const ready = await waitReady(identity.admin, ns, "fleet", "True", (o) => o.status?.artifact?.revision === `main@sha1:${sha}`, 120_000);
+  const second = await ControllerProcess.start(t, { identity, storagePath, tmpDir: tmp, extraArgs: own.args });
+  const ready = await second.explainFailure(waitReady(identity.admin, ns, "fleet", "True", (o) => o.status?.artifact?.revision === `main@sha1:${sha}`, 120_000));
   const artifact = ready.status!.artifact!;
   assert.ok(artifact.url.startsWith(`http://${second.storageAddr}/`), artifact.url);
   const served = await fetchArtifact(artifact.url);
@@ -153,7 +169,8 @@ test("--artifact-retention-ttl and --artifact-retention-records decide which sup
   const git = await startHttpGitServer(repo.root);
   t.after(() => git.close());
   const storagePath = tempDir(t, "mooring-proc-storage-");
-  const proc = await ControllerProcess.start(t, { identity, storagePath, tmpDir: tempDir(t, "mooring-proc-tmp-"), extraArgs: ["--artifact-retention-ttl=8s", "--artifact-retention-records=10"] });
+  const own = shard();
+  const proc = await ControllerProcess.start(t, { identity, storagePath, tmpDir: tempDir(t, "mooring-proc-tmp-"), extraArgs: ["--artifact-retention-ttl=8s", "--artifact-retention-records=10", ...own.args] });
   await proc.waitLog("controllers started");
   const dir = path.join(storagePath, "gitrepository", ns, "fleet");
   const files = () => fs.readdirSync(dir).sort();
@@ -164,7 +181,7 @@ test("--artifact-retention-ttl and --artifact-retention-records decide which sup
     return sha;
   };
   const c1 = repo.commit({ "n.txt": "1" }, "commit 1");
-  await identity.admin.create(GitRepos, ns, gitRepository(ns, "fleet", { url: `${git.url}/fleet.git`, interval: "10m", ref: { branch: "main" } }));
+  await identity.admin.create(GitRepos, ns, own.label(gitRepository(ns, "fleet", { url: `${git.url}/fleet.git`, interval: "10m", ref: { branch: "main" } })));
   await waitReady(identity.admin, ns, "fleet", "True", (o) => o.status?.artifact?.revision === `main@sha1:${c1}`);
   const c2 = await commitAndWait(2);
   // Within the TTL and under the record count: both commits are kept.

@@ -111,6 +111,17 @@ export class ControllerProcess {
     return p;
   }
 
+  /** Resolves like `waiting`; a rejection carries this process's last log lines (what it was doing). */
+  async explainFailure<T>(waiting: Promise<T>): Promise<T> {
+    try {
+      return await waiting;
+    } catch (err) {
+      const tail = [...this.logs.slice(-40).map((l) => JSON.stringify(l)), ...this.stderr.slice(-10)].join("\n");
+      if (err instanceof Error) err.message += `\nlast log lines of the controller process:\n${tail}`;
+      throw err;
+    }
+  }
+
   get pid(): number {
     return this.child.pid!;
   }
@@ -125,15 +136,28 @@ export class ControllerProcess {
    */
   async kill(signal: NodeJS.Signals): Promise<void> {
     if (!this.running) return;
-    const victims = signal === "SIGKILL" ? [this.pid, ...descendants(this.pid)] : [this.pid];
-    for (const pid of victims) {
+    if (signal !== "SIGKILL") {
+      process.kill(this.pid, signal);
+      return;
+    }
+    // Like a container runtime killing the container's cgroup: every descendant, and each one's process group
+    // (a git that forks after the listing stays in its group), then wait until none is left.
+    const victims = [this.pid, ...descendants(this.pid)];
+    const send = (pid: number) => {
       try {
-        process.kill(pid, signal);
+        process.kill(pid, "SIGKILL");
       } catch {
         // already gone
       }
-    }
-    if (signal === "SIGKILL") await this.exited;
+    };
+    for (const pid of victims) send(pid);
+    for (const pid of victims.slice(1)) send(-pid);
+    await this.exited;
+    await waitFor(() => victims.every(gone), {
+      what: "the killed controller's processes gone",
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
   }
 
   has(msg: string): boolean {
@@ -145,6 +169,16 @@ export class ControllerProcess {
       if (!this.running) throw new Error(`controller exited; stderr: ${this.stderr.join("").slice(-2000)}`);
       return this.logs.find((l) => l.msg === msg);
     }, { what: `controller log "${msg}"`, timeoutMs, intervalMs: 100 });
+  }
+}
+
+/** The process has exited (no longer in /proc, or a zombie not yet reaped). */
+function gone(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
   }
 }
 
