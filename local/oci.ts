@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, promises as fs } from "node:fs";
 import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { Transform } from "node:stream";
+import { digestTap } from "../controllers/source/tarball";
 import * as zlib from "node:zlib";
 import * as tar from "tar";
 
@@ -79,22 +79,6 @@ function sha256Hex(data: Buffer | string): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-/** A pass-through stream that hashes and counts what flows through it. */
-function hasher(): Transform & { result(): Blob } {
-  const h = createHash("sha256");
-  let size = 0;
-  const t = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      h.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  }) as Transform & { result(): Blob };
-  let digest: string | undefined;
-  t.result = () => ({ digest: (digest ??= `sha256:${h.digest("hex")}`), size });
-  return t;
-}
-
 async function writeJsonBlob(blobs: string, value: unknown): Promise<Blob> {
   const text = JSON.stringify(value);
   const hex = sha256Hex(text);
@@ -150,8 +134,8 @@ export async function pruneLayerCache(cache: string): Promise<void> {
 /** Copy one layer into the blob store; returns the blob and the uncompressed diff id. */
 async function addLayer(blobs: string, tarFile: string, compress: boolean): Promise<{ blob: Blob; diffId: string }> {
   const tmp = path.join(blobs, `.incoming-${process.pid}-${path.basename(tarFile)}`);
-  const raw = hasher();
-  const stored = hasher();
+  const raw = digestTap();
+  const stored = digestTap();
   const stages: NodeJS.ReadWriteStream[] = compress ? [raw, zlib.createGzip({ level: 6 }), stored] : [raw];
   await pipeline([createReadStream(tarFile), ...stages, createWriteStream(tmp)]);
   const blob = compress ? stored.result() : raw.result();

@@ -122,18 +122,26 @@ export interface ArchiveResult {
   size: number;
 }
 
-/** Writes the archive of `root` to `out`, returning its sha256 digest ("sha256:<hex>") and size. */
-export async function writeArchive(root: string, matcher: IgnoreMatcher, out: string): Promise<ArchiveResult> {
-  const entries = await listTree(root, matcher);
+/** A pass-through stream that hashes (sha256) and counts what flows through it; result() once it ended. */
+export function digestTap(): Transform & { result(): ArchiveResult } {
   const hash = createHash("sha256");
   let size = 0;
+  let digest: string | undefined;
   const tap = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
       size += chunk.length;
       cb(null, chunk);
     },
-  });
+  }) as Transform & { result(): ArchiveResult };
+  tap.result = () => ({ digest: (digest ??= `sha256:${hash.digest("hex")}`), size });
+  return tap;
+}
+
+/** Writes the archive of `root` to `out`, returning its sha256 digest ("sha256:<hex>") and size. */
+export async function writeArchive(root: string, matcher: IgnoreMatcher, out: string): Promise<ArchiveResult> {
+  const entries = await listTree(root, matcher);
+  const tap = digestTap();
   await pipeline(Readable.from(tarStream(root, entries)), zlib.createGzip({ level: 6 }), tap, fs.createWriteStream(out));
-  return { digest: `sha256:${hash.digest("hex")}`, size };
+  return tap.result();
 }
