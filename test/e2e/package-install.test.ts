@@ -90,7 +90,12 @@ test("the packed package in a fresh project: up on this Node.js; refresh, previe
   const core = testKubeConfig().makeApiClient(k8s.CoreV1Api);
   const apps = testKubeConfig().makeApiClient(k8s.AppsV1Api);
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "mooring-e2e-package-"));
-  t.after(() => fs.rm(tmp, { recursive: true, force: true }));
+  // The stack that still holds the install when an assertion fails: destroyed so the cluster is left clean.
+  let live: { ws: PulumiWorkspace; env: NodeJS.ProcessEnv } | undefined;
+  t.after(async () => {
+    if (live) await pulumi(live.ws, ["destroy", "--yes", "--skip-preview"], { env: live.env, timeoutMs: 600_000 }).catch((err: Error) => t.diagnostic(`cleanup destroy: ${err.message}`));
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
   const repo = new TestRepo("fleet");
   t.after(() => repo.cleanup());
   seedFleet(repo);
@@ -133,6 +138,7 @@ test("the packed package in a fresh project: up on this Node.js; refresh, previe
   await setConfig(wsA, "gitPassword", "s3cret-pass", true);
   const before = gitLog(repo.bare).length;
 
+  live = { ws: wsA, env: envA };
   const upStarted = Date.now();
   await pulumi(wsA, ["up", "--yes", "--skip-preview"], { env: envA, timeoutMs: 600_000 });
   t.diagnostic(`pulumi up (Node.js ${process.version}), empty cluster → Ready: ${((Date.now() - upStarted) / 1000).toFixed(1)} s`);
@@ -144,7 +150,9 @@ test("the packed package in a fresh project: up on this Node.js; refresh, previe
 
   const exported = (await pulumi(wsA, ["stack", "export"], { env: envA })).stdout;
   for (const where of [first, projectRoot(), tmp]) assert.ok(!exported.includes(where), `the state names ${where}`);
-  assert.match(exported, /mooring\/provider\/impl\//, "the providers load the implementation by package name");
+  for (const name of ["gitfiles", "install", "status"]) {
+    assert.match(exported, new RegExp(`pkg: \\\\"mooring\\\\", name: \\\\"${name}\\\\"`), `the ${name} provider loads its implementation by package name`);
+  }
 
   // Another machine: the state copied to its own backend, the project at another path with its own install,
   // Node.js 24 for the language host and the dynamic providers. The first project is gone.
@@ -153,6 +161,7 @@ test("the packed package in a fresh project: up on this Node.js; refresh, previe
   await fs.mkdir(path.join(stateB, "home"), { recursive: true });
   await newProject(t, second, tarball, pulumiRange);
   await fs.copyFile(path.join(first, `Pulumi.${stackName}.yaml`), path.join(second, `Pulumi.${stackName}.yaml`));
+  live = undefined;
   await fs.rm(first, { recursive: true, force: true });
   const node24 = path.join(tmp, "node24");
   await fs.mkdir(node24);
@@ -164,11 +173,13 @@ test("the packed package in a fresh project: up on this Node.js; refresh, previe
 
   const wsB: PulumiWorkspace = { programDir: second, stateDir: stateB, stack: stackName };
   await pulumi(wsB, ["stack", "select", stackName], { env: envB });
+  live = { ws: wsB, env: envB };
   t.diagnostic(`engine ${(await pulumi(wsB, ["version"])).stdout.trim()}`);
   await pulumi(wsB, ["refresh", "--yes", "--skip-preview"], { env: envB, timeoutMs: 300_000 });
   await pulumi(wsB, ["preview", "--expect-no-changes", "--diff"], { env: envB, timeoutMs: 300_000 });
   t.diagnostic(`refresh and preview --expect-no-changes from ${second} on Node.js ${nodeB}`);
   await pulumi(wsB, ["destroy", "--yes", "--skip-preview"], { env: envB, timeoutMs: 600_000 });
+  live = undefined;
   assert.equal(gitShow(repo.bare, "clusters/local/flux-system/gotk-sync.yaml"), undefined, "destroy removed the files from git");
   const deployments = await apps.listNamespacedDeployment({ namespace: ns }).then((l) => l.items.map((d) => d.metadata?.name), () => []);
   assert.deepEqual(deployments, [], "destroy uninstalled the controllers");
