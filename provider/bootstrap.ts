@@ -1,23 +1,13 @@
 // The Bootstrap component: day-0 of a Mooring cluster. It finds or creates the repository, makes the
 // cluster's deploy key, commits the flux-system files, applies the install once and reports the sync
 // Kustomization's status. After that the controllers own what is in git (see DESIGN.md, Ownership).
-import { readFileSync } from "node:fs";
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { GitCredentials, SyncOptions } from "../bootstrap";
 import type { BootstrapArgs, GitCredentialsArgs } from "./args";
 import type { Condition } from "./impl/status";
 import { ClusterInstall, DeployKey, GitFiles, GitHubRepository, SyncStatus } from "./resources";
+import { packageVersion } from "./package";
 import { resolveSettings, sshEndpoint, urlTransport, type Settings } from "./settings";
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version?: string };
-    return pkg.version ?? "0.1.0";
-  } catch {
-    return "0.1.0";
-  }
-}
 
 function pushCredentials(c: pulumi.Unwrap<GitCredentialsArgs> | undefined): GitCredentials {
   if (c?.privateKey) return { kind: "ssh", privateKey: c.privateKey, ...(c.knownHosts ? { knownHosts: c.knownHosts } : {}) };
@@ -80,7 +70,7 @@ export class Bootstrap extends pulumi.ComponentResource {
         path: source.path,
         author: source.author,
       })
-      .apply((plain) => resolveSettings({ mode: args.git ? "git" : "github", ...plain }, packageVersion()));
+      .apply((plain) => resolveSettings({ mode: args.git ? "git" : "github", ...plain }, packageVersion));
     const child = { parent: this };
     const cluster = pulumi.output({ kubeconfig: args.cluster.kubeconfig, context: args.cluster.context }).apply((c) => ({ kubeconfig: c.kubeconfig, ...(c.context ? { context: c.context } : {}) }));
 

@@ -1,8 +1,9 @@
-// The Bootstrap's dynamic resources. Each provider is a tiny serialized closure that loads its
-// implementation (provider/impl/*) by absolute path at run time: the closure captures one string, and the
-// implementation is ordinary project code with real diff, update, read and delete.
-import * as path from "node:path";
+// The Bootstrap's dynamic resources. Pulumi serializes each provider into the state as the text of its
+// functions and the values they capture. These capture only the package name and an implementation name and
+// load provider/impl/<name> by package name from the directory Pulumi runs in, so the state holds no path of
+// this machine: another checkout, or a CI runner with its own node_modules, refreshes, updates and destroys it.
 import * as pulumi from "@pulumi/pulumi";
+import { packageName } from "./package";
 import type { GitCredentials, InstallOptions, SyncOptions } from "../bootstrap";
 import type { Condition } from "./impl/status";
 import type { RepositoryInputs } from "./impl/repository";
@@ -20,33 +21,40 @@ interface Implementation {
   remove(props: unknown): Promise<void>;
 }
 
-/** A provider whose methods delegate to the module at `modulePath` (an absolute path to compiled JS). */
-export function delegatingProvider(modulePath: string): pulumi.dynamic.ResourceProvider {
+/** The implementations under provider/impl/, as the package exports them (`<package>/provider/impl/<name>`). */
+export type ImplementationName = "repository" | "deploykey" | "gitfiles" | "install" | "status";
+
+/**
+ * A provider whose methods delegate to `<pkg>/provider/impl/<name>`, resolved from the directory the dynamic
+ * provider runs in (the Pulumi project): its node_modules in a user's project, the package itself (by its own
+ * name) in this repository. Runs inside Pulumi's dynamic-provider host, so it uses nothing but `require` and
+ * the two captured strings.
+ */
+export function delegatingProvider(pkg: string, name: ImplementationName): pulumi.dynamic.ResourceProvider {
+  const load = (): Implementation => {
+    const from = require("node:path").join(process.cwd(), "__mooring_provider__.js") as string;
+    return require("node:module").createRequire(from)(`${pkg}/provider/impl/${name}`) as Implementation;
+  };
   return {
     async create(inputs) {
-      const impl = require(modulePath) as Implementation;
-      return impl.create(inputs);
+      return load().create(inputs);
     },
     async diff(_id, olds, news) {
-      const impl = require(modulePath) as Implementation;
-      return impl.diff(olds, news);
+      return load().diff(olds, news);
     },
     async update(_id, olds, news) {
-      const impl = require(modulePath) as Implementation;
-      return { outs: await impl.update(olds, news) };
+      return { outs: await load().update(olds, news) };
     },
     async read(id, props) {
-      const impl = require(modulePath) as Implementation;
-      return impl.read(id, props);
+      return load().read(id, props);
     },
     async delete(_id, props) {
-      const impl = require(modulePath) as Implementation;
-      await impl.remove(props);
+      await load().remove(props);
     },
   };
 }
 
-const implPath = (name: string): string => path.join(__dirname, "impl", `${name}.js`);
+const implementation = (name: ImplementationName): pulumi.dynamic.ResourceProvider => delegatingProvider(packageName, name);
 
 export type RepositoryArgs = RepositoryInputs;
 
@@ -59,7 +67,7 @@ export class GitHubRepository extends pulumi.dynamic.Resource {
   declare readonly name: pulumi.Output<string>;
 
   constructor(name: string, args: Inputs<RepositoryArgs>, opts?: pulumi.CustomResourceOptions) {
-    super(delegatingProvider(implPath("repository")), name, { ...args, httpsUrl: undefined, sshUrl: undefined, created: undefined, defaultBranch: undefined, exists: undefined }, { ...opts, additionalSecretOutputs: ["token"] });
+    super(implementation("repository"), name, { ...args, httpsUrl: undefined, sshUrl: undefined, created: undefined, defaultBranch: undefined, exists: undefined }, { ...opts, additionalSecretOutputs: ["token"] });
   }
 }
 
@@ -75,7 +83,7 @@ export class DeployKey extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: Inputs<DeployKeyArgs>, opts?: pulumi.CustomResourceOptions) {
     super(
-      delegatingProvider(implPath("deploykey")),
+      implementation("deploykey"),
       name,
       { ...args, publicKey: undefined, privateKey: undefined, fingerprint: undefined, keyId: undefined, resolvedKnownHosts: undefined, registered: undefined },
       { ...opts, additionalSecretOutputs: ["privateKey", "host"] },
@@ -100,7 +108,7 @@ export class GitFiles extends pulumi.dynamic.Resource {
   declare readonly digests: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: Inputs<GitFilesArgs>, opts?: pulumi.CustomResourceOptions) {
-    super(delegatingProvider(implPath("gitfiles")), name, { ...args, commit: undefined, digests: undefined }, { ...opts, additionalSecretOutputs: ["credentials"] });
+    super(implementation("gitfiles"), name, { ...args, commit: undefined, digests: undefined }, { ...opts, additionalSecretOutputs: ["credentials"] });
   }
 }
 
@@ -114,7 +122,7 @@ export class ClusterInstall extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: Inputs<ClusterInstallArgs>, opts?: pulumi.CustomResourceOptions) {
     super(
-      delegatingProvider(implPath("install")),
+      implementation("install"),
       name,
       { ...args, installed: undefined, adopted: undefined, applied: undefined, secretDigest: undefined },
       { ...opts, additionalSecretOutputs: ["secretData", "cluster"] },
@@ -133,7 +141,7 @@ export class SyncStatus extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: Inputs<SyncStatusArgs>, opts?: pulumi.CustomResourceOptions) {
     super(
-      delegatingProvider(implPath("status")),
+      implementation("status"),
       name,
       { ...args, ready: undefined, revision: undefined, inventoryCount: undefined, conditions: undefined },
       { ...opts, additionalSecretOutputs: ["git", "cluster"] },

@@ -10,7 +10,7 @@
 // GitHub Enterprise: `pulumi config set baseUrl https://ghe.example.com/api/v3`. The e2e tests run this
 // program against a loopback stand-in of GitHub's REST API (test/fixtures/github/server.ts).
 import * as pulumi from "@pulumi/pulumi";
-import { Bootstrap } from "../../provider";
+import { Bootstrap } from "mooring";
 
 const config = new pulumi.Config();
 const readWith = config.get("readWith") === "https" ? "https" : "ssh";

@@ -9,7 +9,7 @@
 //   pulumi config set replicas '{"kustomize": 2}'         (optional: a standby kustomize-controller)
 //   pulumi up
 import * as pulumi from "@pulumi/pulumi";
-import { Bootstrap } from "../../provider";
+import { Bootstrap } from "mooring";
 
 const config = new pulumi.Config();
 
