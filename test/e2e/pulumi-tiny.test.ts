@@ -104,14 +104,16 @@ test("pulumi up through @pulumi/kubernetes and its provider plugin: Namespace an
   assert.ok(keyLine, "the test kubeconfig authenticates with a client key");
   assert.ok(!exported.stdout.includes(keyLine.split(":")[1]!.trim()), "the kubeconfig is stored as a secret");
 
-  // A config change is an in-place update of the ConfigMap, the same object.
+  // A data change replaces the ConfigMap (the provider treats ConfigMap data as immutable by default).
   await setConfig(ws, "greeting", "ahoy");
   const preview = await pulumi(ws, ["preview", "--diff"]);
-  assert.match(preview.stdout, /1 to update/);
+  assert.match(preview.stdout, /1 to replace/);
+  assert.match(preview.stdout, /greeting: "hello" => "ahoy"/);
   await pulumi(ws, ["up", "--yes", "--skip-preview"]);
   const updated = await core.readNamespacedConfigMap({ name: "pulumi-k8s", namespace });
   assert.equal(updated.data?.greeting, "ahoy");
-  assert.equal(updated.metadata?.uid, cm.metadata?.uid);
+  assert.notEqual(updated.metadata?.uid, cm.metadata?.uid);
+  assert.equal((await stackOutputs(ws)).configMapUid, updated.metadata?.uid);
 
   await pulumi(ws, ["destroy", "--yes", "--skip-preview"]);
   await assert.rejects(core.readNamespacedConfigMap({ name: "pulumi-k8s", namespace }), (err: unknown) => isStatus(err, 404));
