@@ -1,8 +1,9 @@
-// Running the real Pulumi CLI against a local file backend, with the pinned plugins on PATH.
+// Running the real Pulumi CLI against a local file backend: the language host and the dynamic-provider plugin
+// on PATH, the pinned resource plugins installed into the workspace's PULUMI_HOME from the tools cache.
 import { spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import { toolPath, toolsPathEnv } from "./tools";
+import { findTool, loadTools, toolNames, toolPath, toolsPathEnv, type ToolsFile } from "./tools";
 
 export interface PulumiWorkspace {
   /** Directory of the Pulumi program (holds Pulumi.yaml). */
@@ -29,7 +30,7 @@ export class PulumiError extends Error {
   }
 }
 
-/** Environment for the pulumi CLI: file backend, private PULUMI_HOME, no update checks, plugins on PATH. */
+/** Environment for the pulumi CLI: file backend, private PULUMI_HOME, no update checks, no plugin downloads. */
 export async function pulumiEnv(ws: PulumiWorkspace, extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
   const base = await toolsPathEnv();
   return {
@@ -66,10 +67,53 @@ export async function pulumi(ws: PulumiWorkspace, args: string[], opts: { env?: 
   return result;
 }
 
-/** Create the backend directory and select (or create) the stack. */
+export interface ResourcePlugin {
+  /** Plugin name as programs ask for it, e.g. "kubernetes". */
+  name: string;
+  /** Tool (binary) name, pulumi-resource-<name>. */
+  tool: string;
+  /** Version the binary reports and the SDK asks for. */
+  version: string;
+}
+
+/** The pinned resource provider plugins: every tool named pulumi-resource-<name>. */
+export function pinnedResourcePlugins(tools: ToolsFile = loadTools()): ResourcePlugin[] {
+  return toolNames(tools)
+    .filter((t) => t.name.startsWith("pulumi-resource-"))
+    .map((t) => ({ name: t.name.slice("pulumi-resource-".length), tool: t.name, version: t.spec.version }));
+}
+
+/** Directory of one plugin in a PULUMI_HOME, as the engine's plugin cache lays it out. */
+export function pluginDir(home: string, plugin: ResourcePlugin): string {
+  return path.join(home, "plugins", `resource-${plugin.name}-v${plugin.version}`);
+}
+
+/**
+ * Install the pinned resource plugins found in the tools cache into the workspace's PULUMI_HOME with
+ * `pulumi plugin install --file`, so the engine finds the exact version a program asks for with automatic
+ * acquisition disabled. A plugin not built yet is left out; a program that needs it then fails naming it.
+ */
+export async function installPinnedPlugins(ws: PulumiWorkspace): Promise<ResourcePlugin[]> {
+  const installed: ResourcePlugin[] = [];
+  for (const plugin of pinnedResourcePlugins()) {
+    const found = await findTool(plugin.tool);
+    if (!found) continue;
+    const dir = pluginDir(path.join(ws.stateDir, "home"), plugin);
+    const present = await fs
+      .stat(path.join(dir, plugin.tool))
+      .then((st) => st.isFile())
+      .catch(() => false);
+    if (!present) await pulumi(ws, ["plugin", "install", "resource", plugin.name, plugin.version, "--file", found.path]);
+    installed.push(plugin);
+  }
+  return installed;
+}
+
+/** Create the backend directory, install the pinned resource plugins and select (or create) the stack. */
 export async function prepareStack(ws: PulumiWorkspace): Promise<void> {
   await fs.mkdir(path.join(ws.stateDir, "backend"), { recursive: true });
   await fs.mkdir(path.join(ws.stateDir, "home"), { recursive: true });
+  await installPinnedPlugins(ws);
   await pulumi(ws, ["stack", "select", ws.stack, "--create"]);
 }
 

@@ -27,9 +27,21 @@ export interface BuildSpec {
   ldflags: string[];
   /** Files the upstream release build generates that the module lacks: written into a copy of its source. */
   sourceFiles?: Record<string, string>;
+  /**
+   * Files the upstream release build derives from files the module ships (e.g. by `go generate`):
+   * target path → the module file it is copied from, optionally with top-level JSON fields set.
+   */
+  sourceCopies?: Record<string, SourceCopy>;
   /** Built only when asked for by name (tools only the benchmarks need), not by a plain `mooring tools`. */
   onDemand?: boolean;
   check: Record<string, VersionCheck>;
+}
+
+export interface SourceCopy {
+  /** Path of a file inside the module, relative to its root. */
+  from: string;
+  /** Top-level fields set in the copy; the file is parsed as a JSON object and written back compactly. */
+  jsonSet?: Record<string, unknown>;
 }
 
 export interface ToolsFile {
@@ -317,16 +329,17 @@ async function buildTool(build: string, spec: BuildSpec, progress: Progress): Pr
   const dl = await step(build, spec, "download module", "go", ["mod", "download", "-json", `${spec.module}@${spec.moduleVersion}`], work, progress);
   const info = JSON.parse(dl) as { Dir: string; GoMod: string };
   const upstreamGoMod = await fs.readFile(info.GoMod, "utf8");
-  const override = !!spec.sourceFiles && Object.keys(spec.sourceFiles).length > 0;
+  const override = Object.keys(spec.sourceFiles ?? {}).length > 0 || Object.keys(spec.sourceCopies ?? {}).length > 0;
   if (override) {
     const src = path.join(work, "src");
     await fs.cp(info.Dir, src, { recursive: true });
     await makeWritable(src);
-    for (const [rel, content] of Object.entries(spec.sourceFiles!)) {
-      const target = path.join(src, rel);
+    for (const [rel, content] of Object.entries(spec.sourceFiles ?? {})) {
+      const target = moduleFile(src, rel, build, spec);
       await fs.mkdir(path.dirname(target), { recursive: true });
       await fs.writeFile(target, content);
     }
+    await applySourceCopies(src, build, spec);
   }
   await fs.writeFile(path.join(work, "go.mod"), wrapperGoMod(build, spec, upstreamGoMod, override));
   // Seed checksums from the upstream module's own go.sum (itself covered by the module's verified hash),
@@ -364,6 +377,43 @@ async function buildTool(build: string, spec: BuildSpec, progress: Progress): Pr
   progress(`[tools] ${build} ${spec.version}: built in ${fmtElapsed(Date.now() - started)}`);
 }
 
+/** A path inside the module copy; a path that would leave it is a ToolError naming the entry. */
+function moduleFile(src: string, rel: string, build: string, spec: BuildSpec): string {
+  const target = path.resolve(src, rel);
+  if (path.isAbsolute(rel) || !target.startsWith(src + path.sep)) {
+    throw new ToolError(build, spec.version, `${build} ${spec.version}: "${rel}" in local/tools.json is not a path inside the module`);
+  }
+  return target;
+}
+
+/** Write each `sourceCopies` target from its module file, into the module copy at `src`. */
+export async function applySourceCopies(src: string, build: string, spec: BuildSpec): Promise<void> {
+  for (const [rel, copy] of Object.entries(spec.sourceCopies ?? {})) {
+    const target = moduleFile(src, rel, build, spec);
+    const from = moduleFile(src, copy.from, build, spec);
+    let content: Buffer;
+    try {
+      content = await fs.readFile(from);
+    } catch (err) {
+      throw new ToolError(build, spec.version, `${build} ${spec.version}: the module has no ${copy.from} to copy to ${rel} (${(err as Error).message})`);
+    }
+    if (copy.jsonSet) {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(content.toString("utf8"));
+      } catch (err) {
+        throw new ToolError(build, spec.version, `${build} ${spec.version}: ${copy.from} is not JSON, so jsonSet cannot apply (${(err as Error).message})`);
+      }
+      if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+        throw new ToolError(build, spec.version, `${build} ${spec.version}: ${copy.from} is not a JSON object, so jsonSet cannot apply`);
+      }
+      content = Buffer.from(JSON.stringify({ ...(doc as Record<string, unknown>), ...copy.jsonSet }));
+    }
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    await fs.writeFile(target, content);
+  }
+}
+
 async function makeWritable(dir: string): Promise<void> {
   await fs.chmod(dir, 0o755);
   for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
@@ -390,10 +440,15 @@ export async function treeSize(dir: string): Promise<number> {
   return total;
 }
 
-/** PATH for child processes that need the tools: cached tool dirs plus the @pulumi/pulumi package root. */
+/**
+ * PATH for child processes that need the tools: cached tool dirs plus the @pulumi/pulumi package root.
+ * Pulumi resource provider plugins (pulumi-resource-*) stay off PATH: the engine would take them for any
+ * version asked, with a warning; local/pulumi.ts installs them into PULUMI_HOME at their version instead.
+ */
 export async function toolsPathEnv(env: NodeJS.ProcessEnv = process.env): Promise<NodeJS.ProcessEnv> {
   const dirs = new Set<string>();
   for (const t of toolNames()) {
+    if (t.name.startsWith("pulumi-resource-")) continue;
     const found = await findTool(t.name);
     if (found) dirs.add(path.dirname(found.path));
   }

@@ -1,6 +1,9 @@
 import { strict as assert } from "node:assert";
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, test } from "node:test";
-import { cacheRoot, loadTools, parseReplaces, toolNames, wantedTools, wrapperGoMod, type BuildSpec } from "../../../local/tools";
+import { applySourceCopies, cacheRoot, loadTools, parseReplaces, toolNames, ToolError, wantedTools, wrapperGoMod, type BuildSpec } from "../../../local/tools";
 
 const upstream = `module example.com/upstream
 
@@ -68,9 +71,58 @@ describe("pinned toolchain", () => {
   test("the pin file names every tool the project runs, each with a version check", () => {
     const tools = loadTools();
     const names = toolNames(tools).map((t) => t.name);
-    for (const n of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kustomize", "pulumi", "pulumi-language-nodejs", "flux"]) {
+    for (const n of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kustomize", "pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes", "flux"]) {
       assert.ok(names.includes(n), `${n} is pinned`);
     }
     for (const t of toolNames(tools)) assert.ok(t.spec.check[t.name], `${t.name} has a version check`);
+  });
+
+  test("the kubernetes provider plugin reports the version the @pulumi/kubernetes SDK asks for", async () => {
+    const spec = loadTools().builds["pulumi-kubernetes"]!;
+    const pkg = JSON.parse(await fs.readFile(require.resolve("@pulumi/kubernetes/package.json"), "utf8")) as { pulumi: { version: string } };
+    assert.equal(spec.version, pkg.pulumi.version);
+    assert.ok(spec.ldflags.includes(`-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=${pkg.pulumi.version}`), spec.ldflags.join(" "));
+    const schema = spec.sourceCopies?.["cmd/pulumi-resource-kubernetes/schema-embed.json"];
+    assert.deepEqual(schema, { from: "cmd/pulumi-resource-kubernetes/schema.json", jsonSet: { version: pkg.pulumi.version } });
+  });
+});
+
+describe("source copies", () => {
+  async function moduleCopy(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "mooring-srccopy-"));
+    t.after(() => fs.rm(dir, { recursive: true, force: true }));
+    await fs.mkdir(path.join(dir, "cmd", "tool"), { recursive: true });
+    await fs.writeFile(path.join(dir, "cmd", "tool", "schema.json"), '{\n  "name": "tool",\n  "version": "",\n  "types": {"a": 1}\n}\n');
+    await fs.writeFile(path.join(dir, "cmd", "tool", "mapping.json"), "{ \"kept\": [1, 2] }\n");
+    return dir;
+  }
+
+  test("copies a module file byte for byte, and sets top-level JSON fields where asked", async (t) => {
+    const src = await moduleCopy(t);
+    await applySourceCopies(src, "demo", {
+      ...spec,
+      sourceCopies: {
+        "cmd/tool/schema-embed.json": { from: "cmd/tool/schema.json", jsonSet: { version: "1.2.3" } },
+        "cmd/tool/mapping-embed.json": { from: "cmd/tool/mapping.json" },
+      },
+    });
+    const schema = await fs.readFile(path.join(src, "cmd", "tool", "schema-embed.json"), "utf8");
+    assert.deepEqual(JSON.parse(schema), { name: "tool", version: "1.2.3", types: { a: 1 } });
+    assert.ok(!schema.includes("\n"), "written compactly");
+    assert.equal(await fs.readFile(path.join(src, "cmd", "tool", "mapping-embed.json"), "utf8"), "{ \"kept\": [1, 2] }\n");
+    assert.match(await fs.readFile(path.join(src, "cmd", "tool", "schema.json"), "utf8"), /"version": ""/, "the source file is left as it was");
+  });
+
+  test("a missing source, a non-JSON source with jsonSet, or a path outside the module is a clear error", async (t) => {
+    const src = await moduleCopy(t);
+    const copy = (sourceCopies: BuildSpec["sourceCopies"]) => applySourceCopies(src, "demo", { ...spec, sourceCopies });
+    await assert.rejects(copy({ "x.json": { from: "cmd/tool/absent.json" } }), (err: Error) => err instanceof ToolError && /the module has no cmd\/tool\/absent\.json to copy to x\.json/.test(err.message));
+    await fs.writeFile(path.join(src, "plain.txt"), "not json");
+    await assert.rejects(copy({ "x.json": { from: "plain.txt", jsonSet: { version: "1" } } }), /plain\.txt is not JSON, so jsonSet cannot apply/);
+    await fs.writeFile(path.join(src, "list.json"), "[1]");
+    await assert.rejects(copy({ "x.json": { from: "list.json", jsonSet: { version: "1" } } }), /list\.json is not a JSON object/);
+    await assert.rejects(copy({ "../escape.json": { from: "cmd/tool/schema.json" } }), /"\.\.\/escape\.json" in local\/tools\.json is not a path inside the module/);
+    await assert.rejects(copy({ "x.json": { from: "/etc/hostname" } }), /"\/etc\/hostname" in local\/tools\.json is not a path inside the module/);
+    await assert.rejects(fs.access(path.join(src, "..", "escape.json")));
   });
 });
