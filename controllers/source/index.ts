@@ -61,6 +61,8 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
     .watches<GitRepository>(GitRepositoryKind, (repo, old, event) => (event === "update" && repo.status?.artifact?.digest !== old?.status?.artifact?.digest ? [objectKey(repo)] : []), { via: includedIndex })
     .errorPolicy(gitRepositoryErrorPolicy)
     .complete(reconciler);
+  // Retried: a git process of a killed instance may still be writing into the scratch root while it dies.
+  const removeScratch = () => fs.promises.rm(tempPath, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   mgr.addRunnable(async (signal) => {
     const server = new Storage(o.storagePath, "pending").server();
     const bound = await listen(server, o.storageAddr);
@@ -70,9 +72,9 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
       records: o.retention?.records ?? defaultRetention.records,
     });
     const removed = await next.removeStrayTempFiles();
-    // Checkouts and credentials files a killed process left behind; nothing else uses this root. A git process
-    // of that one may still be writing while it dies: retry, and never fail the start over leftovers.
-    await fs.promises.rm(tempPath, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }).catch((err: unknown) => {
+    // Checkouts and credentials files a killed process left behind; nothing else uses this root. Leftovers that
+    // survive the retries are logged, never a reason to fail the start.
+    await removeScratch().catch((err: unknown) => {
       mgr.log.warn({ tempPath, err: errorMessage(err) }, "could not remove what an earlier process left in the scratch directory");
     });
     await fs.promises.mkdir(tempPath, { recursive: true, mode: 0o700 });
@@ -82,7 +84,7 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await mgr.stopped();
-    await fs.promises.rm(tempPath, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    await removeScratch();
   });
   return { storage: () => storage };
 }
