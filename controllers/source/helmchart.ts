@@ -1,0 +1,280 @@
+// The HelmChart reconciler. From a HelmRepository: pick the version in the repository's index artifact (exact,
+// or the highest a Helm constraint allows), download the chart (the repository's credentials and TLS,
+// size-limited), and store it as "helmchart/<ns>/<name>/<chart>-<version>.tgz" — as pulled, or, with
+// valuesFiles, repackaged with the merged values and the version "<version>+<generation>", as Flux does.
+// From a GitRepository: package the chart directory at spec.chart in the source artifact (see gitchart.ts).
+import * as fs from "node:fs";
+import { withDeadline } from "../runtime/abort";
+import type { Action, ErrorPolicy, Reconciler } from "../runtime/controller";
+import type { Session } from "../runtime/session";
+import { ReconcileError, errorMessage } from "../runtime/errors";
+import { markReady, markTrue, removeCondition } from "../runtime/conditions";
+import { ProgressingReason, SucceededReason } from "../api/meta";
+import { parseDuration } from "../api/duration";
+import { ArtifactInStorageCondition, ArtifactOutdatedCondition, FetchFailedCondition, SourceGroup, StorageOperationFailedCondition, type Artifact, type GitRepository } from "../api/source";
+import {
+  ArchiveOperationFailedReason,
+  BuildFailedCondition,
+  ChartPackageSucceededReason,
+  ChartPullSucceededReason,
+  HelmChartKind,
+  defaultHelmChartMaxSize,
+  type HelmChart,
+  type HelmRepository,
+} from "../api/source-helm";
+import { displayUrl, helmGet, HelmHttpError } from "./helmhttp";
+import { loadHelmAuth } from "./helmsecrets";
+import { ChartNotFoundError, findChartVersion, parseIndex, sha256Digest, type HelmIndex } from "./helmindex";
+import { ConstraintError, parseHelmVersion } from "./helmsemver";
+import { ChartArchiveError, chartMetadata, mergeValuesFiles, readChartArchive, withChartVersion, withValues, writeChartArchive, type ChartFiles } from "./chartarchive";
+import type { Storage } from "./storage";
+
+export interface HelmChartReconcilerOptions {
+  storage: () => Storage | undefined;
+  /** Reads HelmRepositories and GitRepositories ("namespace/name") from the shared caches. */
+  helmRepository: (key: string) => HelmRepository | undefined;
+  gitRepository: (key: string) => GitRepository | undefined;
+  /** Largest chart accepted, in bytes (Flux's --helm-chart-max-size). */
+  chartMaxSize?: number;
+}
+
+const revisionKey = `${SourceGroup}/revision`;
+const digestKey = `${SourceGroup}/digest`;
+
+/** Flux's chart build error reasons, each with its summary and the condition it sets. */
+export const BuildErrors = {
+  reference: { reason: "InvalidChartReference", summary: "invalid chart reference", condition: FetchFailedCondition, stalled: true },
+  pull: { reason: "ChartPullError", summary: "chart pull error", condition: FetchFailedCondition, stalled: false },
+  metadata: { reason: "MetadataPatchError", summary: "chart metadata patch error", condition: BuildFailedCondition, stalled: true },
+  values: { reason: "ValuesFilesError", summary: "values files merge error", condition: BuildFailedCondition, stalled: true },
+  package: { reason: "ChartPackageError", summary: "chart package error", condition: BuildFailedCondition, stalled: false },
+} as const;
+
+export function buildError(kind: keyof typeof BuildErrors, message: string, cause?: unknown): ReconcileError {
+  const e = BuildErrors[kind];
+  return new ReconcileError(e.reason, `${e.summary}: ${message}`, { condition: e.condition, stalled: e.stalled, cause });
+}
+
+const sourceError = (reason: string, message: string) => new ReconcileError(reason, message, { condition: FetchFailedCondition });
+
+export const helmChartErrorPolicy: ErrorPolicy<HelmChart> = { reason: "Unknown", condition: FetchFailedCondition };
+
+/** "<version>+<metadata>", replacing any build metadata, as Helm's semver SetMetadata does. */
+export function withBuildMetadata(version: string, metadata: string): string {
+  const v = parseHelmVersion(version);
+  if (!v) throw buildError("metadata", `failed to parse version from chart metadata as SemVer: '${version}'`);
+  if (!/^[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$/.test(metadata)) throw buildError("metadata", `failed to set SemVer metadata on chart version: invalid metadata '${metadata}'`);
+  return `${v.major}.${v.minor}.${v.patch}${v.pre ? `-${v.pre}` : ""}+${metadata}`;
+}
+
+/** What a build produced: Flux's Build summary fields. */
+export interface ChartBuild {
+  name: string;
+  version: string;
+  packaged: boolean;
+  valuesFiles: string[];
+  /** The archive to store; undefined when the stored artifact is already this build. */
+  archive?: Buffer;
+}
+
+/** Flux's build summary: "pulled 'podinfo' chart with version '6.0.0'" (packaged …, and merged values files [...]). */
+export function buildSummary(b: Pick<ChartBuild, "name" | "version" | "packaged" | "valuesFiles">): string {
+  const values = b.valuesFiles.length ? ` and merged values files [${b.valuesFiles.join(" ")}]` : "";
+  return `${b.packaged ? "packaged" : "pulled"} '${b.name}' chart with version '${b.version}'${values}`;
+}
+
+/** Merges values files into a chart and stamps the version; returns the new archive and the merged files. */
+export function packageWithValues(chart: ChartFiles, version: string, valuesFiles: readonly string[], ignoreMissing: boolean): { archive: Buffer; merged: string[] } {
+  let merged: string[] = [];
+  let out = withChartVersion(chart, version);
+  if (valuesFiles.length) {
+    let result;
+    try {
+      result = mergeValuesFiles(chart, valuesFiles, ignoreMissing);
+    } catch (err) {
+      if (err instanceof ChartArchiveError) throw buildError("values", `failed to merge chart values: ${err.message}`, err);
+      throw err;
+    }
+    merged = result.merged;
+    out = withValues(out, result.values);
+  }
+  return { archive: writeChartArchive(out), merged };
+}
+
+export class HelmChartReconciler implements Reconciler<HelmChart> {
+  private readonly indexes = new Map<string, HelmIndex>();
+
+  constructor(private readonly opts: HelmChartReconcilerOptions) {}
+
+  reconcile(s: Session<HelmChart>): Promise<Action | void> {
+    return s.withFinalizer(
+      () => this.build(s),
+      async () => {
+        await this.storage.removeDir(this.objectDir(s.obj));
+        s.log.info("artifacts removed, finalizer released");
+      },
+    );
+  }
+
+  private get storage(): Storage {
+    const storage = this.opts.storage();
+    if (!storage) throw new Error("artifact storage is not started");
+    return storage;
+  }
+
+  private objectDir(obj: HelmChart): string {
+    return this.storage.objectDir(HelmChartKind.kind, obj.metadata.namespace!, obj.metadata.name);
+  }
+
+  private async build(s: Session<HelmChart>): Promise<Action> {
+    const { obj } = s;
+    const status = (obj.status ??= {});
+    if (status.observedGeneration !== undefined && status.observedGeneration !== obj.metadata.generation) {
+      s.progressing(ProgressingReason, `processing object: new generation ${status.observedGeneration} -> ${obj.metadata.generation}`);
+    }
+    const ref = obj.spec.sourceRef;
+    const key = `${obj.metadata.namespace}/${ref.name}`;
+    let result: ChartBuild;
+    if (ref.kind === "HelmRepository") {
+      const repo = this.opts.helmRepository(key);
+      if (!repo) throw sourceError("SourceUnavailable", `failed to get source: HelmRepository '${key}' not found`);
+      if (repo.spec.type === "oci") throw sourceError("SourceUnavailable", `failed to get source: HelmRepository '${key}' is of type 'oci', which Mooring does not serve yet`);
+      const artifact = repo.status?.artifact;
+      if (!artifact || !this.storage.exists(artifact.path)) throw sourceError("NoSourceArtifact", `no artifact available for HelmRepository source '${ref.name}'`);
+      status.observedSourceArtifactRevision = artifact.revision;
+      result = await this.fromHelmRepository(s, repo, artifact);
+    } else {
+      throw new ReconcileError("UnsupportedSourceKind", `failed to get source: unsupported source kind '${ref.kind}', must be one of: HelmRepository`, { condition: FetchFailedCondition, stalled: true });
+    }
+    return this.store(s, result);
+  }
+
+  private loadIndex(artifact: Artifact): HelmIndex {
+    const cached = this.indexes.get(artifact.path);
+    if (cached) return cached;
+    const index = parseIndex(fs.readFileSync(this.storage.localPath(artifact.path)));
+    if (this.indexes.size >= 64) this.indexes.delete(this.indexes.keys().next().value!);
+    this.indexes.set(artifact.path, index);
+    return index;
+  }
+
+  private async fromHelmRepository(s: Session<HelmChart>, repo: HelmRepository, indexArtifact: Artifact): Promise<ChartBuild> {
+    const { obj } = s;
+    let entry;
+    try {
+      entry = findChartVersion(this.loadIndex(indexArtifact), obj.spec.chart, obj.spec.version);
+    } catch (err) {
+      if (err instanceof ChartNotFoundError || err instanceof ConstraintError) throw buildError("reference", `failed to get chart version for remote reference: ${err.message}`, err);
+      throw err;
+    }
+    const valuesFiles = obj.spec.valuesFiles ?? [];
+    const packaged = valuesFiles.length > 0;
+    const version = packaged ? withBuildMetadata(entry.version, String(obj.metadata.generation ?? 0)) : entry.version;
+    const build: ChartBuild = { name: entry.name, version, packaged, valuesFiles: packaged ? (obj.status?.observedValuesFiles ?? valuesFiles) : [] };
+    if (this.upToDate(obj, build)) return build;
+    this.markBuilding(s, build);
+    const url = entry.urls?.[0];
+    if (!url) throw buildError("pull", `failed to download chart for remote reference: chart '${entry.name}' has no downloadable URLs`);
+    const base = repo.spec.url.endsWith("/") ? repo.spec.url : `${repo.spec.url}/`;
+    let target: URL;
+    try {
+      target = new URL(url, base);
+    } catch {
+      throw buildError("pull", `failed to download chart for remote reference: invalid chart URL '${displayUrl(url)}'`);
+    }
+    const max = this.opts.chartMaxSize ?? defaultHelmChartMaxSize;
+    const tgz = await withDeadline(s.signal, parseDuration(repo.spec.timeout ?? "60s"), async (signal) => {
+      const auth = await loadHelmAuth(s.client, repo, signal);
+      try {
+        return await helmGet(target.toString(), { auth, repoOrigin: new URL(base).origin, passCredentials: repo.spec.passCredentials, maxBytes: max, signal });
+      } catch (err) {
+        if (!(err instanceof HelmHttpError)) throw err;
+        const what = err.kind === "size" ? `chart is over the size limit: ${err.message}` : err.message;
+        throw buildError("pull", `failed to download chart for remote reference: ${what}`, err);
+      }
+    });
+    if (!packaged) {
+      try {
+        const meta = chartMetadata(readChartArchive(tgz));
+        if (meta.name !== entry.name) throw new ChartArchiveError(`chart name '${meta.name}' in the archive differs from '${entry.name}' in the index`);
+      } catch (err) {
+        if (err instanceof ChartArchiveError) throw buildError("pull", `failed to load downloaded chart: ${err.message}`, err);
+        throw err;
+      }
+      return { ...build, archive: tgz };
+    }
+    let chart: ChartFiles;
+    try {
+      chart = readChartArchive(tgz);
+      chartMetadata(chart);
+    } catch (err) {
+      if (err instanceof ChartArchiveError) throw buildError("package", `failed to load downloaded chart: ${err.message}`, err);
+      throw err;
+    }
+    const { archive, merged } = packageWithValues(chart, version, valuesFiles, obj.spec.ignoreMissingValuesFiles === true);
+    return { ...build, valuesFiles: merged, archive };
+  }
+
+  /** The stored artifact already is this build (same chart and version, same generation, file present). */
+  private upToDate(obj: HelmChart, build: ChartBuild): boolean {
+    const st = obj.status ?? {};
+    return (
+      st.artifact?.revision === build.version &&
+      st.observedChartName === build.name &&
+      st.observedGeneration === obj.metadata.generation &&
+      this.storage.exists(st.artifact.path)
+    );
+  }
+
+  private markBuilding(s: Session<HelmChart>, build: ChartBuild): void {
+    const summary = buildSummary({ ...build, valuesFiles: [] }).replace(/^(pulled|packaged)/, "new");
+    if (s.obj.status?.artifact) markTrue(s.obj, ArtifactOutdatedCondition, "NewChart", summary);
+    s.progressing(ProgressingReason, `building artifact: ${summary}`);
+  }
+
+  private async store(s: Session<HelmChart>, build: ChartBuild): Promise<Action> {
+    const { obj } = s;
+    const status = obj.status!;
+    const storage = this.storage;
+    const dir = this.objectDir(obj);
+    let artifact: Artifact;
+    let stored = false;
+    if (!build.archive) {
+      artifact = { ...status.artifact!, url: storage.url(status.artifact!.path) };
+    } else {
+      const rel = `${dir}/${build.name}-${build.version}.tgz`;
+      let temp: string | undefined;
+      try {
+        temp = await storage.tempFile(dir);
+        await fs.promises.writeFile(temp, build.archive);
+        await storage.commit(temp, rel);
+        temp = undefined;
+      } catch (err) {
+        if (temp) await storage.discard(temp).catch(() => undefined);
+        throw new ReconcileError(ArchiveOperationFailedReason, `unable to copy Helm chart to storage: ${errorMessage(err)}`, { condition: StorageOperationFailedCondition, cause: err });
+      }
+      const digest = sha256Digest(build.archive);
+      stored = status.artifact?.digest !== digest;
+      artifact = { path: rel, url: storage.url(rel), revision: build.version, digest, lastUpdateTime: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"), size: build.archive.length };
+    }
+    status.url = storage.url(await storage.linkLatest(artifact.path));
+    status.artifact = artifact;
+    status.observedChartName = build.name;
+    status.observedValuesFiles = build.packaged ? build.valuesFiles : undefined;
+    const removed = await storage.garbageCollect(dir, artifact.path).catch((err: unknown) => {
+      s.log.warn({ err: errorMessage(err) }, "garbage collection of superseded artifacts failed");
+      return [];
+    });
+    if (removed.length) s.log.info({ removed }, "garbage collected superseded artifacts");
+    for (const c of [FetchFailedCondition, BuildFailedCondition, StorageOperationFailedCondition, ArtifactOutdatedCondition]) removeCondition(obj, c);
+    const summary = buildSummary(build);
+    const reason = build.packaged ? ChartPackageSucceededReason : ChartPullSucceededReason;
+    markTrue(obj, ArtifactInStorageCondition, SucceededReason, `stored artifact: revision '${artifact.revision}'`);
+    markReady(obj, reason, summary);
+    s.eventMetadata[revisionKey] = artifact.revision;
+    if (artifact.digest) s.eventMetadata[digestKey] = artifact.digest;
+    s.log.info({ revision: artifact.revision, stored, ms: Date.now() - s.startedAt }, stored ? summary : "chart artifact up to date");
+    if (stored) s.event("Normal", reason, summary);
+    return { requeueAfter: parseDuration(obj.spec.interval) };
+  }
+}
