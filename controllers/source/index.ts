@@ -12,6 +12,8 @@ import { errorMessage } from "../runtime/errors";
 import { GitRepositoryReconciler, gitRepositoryErrorPolicy } from "./gitrepository";
 import { HelmChartKind, HelmRepositoryKind, type HelmChart, type HelmRepository } from "../api/source-helm";
 import { HelmChartReconciler, helmChartErrorPolicy } from "./helmchart";
+import { OCIRepositoryKind, type OCIRepository } from "../api/source-oci";
+import { OCIRepositoryReconciler, ociRepositoryErrorPolicy } from "./ocirepository";
 import { HelmRepositoryReconciler, helmRepositoryErrorPolicy } from "./helmrepository";
 import { Storage, defaultRetention, type Retention } from "./storage";
 
@@ -89,6 +91,14 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
     .watches<GitRepository>(GitRepositoryKind, (repo, old, event) => (newArtifact(repo, old, event) ? [`GitRepository/${objectKey(repo)}`] : []), { via: chartSourceIndex })
     .errorPolicy(helmChartErrorPolicy)
     .complete(new HelmChartReconciler({ storage: () => storage, helmRepository: (k) => helmRepositories.get(k), gitRepository: (k) => repositories.get(k) }));
+  mgr
+    .controller<OCIRepository>(OCIRepositoryKind, {
+      name: "ocirepository",
+      concurrency: o.concurrent ?? 2,
+      reconcileTimeoutMs: (obj) => Math.max(120_000, durationOr(obj.spec.timeout, 60_000) * 3),
+    })
+    .errorPolicy(ociRepositoryErrorPolicy)
+    .complete(new OCIRepositoryReconciler({ storage: () => storage, tempDir: tempPath }));
   // Retried: a git process of a killed instance may still be writing into the scratch root while it dies.
   const removeScratch = () => fs.promises.rm(tempPath, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   mgr.addRunnable(async (signal) => {
