@@ -11,7 +11,7 @@ import { ReconcileError, errorMessage } from "../runtime/errors";
 import { markReady, markTrue, removeCondition } from "../runtime/conditions";
 import { ProgressingReason, SucceededReason } from "../api/meta";
 import { parseDuration } from "../api/duration";
-import { ArtifactInStorageCondition, ArtifactOutdatedCondition, FetchFailedCondition, SourceGroup, StorageOperationFailedCondition, type Artifact, type GitRepository } from "../api/source";
+import { ArtifactInStorageCondition, ArtifactOutdatedCondition, FetchFailedCondition, SourceGroup, StorageOperationFailedCondition, URLInvalidReason, type Artifact, type GitRepository } from "../api/source";
 import {
   ArchiveOperationFailedReason,
   BuildFailedCondition,
@@ -25,7 +25,9 @@ import {
 import { displayUrl, helmGet, HelmHttpError } from "./helmhttp";
 import { loadHelmAuth } from "./helmsecrets";
 import { ChartNotFoundError, findChartVersion, parseIndex, sha256Digest, type HelmIndex } from "./helmindex";
-import { ConstraintError, parseHelmVersion } from "./helmsemver";
+import { ConstraintError, parseHelmVersion, selectVersion } from "./helmsemver";
+import { parseOciUrl, RegistryClient, RegistryError } from "./registry";
+import { loadRegistryAuth } from "./ocisecrets";
 import { ChartArchiveError, chartMetadata, mergeValuesFiles, readChartArchive, withChartVersion, withValues, writeChartArchive, type ChartFiles } from "./chartarchive";
 import type { Storage } from "./storage";
 
@@ -101,6 +103,16 @@ export function packageWithValues(chart: ChartFiles, version: string, valuesFile
   return { archive: writeChartArchive(out), merged };
 }
 
+/** A chart version found in a repository, and how to download its archive (at most `max` bytes). */
+interface RemoteChart {
+  name: string;
+  version: string;
+  download: (max: number) => Promise<Buffer>;
+}
+
+/** The layer media type of a Helm chart in an OCI registry. */
+export const helmChartLayerMediaType = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+
 export class HelmChartReconciler implements Reconciler<HelmChart> {
   private readonly indexes = new Map<string, HelmIndex>();
 
@@ -138,11 +150,13 @@ export class HelmChartReconciler implements Reconciler<HelmChart> {
     if (ref.kind === "HelmRepository") {
       const repo = this.opts.helmRepository(key);
       if (!repo) throw sourceError("SourceUnavailable", `failed to get source: HelmRepository '${key}' not found`);
-      if (repo.spec.type === "oci") throw sourceError("SourceUnavailable", `failed to get source: HelmRepository '${key}' is of type 'oci', which Mooring does not serve yet`);
-      const artifact = repo.status?.artifact;
-      if (!artifact || !this.storage.exists(artifact.path)) throw sourceError("NoSourceArtifact", `no artifact available for HelmRepository source '${ref.name}'`);
-      status.observedSourceArtifactRevision = artifact.revision;
-      result = await this.fromHelmRepository(s, repo, artifact);
+      result = await withDeadline(s.signal, parseDuration(repo.spec.timeout ?? "60s"), async (signal) => {
+        if (repo.spec.type === "oci") return this.fromRemote(s, await this.ociRemote(s, repo, signal));
+        const artifact = repo.status?.artifact;
+        if (!artifact || !this.storage.exists(artifact.path)) throw sourceError("NoSourceArtifact", `no artifact available for HelmRepository source '${ref.name}'`);
+        status.observedSourceArtifactRevision = artifact.revision;
+        return this.fromRemote(s, this.httpRemote(s, repo, artifact, signal));
+      });
     } else {
       throw new ReconcileError("UnsupportedSourceKind", `failed to get source: unsupported source kind '${ref.kind}', must be one of: HelmRepository`, { condition: FetchFailedCondition, stalled: true });
     }
@@ -158,7 +172,8 @@ export class HelmChartReconciler implements Reconciler<HelmChart> {
     return index;
   }
 
-  private async fromHelmRepository(s: Session<HelmChart>, repo: HelmRepository, indexArtifact: Artifact): Promise<ChartBuild> {
+  /** A chart version in an index.yaml repository, downloaded from the URL the index gives. */
+  private httpRemote(s: Session<HelmChart>, repo: HelmRepository, indexArtifact: Artifact, signal: AbortSignal): RemoteChart {
     const { obj } = s;
     let entry;
     try {
@@ -167,50 +182,101 @@ export class HelmChartReconciler implements Reconciler<HelmChart> {
       if (err instanceof ChartNotFoundError || err instanceof ConstraintError) throw buildError("reference", `failed to get chart version for remote reference: ${err.message}`, err);
       throw err;
     }
-    const valuesFiles = obj.spec.valuesFiles ?? [];
-    const packaged = valuesFiles.length > 0;
-    const version = packaged ? withBuildMetadata(entry.version, String(obj.metadata.generation ?? 0)) : entry.version;
-    const build: ChartBuild = { name: entry.name, version, packaged, valuesFiles: packaged ? (obj.status?.observedValuesFiles ?? valuesFiles) : [] };
-    if (this.upToDate(obj, build)) return build;
-    this.markBuilding(s, build);
-    const url = entry.urls?.[0];
-    if (!url) throw buildError("pull", `failed to download chart for remote reference: chart '${entry.name}' has no downloadable URLs`);
     const base = repo.spec.url.endsWith("/") ? repo.spec.url : `${repo.spec.url}/`;
-    let target: URL;
+    return {
+      name: entry.name,
+      version: entry.version,
+      download: async (max) => {
+        const url = entry.urls?.[0];
+        if (!url) throw buildError("pull", `failed to download chart for remote reference: chart '${entry.name}' has no downloadable URLs`);
+        let target: URL;
+        try {
+          target = new URL(url, base);
+        } catch {
+          throw buildError("pull", `failed to download chart for remote reference: invalid chart URL '${displayUrl(url)}'`);
+        }
+        const auth = await loadHelmAuth(s.client, repo, signal);
+        try {
+          return await helmGet(target.toString(), { auth, repoOrigin: new URL(base).origin, passCredentials: repo.spec.passCredentials, maxBytes: max, signal });
+        } catch (err) {
+          if (!(err instanceof HelmHttpError)) throw err;
+          const what = err.kind === "size" ? `chart is over the size limit: ${err.message}` : err.message;
+          throw buildError("pull", `failed to download chart for remote reference: ${what}`, err);
+        }
+      },
+    };
+  }
+
+  /** A chart in an OCI registry ("<url>/<chart>:<version>", '+' written '_' in tags as Helm pushes them). */
+  private async ociRemote(s: Session<HelmChart>, repo: HelmRepository, signal: AbortSignal): Promise<RemoteChart> {
+    const { obj } = s;
+    let target;
     try {
-      target = new URL(url, base);
-    } catch {
-      throw buildError("pull", `failed to download chart for remote reference: invalid chart URL '${displayUrl(url)}'`);
+      target = parseOciUrl(`${repo.spec.url.replace(/\/+$/, "")}/${obj.spec.chart}`);
+    } catch (err) {
+      throw new ReconcileError(URLInvalidReason, `invalid Helm repository URL: ${errorMessage(err)}`, { condition: FetchFailedCondition, stalled: true });
     }
-    const max = this.opts.chartMaxSize ?? defaultHelmChartMaxSize;
-    const tgz = await withDeadline(s.signal, parseDuration(repo.spec.timeout ?? "60s"), async (signal) => {
-      const auth = await loadHelmAuth(s.client, repo, signal);
+    const auth = await loadRegistryAuth(s.client, obj.metadata.namespace!, repo.spec, target.registry, signal);
+    const client = new RegistryClient({ ...target, ...auth, insecure: repo.spec.insecure, signal });
+    const wanted = obj.spec.version ?? "*";
+    let version: string | undefined;
+    if (parseHelmVersion(wanted) && /^v?\d+\.\d+\.\d+/.test(wanted)) {
+      version = wanted;
+    } else {
+      let tags: string[];
       try {
-        return await helmGet(target.toString(), { auth, repoOrigin: new URL(base).origin, passCredentials: repo.spec.passCredentials, maxBytes: max, signal });
+        tags = await client.tags();
       } catch (err) {
-        if (!(err instanceof HelmHttpError)) throw err;
-        const what = err.kind === "size" ? `chart is over the size limit: ${err.message}` : err.message;
-        throw buildError("pull", `failed to download chart for remote reference: ${what}`, err);
+        throw buildError("pull", `failed to get chart version for remote reference: ${errorMessage(err)}`, err);
       }
-    });
-    if (!packaged) {
       try {
-        const meta = chartMetadata(readChartArchive(tgz));
-        if (meta.name !== entry.name) throw new ChartArchiveError(`chart name '${meta.name}' in the archive differs from '${entry.name}' in the index`);
+        version = selectVersion(tags.map((t) => ({ version: t.replace(/_/g, "+") })), wanted === "" ? "*" : wanted)?.version;
       } catch (err) {
-        if (err instanceof ChartArchiveError) throw buildError("pull", `failed to load downloaded chart: ${err.message}`, err);
+        if (err instanceof ConstraintError) throw buildError("reference", `failed to get chart version for remote reference: ${err.message}`, err);
         throw err;
       }
-      return { ...build, archive: tgz };
+      if (!version) throw buildError("reference", `failed to get chart version for remote reference: could not get a chart version matching '${wanted}' from 'oci://${target.registry}/${target.repository}'`);
     }
+    const tag = version.replace(/\+/g, "_");
+    const name = obj.spec.chart.split("/").pop()!;
+    return {
+      name,
+      version,
+      download: async (max) => {
+        try {
+          const { manifest } = await client.manifest(tag);
+          const layer = manifest.layers.find((l) => l.mediaType === helmChartLayerMediaType);
+          if (!layer) throw new RegistryError(`'oci://${target.registry}/${target.repository}:${tag}' is not a Helm chart (no layer of type ${helmChartLayerMediaType})`);
+          if (layer.size > max) throw new RegistryError(`chart is over the size limit: layer ${layer.digest} is ${layer.size} bytes, over the limit of ${max} bytes`);
+          return await client.blob(layer, max);
+        } catch (err) {
+          if (err instanceof RegistryError) throw buildError("pull", `failed to download chart for remote reference: ${err.message}`, err);
+          throw err;
+        }
+      },
+    };
+  }
+
+  /** Pull, and with valuesFiles repackage, a chart version from a repository. */
+  private async fromRemote(s: Session<HelmChart>, remote: RemoteChart): Promise<ChartBuild> {
+    const { obj } = s;
+    const valuesFiles = obj.spec.valuesFiles ?? [];
+    const packaged = valuesFiles.length > 0;
+    const version = packaged ? withBuildMetadata(remote.version, String(obj.metadata.generation ?? 0)) : remote.version;
+    const build: ChartBuild = { name: remote.name, version, packaged, valuesFiles: packaged ? (obj.status?.observedValuesFiles ?? valuesFiles) : [] };
+    if (this.upToDate(obj, build)) return build;
+    this.markBuilding(s, build);
+    const tgz = await remote.download(this.opts.chartMaxSize ?? defaultHelmChartMaxSize);
     let chart: ChartFiles;
     try {
       chart = readChartArchive(tgz);
-      chartMetadata(chart);
+      const meta = chartMetadata(chart);
+      if (meta.name !== remote.name) throw new ChartArchiveError(`chart name '${meta.name}' in the archive differs from '${remote.name}'`);
     } catch (err) {
-      if (err instanceof ChartArchiveError) throw buildError("package", `failed to load downloaded chart: ${err.message}`, err);
+      if (err instanceof ChartArchiveError) throw buildError(packaged ? "package" : "pull", `failed to load downloaded chart: ${err.message}`, err);
       throw err;
     }
+    if (!packaged) return { ...build, archive: tgz };
     const { archive, merged } = packageWithValues(chart, version, valuesFiles, obj.spec.ignoreMissingValuesFiles === true);
     return { ...build, valuesFiles: merged, archive };
   }
