@@ -63,20 +63,16 @@ export function chartRelativePath(name: string): { root: string; rel: string } {
   return { root: parts[0] ?? "", rel: parts.slice(1).join("/") };
 }
 
-/** Reads a chart .tgz into memory within the limits. */
-export function readChartArchive(tgz: Buffer, limits: ChartArchiveLimits = defaultChartArchiveLimits): ChartFiles {
-  let tar: Buffer;
-  try {
-    tar = zlib.gunzipSync(tgz, { maxOutputLength: limits.maxDecompressed });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ERR_BUFFER_TOO_LARGE" || /Cannot create a Buffer larger|maxOutputLength/.test((err as Error).message)) {
-      throw new ChartArchiveError(`chart archive decompresses to more than ${limits.maxDecompressed} bytes`);
-    }
-    throw new ChartArchiveError(`chart archive is not gzip: ${(err as Error).message}`);
-  }
-  const files = new Map<string, Buffer>();
-  let root: string | undefined;
+export interface TarEntry {
+  name: string;
+  /** "0" regular file, "5" directory, "2" symlink, … (PAX and GNU long-name records are applied, not returned). */
+  type: string;
+  size: number;
+  data: Buffer;
+}
+
+/** The entries of an uncompressed tar, PAX and GNU long names applied. */
+export function* tarEntries(tar: Buffer): Generator<TarEntry> {
   let pending: Record<string, string> = {};
   let at = 0;
   while (at + block <= tar.length) {
@@ -98,12 +94,35 @@ export function readChartArchive(tgz: Buffer, limits: ChartArchiveLimits = defau
     if (type === "g") continue;
     const name = pending.path ?? (prefix ? `${prefix}/${field(h, 0, 100)}` : field(h, 0, 100));
     pending = {};
-    if (type !== "0" && type !== "\0" && type !== "7") continue; // directories, links, devices: not chart content
-    const { root: top, rel } = chartRelativePath(name);
+    yield { name, type: type === "\0" || type === "7" ? "0" : type, size, data };
+  }
+}
+
+/** Gunzips within a limit, with errors that say which limit. */
+export function gunzipLimited(tgz: Buffer, max: number, what: string): Buffer {
+  try {
+    return zlib.gunzipSync(tgz, { maxOutputLength: max });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ERR_BUFFER_TOO_LARGE" || /Cannot create a Buffer larger|maxOutputLength/.test((err as Error).message)) {
+      throw new ChartArchiveError(`${what} decompresses to more than ${max} bytes`);
+    }
+    throw new ChartArchiveError(`${what} is not gzip: ${(err as Error).message}`);
+  }
+}
+
+/** Reads a chart .tgz into memory within the limits. */
+export function readChartArchive(tgz: Buffer, limits: ChartArchiveLimits = defaultChartArchiveLimits): ChartFiles {
+  const tar = gunzipLimited(tgz, limits.maxDecompressed, "chart archive");
+  const files = new Map<string, Buffer>();
+  let root: string | undefined;
+  for (const e of tarEntries(tar)) {
+    if (e.type !== "0") continue; // directories, links, devices: not chart content
+    const { root: top, rel } = chartRelativePath(e.name);
     if (!rel) continue;
-    if (size > limits.maxFile) throw new ChartArchiveError(`chart file '${rel}' is ${size} bytes, over the limit of ${limits.maxFile} bytes`);
+    if (e.size > limits.maxFile) throw new ChartArchiveError(`chart file '${rel}' is ${e.size} bytes, over the limit of ${limits.maxFile} bytes`);
     root ??= top;
-    files.set(rel, Buffer.from(data));
+    files.set(rel, Buffer.from(e.data));
   }
   if (!root) throw new ChartArchiveError("chart archive holds no files");
   if (!files.has("Chart.yaml")) throw new ChartArchiveError("Chart.yaml file is missing");

@@ -9,7 +9,7 @@ import type { Action, ErrorPolicy, Reconciler } from "../runtime/controller";
 import type { Session } from "../runtime/session";
 import { ReconcileError, errorMessage } from "../runtime/errors";
 import { markReady, markTrue, removeCondition } from "../runtime/conditions";
-import { ProgressingReason, SucceededReason } from "../api/meta";
+import { ProgressingReason } from "../api/meta";
 import { parseDuration } from "../api/duration";
 import { ArtifactInStorageCondition, ArtifactOutdatedCondition, FetchFailedCondition, SourceGroup, StorageOperationFailedCondition, URLInvalidReason, type Artifact, type GitRepository } from "../api/source";
 import {
@@ -30,6 +30,11 @@ import { parseOciUrl, RegistryClient, RegistryError } from "./registry";
 import { loadRegistryAuth } from "./ocisecrets";
 import { ChartArchiveError, chartMetadata, mergeValuesFiles, readChartArchive, withChartVersion, withValues, writeChartArchive, type ChartFiles } from "./chartarchive";
 import type { Storage } from "./storage";
+import { buildError, buildSummary, withBuildMetadata, type ChartBuild } from "./chartbuild";
+
+export { BuildErrors, buildError, buildSummary, withBuildMetadata, type ChartBuild } from "./chartbuild";
+import { packageGitChart, plannedVersion, readSourceFiles } from "./gitchart";
+import { parse as parseYaml } from "yaml";
 
 export interface HelmChartReconcilerOptions {
   storage: () => Storage | undefined;
@@ -43,47 +48,9 @@ export interface HelmChartReconcilerOptions {
 const revisionKey = `${SourceGroup}/revision`;
 const digestKey = `${SourceGroup}/digest`;
 
-/** Flux's chart build error reasons, each with its summary and the condition it sets. */
-export const BuildErrors = {
-  reference: { reason: "InvalidChartReference", summary: "invalid chart reference", condition: FetchFailedCondition, stalled: true },
-  pull: { reason: "ChartPullError", summary: "chart pull error", condition: FetchFailedCondition, stalled: false },
-  metadata: { reason: "MetadataPatchError", summary: "chart metadata patch error", condition: BuildFailedCondition, stalled: true },
-  values: { reason: "ValuesFilesError", summary: "values files merge error", condition: BuildFailedCondition, stalled: true },
-  package: { reason: "ChartPackageError", summary: "chart package error", condition: BuildFailedCondition, stalled: false },
-} as const;
-
-export function buildError(kind: keyof typeof BuildErrors, message: string, cause?: unknown): ReconcileError {
-  const e = BuildErrors[kind];
-  return new ReconcileError(e.reason, `${e.summary}: ${message}`, { condition: e.condition, stalled: e.stalled, cause });
-}
-
 const sourceError = (reason: string, message: string) => new ReconcileError(reason, message, { condition: FetchFailedCondition });
 
 export const helmChartErrorPolicy: ErrorPolicy<HelmChart> = { reason: "Unknown", condition: FetchFailedCondition };
-
-/** "<version>+<metadata>", replacing any build metadata, as Helm's semver SetMetadata does. */
-export function withBuildMetadata(version: string, metadata: string): string {
-  const v = parseHelmVersion(version);
-  if (!v) throw buildError("metadata", `failed to parse version from chart metadata as SemVer: '${version}'`);
-  if (!/^[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$/.test(metadata)) throw buildError("metadata", `failed to set SemVer metadata on chart version: invalid metadata '${metadata}'`);
-  return `${v.major}.${v.minor}.${v.patch}${v.pre ? `-${v.pre}` : ""}+${metadata}`;
-}
-
-/** What a build produced: Flux's Build summary fields. */
-export interface ChartBuild {
-  name: string;
-  version: string;
-  packaged: boolean;
-  valuesFiles: string[];
-  /** The archive to store; undefined when the stored artifact is already this build. */
-  archive?: Buffer;
-}
-
-/** Flux's build summary: "pulled 'podinfo' chart with version '6.0.0'" (packaged …, and merged values files [...]). */
-export function buildSummary(b: Pick<ChartBuild, "name" | "version" | "packaged" | "valuesFiles">): string {
-  const values = b.valuesFiles.length ? ` and merged values files [${b.valuesFiles.join(" ")}]` : "";
-  return `${b.packaged ? "packaged" : "pulled"} '${b.name}' chart with version '${b.version}'${values}`;
-}
 
 /** Merges values files into a chart and stamps the version; returns the new archive and the merged files. */
 export function packageWithValues(chart: ChartFiles, version: string, valuesFiles: readonly string[], ignoreMissing: boolean): { archive: Buffer; merged: string[] } {
@@ -157,8 +124,15 @@ export class HelmChartReconciler implements Reconciler<HelmChart> {
         status.observedSourceArtifactRevision = artifact.revision;
         return this.fromRemote(s, this.httpRemote(s, repo, artifact, signal));
       });
+    } else if (ref.kind === "GitRepository") {
+      const repo = this.opts.gitRepository(key);
+      if (!repo) throw sourceError("SourceUnavailable", `failed to get source: GitRepository '${key}' not found`);
+      const artifact = repo.status?.artifact;
+      if (!artifact || !this.storage.exists(artifact.path)) throw sourceError("NoSourceArtifact", `no artifact available for GitRepository source '${ref.name}'`);
+      status.observedSourceArtifactRevision = artifact.revision;
+      result = await this.fromSourceArtifact(s, artifact);
     } else {
-      throw new ReconcileError("UnsupportedSourceKind", `failed to get source: unsupported source kind '${ref.kind}', must be one of: HelmRepository`, { condition: FetchFailedCondition, stalled: true });
+      throw new ReconcileError("UnsupportedSourceKind", `failed to get source: unsupported source kind '${ref.kind}', must be one of: HelmRepository, GitRepository`, { condition: FetchFailedCondition, stalled: true });
     }
     return this.store(s, result);
   }
@@ -281,6 +255,42 @@ export class HelmChartReconciler implements Reconciler<HelmChart> {
     return { ...build, valuesFiles: merged, archive };
   }
 
+  /** Packages the chart directory at spec.chart of a source artifact (reused while name and version stay). */
+  private async fromSourceArtifact(s: Session<HelmChart>, source: Artifact): Promise<ChartBuild> {
+    const { obj } = s;
+    const opts = {
+      chartPath: obj.spec.chart,
+      sourceRevision: source.revision,
+      strategy: obj.spec.reconcileStrategy ?? "ChartVersion",
+      valuesFiles: obj.spec.valuesFiles ?? [],
+      ignoreMissingValuesFiles: obj.spec.ignoreMissingValuesFiles === true,
+      generation: obj.metadata.generation ?? 0,
+    };
+    const current = obj.status?.artifact;
+    if (current && obj.status?.observedChartName && this.storage.exists(current.path) && obj.status.observedGeneration === obj.metadata.generation) {
+      // Flux's rule: the cached chart stands while the chart's name and (decorated) version stay the same.
+      const base = current.revision.replace(/\+.*$/, "");
+      if (plannedVersion(base, opts) === current.revision && (await this.chartVersionUnchanged(source, opts.chartPath, base))) {
+        return { name: obj.status.observedChartName, version: current.revision, packaged: true, valuesFiles: obj.status.observedValuesFiles ?? [] };
+      }
+    }
+    const tgz = await fs.promises.readFile(this.storage.localPath(source.path));
+    const build = packageGitChart(tgz, opts);
+    this.markBuilding(s, build);
+    return build;
+  }
+
+  /** Whether the chart in the source still has this version (read from Chart.yaml only). */
+  private async chartVersionUnchanged(source: Artifact, chartPath: string, version: string): Promise<boolean> {
+    try {
+      const { chart } = readSourceFiles(await fs.promises.readFile(this.storage.localPath(source.path)), chartPath, []);
+      const file = chart.get("Chart.yaml");
+      return !!file && String((parseYaml(file.toString("utf8")) as { version?: unknown }).version) === version;
+    } catch {
+      return false;
+    }
+  }
+
   /** The stored artifact already is this build (same chart and version, same generation, file present). */
   private upToDate(obj: HelmChart, build: ChartBuild): boolean {
     const st = obj.status ?? {};
@@ -335,7 +345,7 @@ export class HelmChartReconciler implements Reconciler<HelmChart> {
     for (const c of [FetchFailedCondition, BuildFailedCondition, StorageOperationFailedCondition, ArtifactOutdatedCondition]) removeCondition(obj, c);
     const summary = buildSummary(build);
     const reason = build.packaged ? ChartPackageSucceededReason : ChartPullSucceededReason;
-    markTrue(obj, ArtifactInStorageCondition, SucceededReason, `stored artifact: revision '${artifact.revision}'`);
+    markTrue(obj, ArtifactInStorageCondition, reason, summary);
     markReady(obj, reason, summary);
     s.eventMetadata[revisionKey] = artifact.revision;
     if (artifact.digest) s.eventMetadata[digestKey] = artifact.digest;

@@ -81,7 +81,8 @@ describe("HelmChart from a HelmRepository (source.toolkit.fluxcd.io/v1)", () => 
     assert.equal(art.path, `helmchart/${ns}/podinfo/podinfo-1.2.0.tgz`);
     assert.equal(c(o, "Ready")!.reason, "ChartPullSucceeded");
     assert.equal(c(o, "Ready")!.message, "pulled 'podinfo' chart with version '1.2.0'");
-    assert.equal(c(o, "ArtifactInStorage")!.message, "stored artifact: revision '1.2.0'");
+    assert.equal(c(o, "ArtifactInStorage")!.message, "pulled 'podinfo' chart with version '1.2.0'");
+    assert.equal(c(o, "ArtifactInStorage")!.reason, "ChartPullSucceeded");
     assert.equal(o.status!.observedChartName, "podinfo");
     const repo = await env.admin.get<HelmRepository>(HelmRepos, ns, "charts");
     assert.equal(o.status!.observedSourceArtifactRevision, repo.status!.artifact!.revision);
