@@ -1,10 +1,12 @@
 // Flux-compatible API types and install manifests (CRDs, RBAC), imported by controllers and bootstrap.
 import { crdFor, type CustomResourceDefinition } from "./crd";
 import { GitRepositoryKind } from "./source";
+import { HelmChartKind, HelmRepositoryKind } from "./source-helm";
 import { KustomizationKind } from "./kustomize";
 import { HelmReleaseKind } from "./helm";
 
 export * from "./source";
+export * from "./source-helm";
 export * from "./meta";
 export * from "./duration";
 export * from "./rbac";
@@ -17,5 +19,5 @@ export * as schema from "./schema";
 
 /** Every CRD Mooring serves, in install order. */
 export function crds(): CustomResourceDefinition[] {
-  return [crdFor(GitRepositoryKind), crdFor(KustomizationKind), crdFor(HelmReleaseKind)];
+  return [crdFor(GitRepositoryKind), crdFor(HelmRepositoryKind), crdFor(HelmChartKind), crdFor(KustomizationKind), crdFor(HelmReleaseKind)];
 }

@@ -10,6 +10,8 @@ import { objectKey } from "../runtime/informer";
 import { durationOr } from "../api/duration";
 import { errorMessage } from "../runtime/errors";
 import { GitRepositoryReconciler, gitRepositoryErrorPolicy } from "./gitrepository";
+import { HelmRepositoryKind, type HelmRepository } from "../api/source-helm";
+import { HelmRepositoryReconciler, helmRepositoryErrorPolicy } from "./helmrepository";
 import { Storage, defaultRetention, type Retention } from "./storage";
 
 export { GitRepositoryReconciler, SourceFinalizer, parseGitUrl } from "./gitrepository";
@@ -61,6 +63,14 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
     .watches<GitRepository>(GitRepositoryKind, (repo, old, event) => (event === "update" && repo.status?.artifact?.digest !== old?.status?.artifact?.digest ? [objectKey(repo)] : []), { via: includedIndex })
     .errorPolicy(gitRepositoryErrorPolicy)
     .complete(reconciler);
+  mgr
+    .controller<HelmRepository>(HelmRepositoryKind, {
+      name: "helmrepository",
+      concurrency: o.concurrent ?? 2,
+      reconcileTimeoutMs: (obj) => Math.max(120_000, durationOr(obj.spec.timeout, 60_000) * 3),
+    })
+    .errorPolicy(helmRepositoryErrorPolicy)
+    .complete(new HelmRepositoryReconciler({ storage: () => storage }));
   // Retried: a git process of a killed instance may still be writing into the scratch root while it dies.
   const removeScratch = () => fs.promises.rm(tempPath, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   mgr.addRunnable(async (signal) => {
