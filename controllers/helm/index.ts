@@ -12,7 +12,8 @@ import { parseDuration } from "../api/duration";
 import { HelmReleaseReconciler, helmReleaseErrorPolicy } from "./reconciler";
 import { ChartCache, HelmChartRef, OCIRepositoryRef, chartSourceOf, sourceIdKey, type ChartSource } from "./chart";
 import { dependencyKey, dependencyKind } from "./dependencies";
-import { HelmHelper, connectionOf } from "./helper";
+import { HelmHelper, connectionOf, type HelmConnection } from "./helper";
+import { readFileSync } from "node:fs";
 
 export { HelmReleaseReconciler } from "./reconciler";
 export { HelmHelper } from "./helper";
@@ -38,10 +39,7 @@ const sourceIndex = "chartSource";
 const dependsOnIndex = "dependsOn";
 
 export function addHelmController(mgr: Manager, o: HelmControllerOptions): HelmControllerHandle {
-  if (!(o.kubeConfig instanceof StaticKubeConfig)) {
-    throw new Error("the helm-controller needs a kubeconfig with certificates, a token or basic auth (exec plugins and auth providers are not supported)");
-  }
-  const helper = new HelmHelper({ path: o.helperPath ?? "mooring-helm", connection: connectionOf(o.kubeConfig.credentials), log: mgr.log.child({ controller: "helmrelease", component: "helm" }) });
+  const helper = new HelmHelper({ path: o.helperPath ?? "mooring-helm", connection: helperConnection(o.kubeConfig), log: mgr.log.child({ controller: "helmrelease", component: "helm" }) });
   const releases = mgr.informer<HelmRelease>(HelmReleaseKind.resource);
   const kustomizations = mgr.informer<Kustomization>(KustomizationKind.resource);
   const helmCharts = mgr.informer<ChartSource>(HelmChartRef);
@@ -83,6 +81,36 @@ export function addHelmController(mgr: Manager, o: HelmControllerOptions): HelmC
     await helper.stop();
   });
   return { helper };
+}
+
+/** Client-node's view of a kubeconfig (the parts the helper's connection needs). */
+interface ClientNodeConfig {
+  getCurrentCluster(): { server: string; caData?: string; caFile?: string; skipTLSVerify?: boolean; tlsServerName?: string } | null;
+  getCurrentUser(): { token?: string; certData?: string; keyData?: string; username?: string; password?: string; impersonateUser?: string } | null;
+}
+
+/** The Helm helper connects as the controller does: the same server, CA and credentials. */
+function helperConnection(config: ClusterConfig): HelmConnection {
+  if (config instanceof StaticKubeConfig) return connectionOf(config.credentials);
+  const kc = config as unknown as Partial<ClientNodeConfig>;
+  const cluster = kc.getCurrentCluster?.();
+  const user = kc.getCurrentUser?.();
+  if (!cluster || !user || !(user.token || user.certData || user.username)) {
+    throw new Error("the helm-controller needs a kubeconfig with certificates, a token or basic auth (exec plugins and auth providers are not supported)");
+  }
+  const ca = cluster.caData ?? (cluster.caFile ? readFileSync(cluster.caFile).toString("base64") : undefined);
+  return {
+    server: cluster.server,
+    caData: ca,
+    insecure: cluster.skipTLSVerify,
+    tlsServerName: cluster.tlsServerName,
+    token: user.token,
+    certData: user.certData,
+    keyData: user.keyData,
+    username: user.username,
+    password: user.password,
+    impersonate: user.impersonateUser,
+  };
 }
 
 type WithReady = { metadata: { generation?: number }; status?: { conditions?: Condition[]; observedGeneration?: number } };

@@ -364,7 +364,8 @@ export class HelmReleaseReconciler implements Reconciler<HelmRelease> {
       return { requeueAfter: retryMs };
     }
     const remediateLast = spec?.remediation?.remediateLastFailure ?? retries !== 0;
-    if (retriesLeft || remediateLast) await this.remediate(run, action);
+    // Only a release that was recorded needs remediation: a chart that failed to render left nothing behind.
+    if (rel && (retriesLeft || remediateLast)) await this.remediate(run, action);
     throw new ReconcileError(reason, message, { stalled: !retriesLeft });
   }
 
