@@ -23,7 +23,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/cli-runtime/pkg/resource"
 )
 
@@ -193,18 +192,12 @@ func snapshotOf(r *release.Release, withManifest bool) *snapshot {
 // release's target namespace, and Secrets storage in the storage namespace.
 func configuration(id *identity, req *request) (*action.Configuration, error) {
 	g := &getter{id: id, namespace: req.Namespace}
-	kc := kube.New(g)
-	kc.Namespace = req.Namespace
-	kc.Log = func(string, ...any) {}
-	clientset, err := kubernetes.NewForConfig(id.config)
-	if err != nil {
-		return nil, err
-	}
+	kc := &kube.Client{Factory: id.factory, Namespace: req.Namespace, Log: func(string, ...any) {}}
 	storageNS := req.StorageNamespace
 	if storageNS == "" {
 		storageNS = req.Namespace
 	}
-	d := driver.NewSecrets(clientset.CoreV1().Secrets(storageNS))
+	d := driver.NewSecrets(id.clientset.CoreV1().Secrets(storageNS))
 	d.Log = func(string, ...any) {}
 	store := storage.Init(d)
 	store.Log = func(string, ...any) {}

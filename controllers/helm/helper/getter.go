@@ -6,6 +6,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/openapi"
+	cachedopenapi "k8s.io/client-go/openapi/cached"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
@@ -21,6 +25,10 @@ type identity struct {
 	config    *rest.Config
 	discovery discovery.CachedDiscoveryInterface
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
+	// factory is shared by every request of this identity: it caches the OpenAPI documents Helm's
+	// validation reads, which a factory per request would fetch and parse each time.
+	factory   cmdutil.Factory
+	clientset kubernetes.Interface
 
 	mu   sync.Mutex
 	caps *chartutil.Capabilities
@@ -35,8 +43,15 @@ func newIdentity(base *rest.Config, impersonate string) (*identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	cached := memory.NewMemCacheClient(dc)
-	return &identity{config: cfg, discovery: cached, mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached)}, nil
+	cached := &sharedOpenAPI{CachedDiscoveryInterface: memory.NewMemCacheClient(dc)}
+	cached.reset()
+	clientset, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	id := &identity{config: cfg, discovery: cached, mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached), clientset: clientset}
+	id.factory = cmdutil.NewFactory(&getter{id: id})
+	return id, nil
 }
 
 // capabilities of the cluster as Helm's templates see them, discovered once and again after invalidate.
@@ -67,6 +82,7 @@ func (id *identity) invalidate() {
 	id.mu.Lock()
 	defer id.mu.Unlock()
 	id.discovery.Invalidate()
+	id.discovery.(*sharedOpenAPI).reset()
 	id.mapper.Reset()
 	id.caps = nil
 }
@@ -92,4 +108,24 @@ func (g *getter) ToRawKubeConfigLoader() clientcmd.ClientConfig {
 	cfg.Contexts["c"] = &clientcmdapi.Context{Cluster: "c", Namespace: g.namespace}
 	cfg.CurrentContext = "c"
 	return clientcmd.NewDefaultClientConfig(*cfg, &clientcmd.ConfigOverrides{Context: clientcmdapi.Context{Namespace: g.namespace}})
+}
+
+// sharedOpenAPI keeps one cached OpenAPI v3 client: Helm's validation asks for it on every Build, and the
+// memory-cached discovery client would hand out a new, empty cache each time (a fetch and parse per call).
+type sharedOpenAPI struct {
+	discovery.CachedDiscoveryInterface
+	mu sync.Mutex
+	v3 openapi.Client
+}
+
+func (d *sharedOpenAPI) reset() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.v3 = cachedopenapi.NewClient(d.CachedDiscoveryInterface.OpenAPIV3())
+}
+
+func (d *sharedOpenAPI) OpenAPIV3() openapi.Client {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.v3
 }
