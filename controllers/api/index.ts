@@ -2,11 +2,13 @@
 import { crdFor, type CustomResourceDefinition } from "./crd";
 import { GitRepositoryKind } from "./source";
 import { HelmChartKind, HelmRepositoryKind } from "./source-helm";
+import { OCIRepositoryKind } from "./source-oci";
 import { KustomizationKind } from "./kustomize";
 import { HelmReleaseKind } from "./helm";
 
 export * from "./source";
 export * from "./source-helm";
+export * from "./source-oci";
 export * from "./meta";
 export * from "./duration";
 export * from "./rbac";
@@ -19,5 +21,5 @@ export * as schema from "./schema";
 
 /** Every CRD Mooring serves, in install order. */
 export function crds(): CustomResourceDefinition[] {
-  return [crdFor(GitRepositoryKind), crdFor(HelmRepositoryKind), crdFor(HelmChartKind), crdFor(KustomizationKind), crdFor(HelmReleaseKind)];
+  return [crdFor(GitRepositoryKind), crdFor(HelmRepositoryKind), crdFor(HelmChartKind), crdFor(OCIRepositoryKind), crdFor(KustomizationKind), crdFor(HelmReleaseKind)];
 }

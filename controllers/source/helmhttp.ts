@@ -15,8 +15,8 @@ export interface HelmHttpAuth {
 
 export interface HelmGetOptions {
   auth: HelmHttpAuth;
-  /** Host ("host:port") of the repository URL: the only host basic auth goes to unless passCredentials. */
-  repoHost: string;
+  /** Origin ("scheme://host:port") of the repository URL: the only one basic auth goes to unless passCredentials. */
+  repoOrigin: string;
   passCredentials?: boolean;
   maxBytes: number;
   signal: AbortSignal;
@@ -48,9 +48,9 @@ export function displayUrl(raw: string | URL): string {
   }
 }
 
-/** Whether basic auth may be sent to `target`: the repository's host, or any host with passCredentials. */
-export function sendsCredentials(target: URL, repoHost: string, passCredentials = false): boolean {
-  return passCredentials || target.host === repoHost;
+/** Whether basic auth may be sent to `target`: the repository's scheme and host, or anywhere with passCredentials (as Helm's getter decides). */
+export function sendsCredentials(target: URL, repoOrigin: string, passCredentials = false): boolean {
+  return passCredentials || target.origin === repoOrigin;
 }
 
 /** GETs `url` following redirects; resolves with the whole body, or rejects with a HelmHttpError. */
@@ -74,7 +74,7 @@ function request(target: URL, o: HelmGetOptions): Promise<{ redirect?: string; b
   const headers: Record<string, string> = { "user-agent": o.userAgent ?? "mooring-source-controller", accept: "*/*" };
   const user = o.auth.username ?? (target.username ? decodeURIComponent(target.username) : undefined);
   const pass = o.auth.password ?? (target.password ? decodeURIComponent(target.password) : undefined);
-  if (user !== undefined && sendsCredentials(target, o.repoHost, o.passCredentials)) {
+  if (user !== undefined && sendsCredentials(target, o.repoOrigin, o.passCredentials)) {
     headers.authorization = `Basic ${Buffer.from(`${user}:${pass ?? ""}`).toString("base64")}`;
   }
   const shown = displayUrl(target);

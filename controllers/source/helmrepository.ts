@@ -105,7 +105,7 @@ export class HelmRepositoryReconciler implements Reconciler<HelmRepository> {
     const bytes = await withDeadline(s.signal, parseDuration(obj.spec.timeout ?? "60s"), async (signal) => {
       const auth = await loadHelmAuth(s.client, obj, signal);
       try {
-        return await helmGet(url.toString(), { auth, repoHost: url.host, passCredentials: obj.spec.passCredentials, maxBytes: this.opts.indexMaxSize ?? defaultHelmIndexMaxSize, signal });
+        return await helmGet(url.toString(), { auth, repoOrigin: url.origin, passCredentials: obj.spec.passCredentials, maxBytes: this.opts.indexMaxSize ?? defaultHelmIndexMaxSize, signal });
       } catch (err) {
         if (!(err instanceof HelmHttpError)) throw err;
         const hint = err.status === 401 || err.status === 403 ? (obj.spec.secretRef ? ` (check the credentials in secret '${obj.metadata.namespace}/${obj.spec.secretRef.name}')` : " (the repository wants credentials: set .spec.secretRef)") : "";

@@ -15,7 +15,7 @@ interface Secret {
 
 const authError = (message: string, cause?: unknown) => new ReconcileError(AuthenticationFailedReason, message, { condition: FetchFailedCondition, cause });
 
-async function readSecret(client: KubeClient, namespace: string, name: string, signal: AbortSignal): Promise<(key: string) => string | undefined> {
+export async function readSecret(client: KubeClient, namespace: string, name: string, signal: AbortSignal): Promise<(key: string) => string | undefined> {
   let secret: Secret;
   try {
     secret = await client.get<Secret>(SecretsRef, namespace, name, { signal, timeoutMs: 15_000 });

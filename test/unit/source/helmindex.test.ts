@@ -64,11 +64,13 @@ describe("Helm repository HTTP", () => {
     }
   });
 
-  test("credentials go to the repository's host only, unless passCredentials", () => {
-    assert.equal(sendsCredentials(new URL("https://charts.example.com/a.tgz"), "charts.example.com"), true);
-    assert.equal(sendsCredentials(new URL("https://cdn.example.com/a.tgz"), "charts.example.com"), false);
-    assert.equal(sendsCredentials(new URL("https://charts.example.com:8443/a.tgz"), "charts.example.com"), false);
-    assert.equal(sendsCredentials(new URL("https://cdn.example.com/a.tgz"), "charts.example.com", true), true);
+  test("credentials go to the repository's scheme and host only, unless passCredentials", () => {
+    const origin = "https://charts.example.com";
+    assert.equal(sendsCredentials(new URL("https://charts.example.com/a.tgz"), origin), true);
+    assert.equal(sendsCredentials(new URL("https://cdn.example.com/a.tgz"), origin), false);
+    assert.equal(sendsCredentials(new URL("https://charts.example.com:8443/a.tgz"), origin), false);
+    assert.equal(sendsCredentials(new URL("http://charts.example.com/a.tgz"), origin), false);
+    assert.equal(sendsCredentials(new URL("https://cdn.example.com/a.tgz"), origin, true), true);
   });
 
   test("addresses are shown without userinfo or query", () => {
