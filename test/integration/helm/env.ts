@@ -68,7 +68,8 @@ export interface ChartServer {
   close(): Promise<void>;
 }
 
-export async function startChartServer(): Promise<ChartServer> {
+/** A loopback chart server; pods reach it when host is the node address of the cluster. */
+export async function startChartServer(host = "127.0.0.1"): Promise<ChartServer> {
   const files = new Map<string, Buffer>();
   const server = http.createServer((req, res) => {
     const body = files.get(req.url ?? "");
@@ -78,8 +79,8 @@ export async function startChartServer(): Promise<ChartServer> {
     }
     res.writeHead(200, { "content-type": "application/gzip", "content-length": body.length }).end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const url = `http://${host}:${(server.address() as AddressInfo).port}`;
   return {
     url,
     async publish(admin, namespace, name, file, version) {
