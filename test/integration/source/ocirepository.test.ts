@@ -64,7 +64,11 @@ describe("OCIRepository (source.toolkit.fluxcd.io/v1)", () => {
     return out;
   }
 
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+
   before(async () => {
+    process.on("warning", onWarning);
     env = await startSourceEnv();
     flux = await toolPath("flux");
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), "mooring-oci-"));
@@ -72,6 +76,7 @@ describe("OCIRepository (source.toolkit.fluxcd.io/v1)", () => {
     locked = await startRegistry(path.join(scratch, "locked"), { credentials: creds });
   });
   after(async () => {
+    process.off("warning", onWarning);
     await open?.close();
     await locked?.close();
     await env?.stop();
@@ -195,5 +200,9 @@ describe("OCIRepository (source.toolkit.fluxcd.io/v1)", () => {
     assert.ok(fs.existsSync(dir));
     await env.admin.delete(OCIRepos, ns, "app");
     await waitFor(() => !fs.existsSync(dir), { what: "artifacts removed" });
+  });
+
+  test("the controllers' shared stop signal has one listener per controller and raises no leak warning", () => {
+    assert.deepEqual(warnings.filter((w) => w.name === "MaxListenersExceededWarning").map((w) => w.message), []);
   });
 });
