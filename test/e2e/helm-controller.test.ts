@@ -4,7 +4,7 @@
 import { after, before, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { promises as fs } from "node:fs";
+import { promises as fs, readFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { KubeClient, type ResourceRef } from "../../controllers/runtime/kube";
@@ -13,14 +13,14 @@ import { installObjects } from "../../provider/impl/render";
 import { toYamlStream } from "../../bootstrap/manifests/objects";
 import { ensureControllersImage } from "../../local/image";
 import { importImage } from "../../local/nodeimages";
-import { toolPath } from "../../local/tools";
+import { projectRoot, toolPath } from "../../local/tools";
 import { testClusterDir, testKubeConfig, waitFor } from "../harness/cluster";
 import { realNodeTarget } from "./pods";
 import { HelmReleases, Pods, condition, packageChart, startChartServer, waitForRelease, type ChartServer } from "../integration/helm/env";
 
 const Deployments: ResourceRef = { kind: "Deployment", group: "apps", version: "v1", plural: "deployments", namespaced: true };
 const Namespaces: ResourceRef = { kind: "Namespace", group: "", version: "v1", plural: "namespaces", namespaced: false };
-const pkg = { version: "0.1.0" };
+const pkg = JSON.parse(readFileSync(path.join(projectRoot(), "package.json"), "utf8")) as { version: string };
 
 function kubectl(args: string[], input?: string): Promise<string> {
   return toolPath("kubectl").then(
