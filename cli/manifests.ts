@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { checkFlags, parseArgs, stringFlag } from "./args";
-import { crds, kustomizeControllerRbac, sourceControllerRbac } from "../controllers/api";
+import { crds, helmControllerRbac, kustomizeControllerRbac, sourceControllerRbac } from "../controllers/api";
 import { renderInstallYaml, type ControllerName } from "../bootstrap";
 
 const usage = `usage: mooring manifests [--namespace NS] [--version V] [--components source,kustomize] [--network-policy=false]
@@ -14,7 +14,7 @@ const usage = `usage: mooring manifests [--namespace NS] [--version V] [--compon
 
 /** The CRDs and RBAC the controllers define, placed by the renderer (the same inputs the Bootstrap uses). */
 function installInputs(namespace: string) {
-  return { crds: crds(), rbac: { source: sourceControllerRbac(namespace), kustomize: kustomizeControllerRbac(namespace, { clusterAdmin: false }) } };
+  return { crds: crds(), rbac: { source: sourceControllerRbac(namespace), kustomize: kustomizeControllerRbac(namespace, { clusterAdmin: false }), helm: helmControllerRbac(namespace, { clusterAdmin: false }) } };
 }
 
 function packageVersion(): string {

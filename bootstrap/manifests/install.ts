@@ -23,18 +23,20 @@ export const ports = { storage: 9090, metrics: 8080, health: 9440 } as const;
 const defaultResources: Record<ControllerName, ResourceSettings> = {
   source: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
   kustomize: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
+  helm: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
 };
 
 /** The uid and gid the controllers run as: nobody, as in the image. */
 export const controllerUid = 65534;
 
-// Flux gives kustomize-controller more time to finish an apply on shutdown.
-const terminationGraceSeconds: Record<ControllerName, number> = { source: 10, kustomize: 60 };
+// Flux gives kustomize-controller and helm-controller more time to finish an apply or a release on shutdown.
+const terminationGraceSeconds: Record<ControllerName, number> = { source: 10, kustomize: 60, helm: 600 };
 
 // Which controller serves an API group: the CRD gets that controller's component label.
 const groupComponent: Record<string, ControllerName> = {
   "source.toolkit.fluxcd.io": "source",
   "kustomize.toolkit.fluxcd.io": "kustomize",
+  "helm.toolkit.fluxcd.io": "helm",
 };
 
 const namespacedRbacKinds = new Set(["Role", "RoleBinding", "ServiceAccount"]);
@@ -208,18 +210,19 @@ function rbacObjects(r: Resolved, rbac: InstallInputs["rbac"]): KubeObject[] {
       }
     }
   }
-  if (r.controllers.includes("kustomize")) out.push(clusterReconcilerBinding(r));
+  const reconcilers = r.controllers.filter((c) => c === "kustomize" || c === "helm");
+  if (reconcilers.length) out.push(clusterReconcilerBinding(r, reconcilers));
   return out;
 }
 
-/** Flux's cluster-wide reconciler: kustomize-controller applies anything the repository holds. */
-function clusterReconcilerBinding(r: Resolved): KubeObject {
+/** Flux's cluster-wide reconciler: kustomize-controller and helm-controller apply anything the repository holds. */
+function clusterReconcilerBinding(r: Resolved, controllers: ControllerName[]): KubeObject {
   return {
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "ClusterRoleBinding",
     metadata: { name: `cluster-reconciler-${r.namespace}`, labels: commonLabels(r) },
     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
-    subjects: [{ kind: "ServiceAccount", name: controllerDeploymentName("kustomize"), namespace: r.namespace }],
+    subjects: controllers.map((c) => ({ kind: "ServiceAccount", name: controllerDeploymentName(c), namespace: r.namespace })),
   };
 }
 

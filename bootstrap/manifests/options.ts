@@ -2,9 +2,9 @@
 import type { ManifestInput } from "./objects";
 
 /** The controllers the install can run. Each is one Deployment and one ServiceAccount of the same name. */
-export type ControllerName = "source" | "kustomize";
+export type ControllerName = "source" | "kustomize" | "helm";
 
-export const allControllers: readonly ControllerName[] = ["source", "kustomize"];
+export const allControllers: readonly ControllerName[] = ["source", "kustomize", "helm"];
 
 /** The Deployment / ServiceAccount name of a controller, as Flux names them. */
 export function controllerDeploymentName(controller: ControllerName): string {

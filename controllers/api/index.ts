@@ -4,6 +4,7 @@ import { GitRepositoryKind } from "./source";
 import { HelmChartKind, HelmRepositoryKind } from "./source-helm";
 import { OCIRepositoryKind } from "./source-oci";
 import { KustomizationKind } from "./kustomize";
+import { HelmReleaseKind } from "./helm";
 
 export * from "./source";
 export * from "./source-helm";
@@ -13,10 +14,12 @@ export * from "./duration";
 export * from "./rbac";
 export * from "./kustomize";
 export * from "./kustomize-rbac";
+export * from "./helm";
+export * from "./helm-rbac";
 export { crdFor, defineKind, type CustomResourceDefinition, type PrinterColumn, type KindDefinition } from "./crd";
 export * as schema from "./schema";
 
 /** Every CRD Mooring serves, in install order. */
 export function crds(): CustomResourceDefinition[] {
-  return [crdFor(GitRepositoryKind), crdFor(HelmRepositoryKind), crdFor(HelmChartKind), crdFor(OCIRepositoryKind), crdFor(KustomizationKind)];
+  return [crdFor(GitRepositoryKind), crdFor(HelmRepositoryKind), crdFor(HelmChartKind), crdFor(OCIRepositoryKind), crdFor(KustomizationKind), crdFor(HelmReleaseKind)];
 }

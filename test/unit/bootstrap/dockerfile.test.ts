@@ -27,7 +27,7 @@ describe("bootstrap/Dockerfile", () => {
     assert.match(dockerfile, /^USER 65534:65534$/m);
     assert.match(dockerfile, /^ENTRYPOINT \[.*"node", (".*", )?"dist\/controllers\/main\.js"\]$/m);
     const stages = [...dockerfile.matchAll(/^FROM .* AS (\w+)$/gm)].map((m) => m[1]);
-    assert.deepEqual(stages, ["kustomize", "build", "runtime"]);
+    assert.deepEqual(stages, ["kustomize", "helm", "build", "runtime"]);
   });
 
   it("starts the controllers with the memory settings of controllers/process.ts", () => {

@@ -88,14 +88,17 @@ describe("renderInstall", () => {
     assert.equal(find(objects, "ClusterRole", "source-controller").metadata.namespace, undefined, "cluster-scoped stays cluster-scoped");
   });
 
-  it("binds kustomize-controller to cluster-admin as Flux's cluster reconciler", () => {
+  it("binds kustomize-controller and helm-controller to cluster-admin as Flux's cluster reconciler", () => {
     const crb = find(objects, "ClusterRoleBinding", "cluster-reconciler-flux-system");
     assert.deepEqual(crb.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" });
-    assert.deepEqual(crb.subjects, [{ kind: "ServiceAccount", name: "kustomize-controller", namespace: "flux-system" }]);
+    assert.deepEqual(crb.subjects, [
+      { kind: "ServiceAccount", name: "kustomize-controller", namespace: "flux-system" },
+      { kind: "ServiceAccount", name: "helm-controller", namespace: "flux-system" },
+    ]);
   });
 
   it("renders hardened Deployments with probes on the health port, resources and emptyDirs", () => {
-    for (const name of ["source-controller", "kustomize-controller"]) {
+    for (const name of ["source-controller", "kustomize-controller", "helm-controller"]) {
       const d = find(objects, "Deployment", name);
       const spec = podSpec(d);
       assert.equal(spec.serviceAccountName, name);
@@ -187,7 +190,7 @@ describe("renderInstall", () => {
     assert.throws(() => renderInstall(inputs, { version: "0.1.0", namespace: "Bad_NS" }), (e) => isBootstrapError(e, "InvalidInput") && /Bad_NS/.test(e.message));
     assert.throws(() => renderInstall(inputs, { version: "0.1.0", replicas: { source: 2 } }), (e) => isBootstrapError(e, "InvalidInput") && /replicas.source is 2.*run 1 replica/.test(e.message));
     assert.throws(() => renderInstall(inputs, { version: "0.1.0", replicas: { kustomize: 1.5 } }), (e) => isBootstrapError(e, "InvalidInput") && /replicas.kustomize must be a whole number/.test(e.message));
-    assert.throws(() => renderInstall(inputs, { version: "0.1.0", replicas: { helm: 1 } as never }), (e) => isBootstrapError(e, "InvalidInput") && /unknown controller "helm"/.test(e.message));
+    assert.throws(() => renderInstall(inputs, { version: "0.1.0", replicas: { image: 1 } as never }), (e) => isBootstrapError(e, "InvalidInput") && /unknown controller "image"/.test(e.message));
     assert.throws(() => renderInstall(inputs, { version: "0.1.0", image: { repository: "r/x", name: "y" } }), (e) => isBootstrapError(e, "InvalidInput") && /either repository or registry and name/.test(e.message));
     const conflicting: InstallInputs = {
       crds: [],

@@ -9,7 +9,7 @@ test("defaults follow Flux: flux-system, main, the root path, 1m0s, all controll
   assert.equal(s.branch, "main");
   assert.equal(s.path, "");
   assert.equal(s.interval, "1m0s");
-  assert.deepEqual(s.install, { version: "0.1.0", namespace: "flux-system", controllers: ["source", "kustomize"], networkPolicy: true });
+  assert.deepEqual(s.install, { version: "0.1.0", namespace: "flux-system", controllers: ["source", "kustomize", "helm"], networkPolicy: true });
   assert.equal(s.waitForReady, true);
   assert.equal(s.timeoutSeconds, 300);
   assert.equal(s.deleteGitManifests, true);
@@ -24,7 +24,7 @@ test("inputs are normalised: v-prefixed version, ./path/, Flux controller names"
 });
 
 test("unknown or missing controllers are refused with the known names", () => {
-  assert.throws(() => controllerNames(["source", "helm-controller"], []), /component "helm" is not available.*source-controller, kustomize-controller/);
+  assert.throws(() => controllerNames(["source", "image-reflector-controller"], []), /component "image-reflector" is not available.*source-controller, kustomize-controller, helm-controller/);
   assert.throws(() => controllerNames(["kustomize"], []), /must include source-controller/);
 });
 

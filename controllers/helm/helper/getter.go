@@ -1,0 +1,131 @@
+package main
+
+import (
+	"sync"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/openapi"
+	cachedopenapi "k8s.io/client-go/openapi/cached"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"helm.sh/helm/v3/pkg/chartutil"
+)
+
+// identity is everything shared by the requests made as one user (the controller itself, or one
+// impersonated ServiceAccount): the REST config, one memory-cached discovery client and one REST mapper,
+// so a thousand releases do not discover the API a thousand times.
+type identity struct {
+	config    *rest.Config
+	discovery discovery.CachedDiscoveryInterface
+	mapper    *restmapper.DeferredDiscoveryRESTMapper
+	// factory is shared by every request of this identity: it caches the OpenAPI documents Helm's
+	// validation reads, which a factory per request would fetch and parse each time.
+	factory   cmdutil.Factory
+	clientset kubernetes.Interface
+
+	mu   sync.Mutex
+	caps *chartutil.Capabilities
+}
+
+func newIdentity(base *rest.Config, impersonate string) (*identity, error) {
+	cfg := rest.CopyConfig(base)
+	if impersonate != "" {
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: impersonate}
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cached := &sharedOpenAPI{CachedDiscoveryInterface: memory.NewMemCacheClient(dc)}
+	cached.reset()
+	clientset, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	id := &identity{config: cfg, discovery: cached, mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached), clientset: clientset}
+	id.factory = cmdutil.NewFactory(&getter{id: id})
+	return id, nil
+}
+
+// capabilities of the cluster as Helm's templates see them, discovered once and again after invalidate.
+func (id *identity) capabilities() (*chartutil.Capabilities, error) {
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	if id.caps != nil {
+		return id.caps, nil
+	}
+	kubeVersion, err := id.discovery.ServerVersion()
+	if err != nil {
+		return nil, err
+	}
+	versions, err := actionVersionSet(id.discovery)
+	if err != nil {
+		return nil, err
+	}
+	id.caps = &chartutil.Capabilities{
+		APIVersions: versions,
+		KubeVersion: chartutil.KubeVersion{Version: kubeVersion.GitVersion, Major: kubeVersion.Major, Minor: kubeVersion.Minor},
+		HelmVersion: chartutil.DefaultCapabilities.HelmVersion,
+	}
+	return id.caps, nil
+}
+
+// invalidate forgets discovered kinds (after CRDs were created).
+func (id *identity) invalidate() {
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	id.discovery.Invalidate()
+	id.discovery.(*sharedOpenAPI).reset()
+	id.mapper.Reset()
+	id.caps = nil
+}
+
+// getter is Helm's RESTClientGetter for one request: the identity's shared clients, with the release's
+// target namespace as the default namespace.
+type getter struct {
+	id        *identity
+	namespace string
+}
+
+func (g *getter) ToRESTConfig() (*rest.Config, error) { return rest.CopyConfig(g.id.config), nil }
+
+func (g *getter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
+	return g.id.discovery, nil
+}
+
+func (g *getter) ToRESTMapper() (meta.RESTMapper, error) { return g.id.mapper, nil }
+
+func (g *getter) ToRawKubeConfigLoader() clientcmd.ClientConfig {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["c"] = &clientcmdapi.Cluster{Server: g.id.config.Host}
+	cfg.Contexts["c"] = &clientcmdapi.Context{Cluster: "c", Namespace: g.namespace}
+	cfg.CurrentContext = "c"
+	return clientcmd.NewDefaultClientConfig(*cfg, &clientcmd.ConfigOverrides{Context: clientcmdapi.Context{Namespace: g.namespace}})
+}
+
+// sharedOpenAPI keeps one cached OpenAPI v3 client: Helm's validation asks for it on every Build, and the
+// memory-cached discovery client would hand out a new, empty cache each time (a fetch and parse per call).
+type sharedOpenAPI struct {
+	discovery.CachedDiscoveryInterface
+	mu sync.Mutex
+	v3 openapi.Client
+}
+
+func (d *sharedOpenAPI) reset() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.v3 = cachedopenapi.NewClient(d.CachedDiscoveryInterface.OpenAPIV3())
+}
+
+func (d *sharedOpenAPI) OpenAPIV3() openapi.Client {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.v3
+}
