@@ -7,6 +7,7 @@ import * as path from "node:path";
 import type { ClusterConfig as KubeConfig } from "./runtime/kubeconfig";
 import { Manager, type ManagerTuning } from "./runtime/manager";
 import { loadKubeConfig } from "./runtime/kube";
+import { HttpEventSink } from "./runtime/fluxevents";
 import { newLogger, type Logger, type LogEncoding, type LogLevel } from "./runtime/log";
 import type { KustomizeControllerHandle, KustomizeControllerOptions } from "./kustomize";
 import { FlagError, knownControllers, parseControllersArgs } from "./flags";
@@ -62,7 +63,7 @@ export interface ControllersOptions extends KustomizeFlags, ManagerTuning {
   artifactRetentionTtlMs?: number;
   /** --artifact-retention-records (default 2): artifacts kept per object, the current one included. */
   artifactRetentionRecords?: number;
-  /** --events-addr: URL of the events receiver. Parsed and kept; events go to the Kubernetes API only yet. */
+  /** --events-addr: URL of the events receiver (notification-controller); Flux's events are posted there. */
   eventsAddr?: string;
 }
 
@@ -107,6 +108,7 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
     kubeConfig,
     log,
     component,
+    eventSink: o.eventsAddr ? new HttpEventSink(o.eventsAddr, { log }) : undefined,
     metricsAddr: o.metricsAddr,
     healthAddr: o.healthAddr,
     namespace: watchedNamespace(o),
