@@ -2,6 +2,7 @@
 import { crdFor, type CustomResourceDefinition } from "./crd";
 import { GitRepositoryKind } from "./source";
 import { KustomizationKind } from "./kustomize";
+import { AlertKind, ProviderKind, ReceiverKind } from "./notification";
 
 export * from "./source";
 export * from "./meta";
@@ -9,10 +10,12 @@ export * from "./duration";
 export * from "./rbac";
 export * from "./kustomize";
 export * from "./kustomize-rbac";
+export * from "./notification";
+export * from "./notification-rbac";
 export { crdFor, defineKind, type CustomResourceDefinition, type PrinterColumn, type KindDefinition } from "./crd";
 export * as schema from "./schema";
 
 /** Every CRD Mooring serves, in install order. */
 export function crds(): CustomResourceDefinition[] {
-  return [crdFor(GitRepositoryKind), crdFor(KustomizationKind)];
+  return [crdFor(GitRepositoryKind), crdFor(KustomizationKind), crdFor(AlertKind), crdFor(ProviderKind), crdFor(ReceiverKind)];
 }

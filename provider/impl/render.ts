@@ -16,7 +16,7 @@ import {
   type KubeObject,
   type SyncOptions,
 } from "../../bootstrap";
-import { crds, kustomizeControllerRbac, sourceControllerRbac } from "../../controllers/api";
+import { crds, kustomizeControllerRbac, notificationControllerRbac, sourceControllerRbac } from "../../controllers/api";
 
 /** The Mooring objects the install holds, as the other modules define them. */
 export function installInputs(namespace: string): InstallInputs {
@@ -26,6 +26,7 @@ export function installInputs(namespace: string): InstallInputs {
       source: sourceControllerRbac(namespace),
       // The renderer adds Flux's cluster-reconciler binding itself.
       kustomize: kustomizeControllerRbac(namespace, { clusterAdmin: false }),
+      notification: notificationControllerRbac(namespace),
     },
   };
 }
