@@ -303,7 +303,7 @@ function deployment(r: Resolved, controller: ControllerName): KubeObject {
       logLevel: o.logLevel,
       extraArgs: o.extraArgs?.[controller],
       // As Flux: every controller posts its events to the notification-controller's Service, when it is installed.
-      eventsTo: r.controllers.includes("notification") ? `http://${controllerDeploymentName("notification")}.$(RUNTIME_NAMESPACE).svc.${o.clusterDomain ?? "cluster.local"}./` : undefined,
+      eventsTo: r.controllers.includes("notification") ? `http://${controllerDeploymentName("notification")}.${r.namespace}.svc.${o.clusterDomain ?? "cluster.local"}./` : undefined,
     }),
     env: [
       { name: "RUNTIME_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
