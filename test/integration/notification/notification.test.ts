@@ -116,6 +116,17 @@ describe("notification-controller", () => {
     assert.match(reconciled.stdout + reconciled.stderr, /Receiver reconciliation completed/);
   });
 
+  test("flux create receiver makes a Receiver that becomes Ready with Flux's webhook path", async (t) => {
+    const ns = await newNamespace(t);
+    await createSecret(env.admin, ns, "webhook-token", { token: "created-by-cli" });
+    const created = await run(flux, ["create", "receiver", "cli", "-n", ns, "--type=github", "--event=ping", "--event=push", "--resource=GitRepository/fleet", "--secret-ref=webhook-token", "--timeout=60s"], { env: kubeEnv() });
+    const path = receiverWebhookPath("created-by-cli", "cli", ns);
+    assert.match(created.stdout + created.stderr, new RegExp(`generated webhook URL ${path}`));
+    const r = await env.admin.get<Receiver>(Receivers, ns, "cli");
+    assert.deepEqual(r.spec.events, ["ping", "push"]);
+    assert.equal(r.status!.webhookPath, path);
+  });
+
   test("a GitLab Receiver with name '*' and matchLabels annotates only the labelled objects", async (t) => {
     const ns = await newNamespace(t);
     const token = "gl-webhook-token-91c";
