@@ -2,6 +2,7 @@
 // per kind, events, metrics, health endpoints, leader election and graceful shutdown. Controllers are wired
 // with `manager.controller(kind, settings)…complete(reconciler)` (see builder.ts).
 import { createHash } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import type * as http from "node:http";
 import type { Logger } from "pino";
 import { KubeClient, type KubeObject, type ResourceRef } from "./kube";
@@ -137,6 +138,9 @@ export class Manager {
     if (this.opts.metricsAddr) this.addresses.metrics = await this.serve(metricsServer(this.metrics), this.opts.metricsAddr);
     if (this.opts.healthAddr) this.addresses.health = await this.serve(healthServer(() => this.synced()), this.opts.healthAddr);
     const stop = new AbortController();
+    // Every informer, runnable and controller listens on this signal (more than Node's default warning
+    // threshold of 10 when several controllers share a process).
+    setMaxListeners(100, stop.signal);
     const onAbort = () => stop.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     const tasks: Promise<void>[] = [];
