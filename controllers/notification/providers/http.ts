@@ -3,7 +3,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import * as tls from "node:tls";
-import type * as net from "node:net";
+import * as net from "node:net";
 
 export interface TlsMaterial {
   ca?: string;
@@ -67,7 +67,8 @@ function tunnel(target: URL, p: ProxySettings, o: RequestSettings): Promise<tls.
         reject(new Error(`proxy refused the tunnel: HTTP ${res.statusCode}`));
         return;
       }
-      const secure = tls.connect({ socket, servername: target.hostname, ca: o.tls?.ca, cert: o.tls?.cert, key: o.tls?.key });
+      const host = target.hostname.replace(/^\[|\]$/g, "");
+      const secure = tls.connect({ socket, ...(net.isIP(host) ? {} : { servername: host }), ca: o.tls?.ca, cert: o.tls?.cert, key: o.tls?.key });
       secure.once("secureConnect", () => resolve(secure));
       secure.once("error", reject);
     });
@@ -96,7 +97,9 @@ export async function request(method: string, address: string, body: string | un
   const path = `${target.pathname}${target.search}`;
   if (o.proxy && secure) {
     const socket = await tunnel(target, o.proxy, { ...o, signal });
-    options = { createConnection: () => socket, host: target.hostname, path, method, headers: { host: target.host, ...allHeaders } } as https.RequestOptions;
+    // The TLS tunnel is the connection: plain HTTP is spoken over it, without an agent (which would open its own).
+    options = { createConnection: () => socket, host: target.hostname, path, method, headers: { host: target.host, connection: "close", ...allHeaders } } as https.RequestOptions;
+    signal.addEventListener("abort", () => socket.destroy(), { once: true });
   } else if (o.proxy) {
     const proxy = new URL(o.proxy.url);
     const plain = new URL(target.toString());
@@ -106,7 +109,7 @@ export async function request(method: string, address: string, body: string | un
   } else {
     options = { host: target.hostname, port: target.port || (secure ? 443 : 80), path, method, headers: allHeaders, ca: o.tls?.ca, cert: o.tls?.cert, key: o.tls?.key };
   }
-  const mod = secure && !o.proxy ? https : o.proxy && secure ? https : http;
+  const mod = secure && !o.proxy ? https : http;
   return new Promise<HttpResult>((resolve, reject) => {
     const req = mod.request({ ...options, signal }, (res) => {
       const chunks: Buffer[] = [];
@@ -116,6 +119,8 @@ export async function request(method: string, address: string, body: string | un
         if (size <= maxAnswer) chunks.push(c);
       });
       res.on("end", () => {
+        // A tunnel serves one request.
+        if (o.proxy && secure) res.socket?.destroy();
         const text = Buffer.concat(chunks).toString();
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) resolve({ status, body: text });
