@@ -1,18 +1,28 @@
 // The Bootstrap component's public inputs. Every field says what it is, its default and an example.
 import type * as pulumi from "@pulumi/pulumi";
+import type * as k8s from "@pulumi/kubernetes";
 
 /**
- * The cluster to install into. Today a kubeconfig; shaped so a `@pulumi/kubernetes` Provider can be
- * accepted here later without changing the other fields.
+ * The cluster to install into: its kubeconfig, and optionally the `@pulumi/kubernetes` Provider the program
+ * already has for it. The Namespace and the credentials Secret are `@pulumi/kubernetes` resources created
+ * through that Provider (or one the component makes from `kubeconfig`); the install, its safe uninstall and
+ * the readiness wait read the cluster with `kubeconfig` directly.
  */
 export interface ClusterArgs {
   /**
-   * A kubeconfig: a file path, or the file's contents (YAML/JSON; pass contents as a secret). Required.
-   * Example: `"/home/me/.kube/config"` or `pulumi.secret(fs.readFileSync(path, "utf8"))`.
+   * A kubeconfig: a file path (`~/` is the home directory), or the file's contents (YAML/JSON; pass contents
+   * as a secret). May be the output of another resource, such as the cluster's. Required.
+   * Example: `"~/.kube/config"`, `pulumi.secret(fs.readFileSync(path, "utf8"))` or `cluster.kubeconfig`.
    */
   kubeconfig: pulumi.Input<string>;
   /** Context of the kubeconfig to use. Default: its current-context. Example: `"kind-fleet"`. */
   context?: pulumi.Input<string>;
+  /**
+   * The program's own `kubernetes.Provider` for this cluster, so the component's Kubernetes resources go through
+   * it (and show under it in `pulumi stack`). Default: a Provider made from `kubeconfig` and `context`.
+   * Example: `new k8s.Provider("prod", { kubeconfig: cluster.kubeconfig })`.
+   */
+  provider?: k8s.Provider;
 }
 
 /** Who commits the flux-system files. */

@@ -1,7 +1,9 @@
 // The Bootstrap component: day-0 of a Mooring cluster. It finds or creates the repository, makes the
 // cluster's deploy key, commits the flux-system files, applies the install once and reports the sync
 // Kustomization's status. After that the controllers own what is in git (see DESIGN.md, Ownership).
+import * as os from "node:os";
 import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
 import type { GitCredentials, SyncOptions } from "../bootstrap";
 import type { BootstrapArgs, GitCredentialsArgs } from "./args";
 import type { Condition } from "./impl/status";
@@ -16,6 +18,16 @@ function pushCredentials(c: pulumi.Unwrap<GitCredentialsArgs> | undefined): GitC
   return { kind: "none" };
 }
 
+/** `~/…` of a kubeconfig path is the home directory, as kubectl reads it; contents and other paths are kept. */
+export function expandHome(kubeconfig: string): string {
+  return kubeconfig === "~" || kubeconfig.startsWith("~/") ? os.homedir() + kubeconfig.slice(1) : kubeconfig;
+}
+
+/** Credentials the cluster can read with were given (each may still be an Output). */
+function hasCredentials(c: GitCredentialsArgs | undefined): boolean {
+  return c !== undefined && (c.password !== undefined || c.token !== undefined || c.privateKey !== undefined);
+}
+
 function withoutUserinfo(url: string): string {
   return /^https?:\/\//i.test(url) ? url.replace(/^(https?:\/\/)[^/@]*@/i, "$1") : url;
 }
@@ -26,6 +38,8 @@ interface Access {
   pushCredentials: pulumi.Output<GitCredentials>;
   syncUrl: pulumi.Output<string>;
   secretData: pulumi.Output<Record<string, string> | null>;
+  /** Whether the cluster reads with a credentials Secret: decided from plain inputs, as it decides a resource. */
+  withSecret: boolean;
   deployKey?: DeployKey;
 }
 
@@ -72,18 +86,46 @@ export class Bootstrap extends pulumi.ComponentResource {
       })
       .apply((plain) => resolveSettings({ mode: args.git ? "git" : "github", ...plain }, packageVersion));
     const child = { parent: this };
-    const cluster = pulumi.output({ kubeconfig: args.cluster.kubeconfig, context: args.cluster.context }).apply((c) => ({ kubeconfig: c.kubeconfig, ...(c.context ? { context: c.context } : {}) }));
+    const cluster = pulumi.output({ kubeconfig: args.cluster.kubeconfig, context: args.cluster.context }).apply((c) => {
+      if (typeof c.kubeconfig !== "string" || c.kubeconfig === "") throw new Error("Bootstrap: cluster.kubeconfig is required (a path or the contents), also with cluster.provider");
+      return { kubeconfig: expandHome(c.kubeconfig), ...(c.context ? { context: c.context } : {}) };
+    });
+    // The objects Pulumi owns in the cluster go through @pulumi/kubernetes: the program's Provider, or ours.
+    const provider =
+      args.cluster.provider ??
+      new k8s.Provider(`${name}-cluster`, { kubeconfig: cluster.kubeconfig, context: pulumi.output(args.cluster.context).apply((c) => c ?? undefined) } as k8s.ProviderArgs, child);
 
     const access = args.git ? this.gitAccess(name, args, settings, child) : this.githubAccess(name, args, settings, child);
 
-    const sync: pulumi.Output<SyncOptions> = pulumi.all([settings, access.syncUrl, access.secretData]).apply(([s, url, secret]) => ({
+    const secretName = access.withSecret ? "flux-system" : null;
+    const sync: pulumi.Output<SyncOptions> = pulumi.all([settings, access.syncUrl]).apply(([s, url]) => ({
       url,
       branch: s.branch,
       path: s.path,
       namespace: s.namespace,
       interval: s.interval,
-      secretName: secret === null ? null : "flux-system",
+      secretName,
     }));
+
+    // The namespace outlives the stack when anything else lives in it (the uninstall removes it only when
+    // empty), so Pulumi never deletes it; the credentials Secret is Pulumi's alone.
+    const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: settings.namespace } }, { ...child, provider, retainOnDelete: true });
+    const secret = secretName
+      ? new k8s.core.v1.Secret(
+          `${name}-credentials`,
+          {
+            metadata: { name: secretName, namespace: namespace.metadata.name, labels: { "app.kubernetes.io/managed-by": "mooring-bootstrap" } },
+            type: "Opaque",
+            stringData: pulumi.secret(
+              access.secretData.apply((data) => {
+                if (data === null) throw new Error("Bootstrap: git.credentials gives the cluster nothing to read with: set password, token or privateKey, or leave credentials out for anonymous https");
+                return data;
+              }),
+            ),
+          },
+          { ...child, provider },
+        )
+      : undefined;
 
     const gitFiles = new GitFiles(
       `${name}-flux-system-files`,
@@ -103,8 +145,8 @@ export class Bootstrap extends pulumi.ComponentResource {
     // Depends on the files: destroy uninstalls (and disarms pruning) before the files leave git.
     const install = new ClusterInstall(
       `${name}-install`,
-      { cluster, install: settings.install, sync, secretData: access.secretData, timeoutSeconds: settings.timeoutSeconds },
-      { ...child, dependsOn: [gitFiles] },
+      { cluster, install: settings.install, sync, timeoutSeconds: settings.timeoutSeconds },
+      { ...child, dependsOn: [gitFiles, namespace, ...(secret ? [secret] : [])] },
     );
 
     const status = new SyncStatus(
@@ -186,6 +228,7 @@ export class Bootstrap extends pulumi.ComponentResource {
       pushCredentials: credentials,
       syncUrl: url.apply((u) => (urlTransport(u) === "ssh" ? sshEndpoint(u).url : withoutUserinfo(u))),
       secretData,
+      withSecret: deployKey !== undefined || (plainUrl !== undefined && urlTransport(plainUrl) === "ssh") || hasCredentials(git.credentials),
       deployKey,
     };
   }
@@ -215,6 +258,7 @@ export class Bootstrap extends pulumi.ComponentResource {
         pushCredentials,
         syncUrl: repository.httpsUrl,
         secretData: pulumi.secret(pulumi.output(token).apply((t) => ({ username: "git", password: t }))),
+        withSecret: true,
       };
     }
     if (typeof readWith !== "string") throw new Error("Bootstrap: github.readWith must be a plain \"ssh\" or \"https\"");
@@ -240,6 +284,7 @@ export class Bootstrap extends pulumi.ComponentResource {
       secretData: pulumi.secret(
         pulumi.all([deployKey.privateKey, deployKey.publicKey, deployKey.resolvedKnownHosts]).apply(([identity, pub, knownHosts]) => ({ identity, "identity.pub": pub, known_hosts: knownHosts })),
       ),
+      withSecret: true,
       deployKey,
     };
   }

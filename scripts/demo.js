@@ -131,7 +131,7 @@ async function main() {
   const { checkNodePrerequisites } = require(path.join(root, "dist", "local", "prereqs.js"));
   const readiness = await checkNodePrerequisites();
   const nodeTools = ["kubelet", "kube-proxy", "coredns"];
-  const tools = await ensureTools({ progress: (l) => info(l), only: ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kustomize", "pulumi", "pulumi-language-nodejs", ...(readiness.ok ? nodeTools : [])] });
+  const tools = await ensureTools({ progress: (l) => info(l), only: ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kustomize", "pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes", ...(readiness.ok ? nodeTools : [])] });
   info(tools.map((t) => `${t.name} ${t.version ?? ""}`.trim()).join(", "));
 
   const t1 = Date.now();

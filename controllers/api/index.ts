@@ -1,10 +1,14 @@
 // Flux-compatible API types and install manifests (CRDs, RBAC), imported by controllers and bootstrap.
 import { crdFor, type CustomResourceDefinition } from "./crd";
 import { GitRepositoryKind } from "./source";
+import { HelmChartKind, HelmRepositoryKind } from "./source-helm";
+import { OCIRepositoryKind } from "./source-oci";
 import { KustomizationKind } from "./kustomize";
 import { AlertKind, ProviderKind, ReceiverKind } from "./notification";
 
 export * from "./source";
+export * from "./source-helm";
+export * from "./source-oci";
 export * from "./meta";
 export * from "./duration";
 export * from "./rbac";
@@ -17,5 +21,14 @@ export * as schema from "./schema";
 
 /** Every CRD Mooring serves, in install order. */
 export function crds(): CustomResourceDefinition[] {
-  return [crdFor(GitRepositoryKind), crdFor(KustomizationKind), crdFor(AlertKind), crdFor(ProviderKind), crdFor(ReceiverKind)];
+  return [
+    crdFor(GitRepositoryKind),
+    crdFor(HelmRepositoryKind),
+    crdFor(HelmChartKind),
+    crdFor(OCIRepositoryKind),
+    crdFor(KustomizationKind),
+    crdFor(AlertKind),
+    crdFor(ProviderKind),
+    crdFor(ReceiverKind),
+  ];
 }

@@ -11,7 +11,7 @@ export interface RbacObject {
   [k: string]: unknown;
 }
 
-const sourcePlurals = ["gitrepositories"];
+const sourcePlurals = ["gitrepositories", "helmrepositories", "helmcharts", "ocirepositories"];
 const labels = { "app.kubernetes.io/part-of": "mooring", "app.kubernetes.io/component": SourceControllerName };
 
 export function sourceControllerRbac(namespace: string, serviceAccountName = SourceControllerName): RbacObject[] {

@@ -138,9 +138,8 @@ export class Manager {
     if (this.opts.metricsAddr) this.addresses.metrics = await this.serve(metricsServer(this.metrics), this.opts.metricsAddr);
     if (this.opts.healthAddr) this.addresses.health = await this.serve(healthServer(() => this.synced()), this.opts.healthAddr);
     const stop = new AbortController();
-    // Every informer, runnable and controller listens on this signal (more than Node's default warning
-    // threshold of 10 when several controllers share a process).
-    setMaxListeners(100, stop.signal);
+    // Every controller, informer and runnable listens for the stop: one listener each, not a leak.
+    setMaxListeners(0, stop.signal);
     const onAbort = () => stop.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     const tasks: Promise<void>[] = [];

@@ -10,6 +10,11 @@ import { objectKey } from "../runtime/informer";
 import { durationOr } from "../api/duration";
 import { errorMessage } from "../runtime/errors";
 import { GitRepositoryReconciler, gitRepositoryErrorPolicy } from "./gitrepository";
+import { HelmChartKind, HelmRepositoryKind, type HelmChart, type HelmRepository } from "../api/source-helm";
+import { HelmChartReconciler, helmChartErrorPolicy } from "./helmchart";
+import { OCIRepositoryKind, type OCIRepository } from "../api/source-oci";
+import { OCIRepositoryReconciler, ociRepositoryErrorPolicy } from "./ocirepository";
+import { HelmRepositoryReconciler, helmRepositoryErrorPolicy } from "./helmrepository";
 import { Storage, defaultRetention, type Retention } from "./storage";
 
 export { GitRepositoryReconciler, SourceFinalizer, parseGitUrl } from "./gitrepository";
@@ -42,6 +47,8 @@ export interface SourceControllerHandle {
 
 /** Index of GitRepositories by the repositories they include ("namespace/name"). */
 const includedIndex = "include";
+/** Index of HelmCharts by their source ("<kind>/<namespace>/<name>"). */
+const chartSourceIndex = "chartSource";
 
 /** Registers the source controllers with the manager; the storage server starts with the manager. */
 export function addSourceController(mgr: Manager, o: SourceControllerOptions): SourceControllerHandle {
@@ -61,6 +68,37 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
     .watches<GitRepository>(GitRepositoryKind, (repo, old, event) => (event === "update" && repo.status?.artifact?.digest !== old?.status?.artifact?.digest ? [objectKey(repo)] : []), { via: includedIndex })
     .errorPolicy(gitRepositoryErrorPolicy)
     .complete(reconciler);
+  mgr
+    .controller<HelmRepository>(HelmRepositoryKind, {
+      name: "helmrepository",
+      concurrency: o.concurrent ?? 2,
+      reconcileTimeoutMs: (obj) => Math.max(120_000, durationOr(obj.spec.timeout, 60_000) * 3),
+    })
+    .errorPolicy(helmRepositoryErrorPolicy)
+    .complete(new HelmRepositoryReconciler({ storage: () => storage }));
+  const helmRepositories = mgr.informer<HelmRepository>(HelmRepositoryKind.resource);
+  // A source's new artifact makes the HelmCharts built from it reconcile.
+  const newArtifact = <S extends { status?: { artifact?: { digest?: string; revision?: string } } }>(src: S, old: S | undefined, event: string) =>
+    event !== "delete" && (src.status?.artifact?.digest !== old?.status?.artifact?.digest || src.status?.artifact?.revision !== old?.status?.artifact?.revision);
+  mgr
+    .controller<HelmChart>(HelmChartKind, {
+      name: "helmchart",
+      concurrency: o.concurrent ?? 2,
+      reconcileTimeoutMs: () => 180_000,
+    })
+    .index(chartSourceIndex, (chart) => [`${chart.spec.sourceRef.kind}/${chart.metadata.namespace}/${chart.spec.sourceRef.name}`])
+    .watches<HelmRepository>(HelmRepositoryKind, (repo, old, event) => (newArtifact(repo, old, event) ? [`HelmRepository/${objectKey(repo)}`] : []), { via: chartSourceIndex })
+    .watches<GitRepository>(GitRepositoryKind, (repo, old, event) => (newArtifact(repo, old, event) ? [`GitRepository/${objectKey(repo)}`] : []), { via: chartSourceIndex })
+    .errorPolicy(helmChartErrorPolicy)
+    .complete(new HelmChartReconciler({ storage: () => storage, helmRepository: (k) => helmRepositories.get(k), gitRepository: (k) => repositories.get(k) }));
+  mgr
+    .controller<OCIRepository>(OCIRepositoryKind, {
+      name: "ocirepository",
+      concurrency: o.concurrent ?? 2,
+      reconcileTimeoutMs: (obj) => Math.max(120_000, durationOr(obj.spec.timeout, 60_000) * 3),
+    })
+    .errorPolicy(ociRepositoryErrorPolicy)
+    .complete(new OCIRepositoryReconciler({ storage: () => storage, tempDir: tempPath }));
   // Retried: a git process of a killed instance may still be writing into the scratch root while it dies.
   const removeScratch = () => fs.promises.rm(tempPath, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   mgr.addRunnable(async (signal) => {

@@ -1,9 +1,8 @@
-// The cluster side of day-0: the install, the credentials Secret and the sync objects, applied once.
-// After that the controllers own the install (it is in git): an update re-applies only when the
-// install is gone (a rebuilt cluster); a create on a cluster that has it adopts it. Delete uninstalls
-// the controllers without letting them prune anything.
-import { createHash } from "node:crypto";
-import { allControllers, syncName, type InstallOptions, type KubeObject, type SyncOptions } from "../../bootstrap";
+// The cluster side of day-0: the install and the sync objects, applied once. After that the controllers own
+// the install (it is in git): an update re-applies only when the install is gone (a rebuilt cluster); a create
+// on a cluster that has it adopts it. Delete uninstalls the controllers without letting them prune anything.
+// The namespace and the credentials Secret are the component's @pulumi/kubernetes resources.
+import { allControllers, syncName, type InstallOptions, type SyncOptions } from "../../bootstrap";
 import { GitRepositoryKind, KustomizationKind } from "../../controllers/api";
 import { poll } from "../../controllers/api/wait";
 import { Cluster, type ClusterAccess } from "./kube";
@@ -13,8 +12,6 @@ export interface ClusterInstallInputs {
   cluster: ClusterAccess;
   install: InstallOptions;
   sync: SyncOptions;
-  /** stringData of the credentials Secret (identity/identity.pub/known_hosts or username/password); null for none. */
-  secretData: Record<string, string> | null;
   /** How long to wait for the CRDs and the uninstall. */
   timeoutSeconds: number;
 }
@@ -26,7 +23,6 @@ export interface ClusterInstallOutputs extends ClusterInstallInputs {
   adopted: boolean;
   /** Objects applied by the last apply. */
   applied: number;
-  secretDigest: string;
 }
 
 const kustomizationApi = { apiVersion: KustomizationKind.apiVersion, kind: KustomizationKind.kind };
@@ -36,21 +32,6 @@ const crdApi = { apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDef
 
 function namespaceOf(inputs: Pick<ClusterInstallInputs, "install">): string {
   return inputs.install.namespace ?? "flux-system";
-}
-
-export function secretDigest(data: Record<string, string> | null): string {
-  return createHash("sha256").update(JSON.stringify(data ?? null)).digest("hex");
-}
-
-function secretObject(inputs: ClusterInstallInputs): KubeObject | undefined {
-  if (!inputs.secretData) return undefined;
-  return {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: { name: inputs.sync.secretName ?? syncName, namespace: namespaceOf(inputs), labels: { "app.kubernetes.io/managed-by": "mooring-bootstrap" } },
-    type: "Opaque",
-    stringData: inputs.secretData,
-  };
 }
 
 /** Whether the cluster has the install: namespace, Kustomization CRD, the controllers and the sync object. */
@@ -85,28 +66,20 @@ async function applyAll(cluster: Cluster, inputs: ClusterInstallInputs): Promise
   for (const o of ordered) await cluster.apply(o);
   await waitEstablished(cluster, crds.map((c) => c.metadata.name), deadline);
   for (const o of rest) await cluster.apply(o);
-  const secret = secretObject(inputs);
-  if (secret) await cluster.apply(secret);
   const sync = syncObjects(inputs.sync);
   for (const o of sync) await cluster.apply(o);
-  return objects.length + sync.length + (secret ? 1 : 0);
-}
-
-async function applySecret(cluster: Cluster, inputs: ClusterInstallInputs): Promise<void> {
-  const secret = secretObject(inputs);
-  if (secret) await cluster.apply(secret);
+  return objects.length + sync.length;
 }
 
 export async function create(inputs: ClusterInstallInputs): Promise<{ id: string; outs: ClusterInstallOutputs }> {
   const cluster = Cluster.of(inputs.cluster);
   const id = namespaceOf(inputs);
   if (await installPresent(cluster, inputs)) {
-    // Adopt: what runs belongs to the controllers and the repository; only our credentials are (re)written.
-    await applySecret(cluster, inputs);
-    return { id, outs: { ...inputs, installed: true, adopted: true, applied: inputs.secretData ? 1 : 0, secretDigest: secretDigest(inputs.secretData) } };
+    // Adopt: what runs belongs to the controllers and the repository.
+    return { id, outs: { ...inputs, installed: true, adopted: true, applied: 0 } };
   }
   const applied = await applyAll(cluster, inputs);
-  return { id, outs: { ...inputs, installed: true, adopted: false, applied, secretDigest: secretDigest(inputs.secretData) } };
+  return { id, outs: { ...inputs, installed: true, adopted: false, applied } };
 }
 
 export async function diff(olds: ClusterInstallOutputs, news: ClusterInstallInputs): Promise<{ changes: boolean; replaces: string[]; detailedDiff: Record<string, { kind: "update" | "update-replace" }> }> {
@@ -116,7 +89,6 @@ export async function diff(olds: ClusterInstallOutputs, news: ClusterInstallInpu
     replaces.push("install.namespace");
     detailedDiff["install.namespace"] = { kind: "update-replace" };
   }
-  if (olds.secretDigest !== secretDigest(news.secretData)) detailedDiff.secretData = { kind: "update" };
   if (JSON.stringify(olds.cluster) !== JSON.stringify(news.cluster)) detailedDiff.cluster = { kind: "update" };
   // Version, components and intervals are the repository's business (a new commit), not a change here.
   // What is: an install that is gone from the cluster.
@@ -132,10 +104,9 @@ export async function update(olds: ClusterInstallOutputs, news: ClusterInstallIn
   const cluster = Cluster.of(news.cluster);
   if (!(await installPresent(cluster, news))) {
     const applied = await applyAll(cluster, news);
-    return { ...news, installed: true, adopted: false, applied, secretDigest: secretDigest(news.secretData) };
+    return { ...news, installed: true, adopted: false, applied };
   }
-  if (olds.secretDigest !== secretDigest(news.secretData)) await applySecret(cluster, news);
-  return { ...news, installed: true, adopted: olds.adopted, applied: olds.applied, secretDigest: secretDigest(news.secretData) };
+  return { ...news, installed: true, adopted: olds.adopted, applied: olds.applied };
 }
 
 export async function read(id: string, props: ClusterInstallOutputs): Promise<{ id: string; props: ClusterInstallOutputs }> {
@@ -184,12 +155,14 @@ export async function remove(props: ClusterInstallOutputs): Promise<void> {
     },
     { intervalMs: 250, deadline, timeoutError: () => new Error(`CustomResourceDefinitions not removed in time: ${left.join(", ")}`) },
   );
-  await cluster.delete("v1", "Secret", props.sync.secretName ?? syncName, ns);
-  await removeNamespaceWhenEmpty(cluster, ns);
+  await removeNamespaceWhenEmpty(cluster, ns, props.sync.secretName ?? syncName);
 }
 
-/** The namespace goes only when nothing but Kubernetes' own objects is left in it: workloads stay. */
-async function removeNamespaceWhenEmpty(cluster: Cluster, ns: string): Promise<void> {
+/**
+ * The namespace goes only when nothing but Kubernetes' own objects and the credentials Secret (the
+ * component's, deleted right after this) is left in it: workloads stay.
+ */
+async function removeNamespaceWhenEmpty(cluster: Cluster, ns: string, credentials: string): Promise<void> {
   const kinds: [string, string][] = [
     ["apps/v1", "Deployment"],
     ["apps/v1", "StatefulSet"],
@@ -202,7 +175,7 @@ async function removeNamespaceWhenEmpty(cluster: Cluster, ns: string): Promise<v
   ];
   for (const [apiVersion, kind] of kinds) {
     const items = await cluster.list<{ metadata?: { name?: string }; type?: string }>(apiVersion, kind, ns);
-    const foreign = items.filter((i) => !(kind === "ConfigMap" && i.metadata?.name === "kube-root-ca.crt") && !(kind === "Secret" && i.type === "kubernetes.io/service-account-token"));
+    const foreign = items.filter((i) => !(kind === "ConfigMap" && i.metadata?.name === "kube-root-ca.crt") && !(kind === "Secret" && (i.type === "kubernetes.io/service-account-token" || i.metadata?.name === credentials)));
     if (foreign.length > 0) return;
   }
   await cluster.delete("v1", "Namespace", ns);

@@ -13,25 +13,45 @@ import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { basicAuth, startGitHttpServer } from "../fixtures/github/git-http";
 import { TestRepo } from "../fixtures/gitserver/repo";
-import { prepareStack, pulumi, setConfig, stackOutputs, type PulumiWorkspace } from "../../local/pulumi";
+import * as semver from "semver";
+import { installPinnedPlugins, pinnedResourcePlugins, prepareStack, pulumi, setConfig, stackOutputs, type PulumiWorkspace } from "../../local/pulumi";
 import { ensureNodeLayer } from "../../local/image";
 import { projectRoot, toolsPathEnv } from "../../local/tools";
 import { testKubeConfig } from "../harness/cluster";
 import { kubeconfigPath, gitLog, gitShow, seedFleet } from "./helpers";
 import { realNodeTarget } from "./pods";
+import { packageVersion } from "../../provider/package";
 
 const run = promisify(execFile);
 const ns = "flux-system";
 const stackName = "pkg";
 
-/** A user's program, plain JavaScript, using the package by its name. */
+/**
+ * A user's program, plain JavaScript, using the package by its name. The cluster comes from another resource
+ * in the same program (here one that reads the kubeconfig file, as a cluster resource returns its kubeconfig):
+ * its output feeds the program's own kubernetes.Provider and the Bootstrap, in one \`pulumi up\`.
+ */
 const program = `"use strict";
 const pulumi = require("@pulumi/pulumi");
+const k8s = require("@pulumi/kubernetes");
 const { Bootstrap } = require("mooring");
 
 const config = new pulumi.Config();
+const clusterProvider = {
+  async create(inputs) {
+    const kubeconfig = require("node:fs").readFileSync(inputs.path, "utf8");
+    return { id: "cluster", outs: { path: inputs.path, kubeconfig } };
+  },
+};
+class Cluster extends pulumi.dynamic.Resource {
+  constructor(name, path) {
+    super(clusterProvider, name, { path, kubeconfig: undefined }, { additionalSecretOutputs: ["kubeconfig"] });
+  }
+}
+const cluster = new Cluster("cluster", config.require("kubeconfig"));
+const provider = new k8s.Provider("cluster", { kubeconfig: cluster.kubeconfig });
 const fleet = new Bootstrap("pkg", {
-  cluster: { kubeconfig: config.require("kubeconfig") },
+  cluster: { kubeconfig: cluster.kubeconfig, provider },
   git: {
     url: config.require("gitUrl"),
     path: "clusters/local",
@@ -46,10 +66,12 @@ exports.revision = fleet.revision;
 
 /** The same program in TypeScript, type-checked against the package's declarations as a user's editor would. */
 const typedProgram = `import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
 import { Bootstrap, type BootstrapArgs } from "mooring";
 
 const config = new pulumi.Config();
-const args: BootstrapArgs = { cluster: { kubeconfig: "kubeconfig" }, git: { url: "http://127.0.0.1/fleet.git" } };
+const provider = new k8s.Provider("cluster", { kubeconfig: "kubeconfig" });
+const args: BootstrapArgs = { cluster: { kubeconfig: "kubeconfig", provider }, git: { url: "http://127.0.0.1/fleet.git" } };
 const fleet = new Bootstrap("pkg", args);
 export const ready: pulumi.Output<boolean> = fleet.ready;
 export const url: string = config.require("gitUrl");
@@ -60,11 +82,15 @@ async function du(dir: string): Promise<string> {
 }
 
 /** A fresh project directory: Pulumi.yaml, index.js and a package.json depending on the tarball; npm install. */
-async function newProject(t: TestContext, dir: string, tarball: string, pulumiRange: string): Promise<void> {
+async function newProject(t: TestContext, dir: string, tarball: string, pulumiRange: string, kubernetesVersion: string): Promise<void> {
   await fs.mkdir(dir, { recursive: true });
-  await fs.writeFile(path.join(dir, "Pulumi.yaml"), "name: mooring-package-e2e\nruntime: nodejs\ndescription: Bootstrap from the installed package\n");
+  // The mooring provider plugin ships in the package; the project names where it is, as README shows.
+  await fs.writeFile(
+    path.join(dir, "Pulumi.yaml"),
+    "name: mooring-package-e2e\nruntime: nodejs\ndescription: Bootstrap from the installed package\nplugins:\n  providers:\n    - name: mooring\n      path: ./node_modules/mooring/bin\n",
+  );
   await fs.writeFile(path.join(dir, "index.js"), program);
-  const pkg = { name: "mooring-package-e2e", private: true, main: "index.js", dependencies: { "@pulumi/pulumi": pulumiRange, mooring: `file:${tarball}` } };
+  const pkg = { name: "mooring-package-e2e", private: true, main: "index.js", dependencies: { "@pulumi/pulumi": pulumiRange, "@pulumi/kubernetes": kubernetesVersion, mooring: `file:${tarball}` } };
   await fs.writeFile(path.join(dir, "package.json"), JSON.stringify(pkg, null, 2));
   const started = Date.now();
   await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: dir, maxBuffer: 16 << 20 });
@@ -112,14 +138,19 @@ test("the packed package in a fresh project: up on this Node.js; refresh, previe
 
   const ownPackage = JSON.parse(await fs.readFile(path.join(projectRoot(), "package.json"), "utf8")) as { peerDependencies: Record<string, string> };
   const pulumiRange = ownPackage.peerDependencies["@pulumi/pulumi"]!;
+  // The provider plugin is built offline at the pinned version, so the project pins its SDK to it (the SDK
+  // asks the engine for the plugin of its own version); the package's peer range must admit it.
+  const kubernetesVersion = pinnedResourcePlugins().find((p) => p.name === "kubernetes")!.version;
+  assert.ok(semver.satisfies(kubernetesVersion, ownPackage.peerDependencies["@pulumi/kubernetes"]!), `@pulumi/kubernetes ${kubernetesVersion} within the peer range`);
   const first = path.join(tmp, "first");
   const second = path.join(tmp, "elsewhere", "second");
   const baseEnv = await toolsPathEnv();
   // The dynamic-provider plugin of the project's own @pulumi/pulumi first on PATH (the engine looks it up there).
   const pathOf = (project: string, ...dirs: string[]) => [...dirs, path.join(project, "node_modules", "@pulumi", "pulumi"), baseEnv.PATH ?? ""].join(path.delimiter);
 
-  await newProject(t, first, tarball, pulumiRange);
+  await newProject(t, first, tarball, pulumiRange, kubernetesVersion);
   assert.deepEqual(await copiesOf(first, "@pulumi/pulumi"), ["@pulumi/pulumi"], "exactly one @pulumi/pulumi, the project's");
+  assert.deepEqual(await copiesOf(first, "@pulumi/kubernetes"), ["@pulumi/kubernetes"], "exactly one @pulumi/kubernetes, the project's");
   const sdk = JSON.parse(await fs.readFile(path.join(first, "node_modules", "@pulumi", "pulumi", "package.json"), "utf8")) as { version: string };
   t.diagnostic(`@pulumi/pulumi ${sdk.version} (range ${pulumiRange})`);
   await fs.writeFile(path.join(first, "check.ts"), typedProgram);
@@ -150,16 +181,29 @@ test("the packed package in a fresh project: up on this Node.js; refresh, previe
 
   const exported = (await pulumi(wsA, ["stack", "export"], { env: envA })).stdout;
   for (const where of [first, projectRoot(), tmp]) assert.ok(!exported.includes(where), `the state names ${where}`);
-  for (const name of ["gitfiles", "install", "status"]) {
-    assert.match(exported, new RegExp(`pkg: \\\\"mooring\\\\", name: \\\\"${name}\\\\"`), `the ${name} provider loads its implementation by package name`);
+  // The objects Pulumi owns in the cluster are @pulumi/kubernetes resources under the program's own Provider.
+  const resources = (JSON.parse(exported) as { deployment: { resources: { urn: string; type: string; provider?: string }[] } }).deployment.resources;
+  for (const type of ["kubernetes:core/v1:Namespace", "kubernetes:core/v1:Secret"]) {
+    const found = resources.find((r) => r.type === type);
+    assert.ok(found, `the state has a ${type}`);
+    assert.match(found.provider ?? "", /::pulumi:providers:kubernetes::cluster::/, `${type} goes through the program's kubernetes.Provider`);
   }
+  assert.ok(!resources.some((r) => r.type === "pulumi:providers:kubernetes" && r.urn.includes("pkg-cluster")), "no Provider of the component's own beside the program's");
+  // Typed resources of the mooring provider, not dynamic ones; the provider is recorded by name and version.
+  const providerName = `default_${packageVersion.replace(/\./g, "_")}`;
+  for (const type of ["GitFiles", "ClusterInstall", "SyncStatus"]) {
+    const found = resources.find((r) => r.type === `mooring:index:${type}`);
+    assert.ok(found, `the state has a mooring:index:${type}`);
+    assert.ok((found.provider ?? "").includes(`::pulumi:providers:mooring::${providerName}::`), `${type} is served by the mooring provider plugin (${found.provider ?? "none"})`);
+  }
+  assert.ok(!resources.some((r) => r.type === "pulumi-nodejs:dynamic:Resource" && r.urn.includes("mooring:index:Bootstrap$")), "no dynamic resources in the component");
 
   // Another machine: the state copied to its own backend, the project at another path with its own install,
   // Node.js 24 for the language host and the dynamic providers. The first project is gone.
   const stateB = path.join(tmp, "state-second");
   await fs.cp(path.join(stateA, "backend"), path.join(stateB, "backend"), { recursive: true });
   await fs.mkdir(path.join(stateB, "home"), { recursive: true });
-  await newProject(t, second, tarball, pulumiRange);
+  await newProject(t, second, tarball, pulumiRange, kubernetesVersion);
   await fs.copyFile(path.join(first, `Pulumi.${stackName}.yaml`), path.join(second, `Pulumi.${stackName}.yaml`));
   live = undefined;
   await fs.rm(first, { recursive: true, force: true });
@@ -172,6 +216,7 @@ test("the packed package in a fresh project: up on this Node.js; refresh, previe
   assert.match(nodeB, /^v24\./);
 
   const wsB: PulumiWorkspace = { programDir: second, stateDir: stateB, stack: stackName };
+  await installPinnedPlugins(wsB);
   await pulumi(wsB, ["stack", "select", stackName], { env: envB });
   live = { ws: wsB, env: envB };
   t.diagnostic(`engine ${(await pulumi(wsB, ["version"])).stdout.trim()}`);

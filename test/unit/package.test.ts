@@ -1,7 +1,7 @@
 // The published package's shape: one copy of @pulumi/* in a user's project, no overrides to rely on, and a
 // controllers image (production dependencies of the lock file) without @pulumi/*.
 import { strict as assert } from "node:assert";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 
@@ -28,7 +28,16 @@ test("the production install (the controllers image) holds no @pulumi/* package"
   for (const [p, entry] of pulumiPackages) assert.equal(entry.dev, true, `${p} would be in the image`);
 });
 
-test("the dynamic providers' implementations are exported by name", () => {
-  const exportsField = pkg.exports as unknown as Record<string, unknown>;
-  assert.equal(exportsField["./provider/impl/*"], "./dist/provider/impl/*.js");
+test("the mooring provider plugin ships as an executable of the package, beside the compiled provider", () => {
+  const bin = pkg.bin as unknown as Record<string, string>;
+  assert.equal(bin["pulumi-resource-mooring"], "bin/pulumi-resource-mooring");
+  assert.ok((statSync(path.join(root, "bin", "pulumi-resource-mooring")).mode & 0o111) !== 0, "executable");
+  const files = pkg.files as unknown as string[];
+  assert.ok(files.includes("bin/") && files.includes("dist/provider/"), files.join(", "));
+  assert.equal((pkg.exports as unknown as Record<string, unknown>)["./provider/impl/*"], undefined, "implementations are no API");
+});
+
+test("one copy of @pulumi/pulumi in this repository too: the devDependency satisfies @pulumi/kubernetes' own range", () => {
+  const nested = Object.keys(lock.packages).filter((p) => /node_modules\/.+\/node_modules\/@pulumi\/pulumi$/.test(p));
+  assert.deepEqual(nested, []);
 });

@@ -8,6 +8,6 @@ test("stand-ins are added only for Flux source kinds our CRDs lack", () => {
   const stubs = missingFluxCrds(ours);
   assert.ok(stubs.length > 0);
   for (const s of stubs) assert.ok(!ours.includes(s.metadata.name));
-  assert.ok(stubs.some((s) => s.metadata.name === "ocirepositories.source.toolkit.fluxcd.io"));
+  assert.ok(stubs.some((s) => s.metadata.name === "buckets.source.toolkit.fluxcd.io"));
   assert.deepEqual(missingFluxCrds([...ours, ...stubs.map((s) => s.metadata.name)]), []);
 });

@@ -33,7 +33,7 @@ describe("pinned toolchain", () => {
     const tools = loadTools();
     const names = (opts: { only?: string[]; all?: boolean }) => wantedTools(tools, opts).map((t) => t.name);
     const plain = names({});
-    for (const n of ["kube-apiserver", "kubelet", "kube-proxy", "coredns", "kustomize", "pulumi", "flux"]) assert.ok(plain.includes(n), n);
+    for (const n of ["kube-apiserver", "kubelet", "kube-proxy", "coredns", "kustomize", "pulumi", "flux", "helm"]) assert.ok(plain.includes(n), n);
     assert.ok(!plain.includes("flux-source-controller") && !plain.includes("flux-kustomize-controller"), plain.join(", "));
     assert.ok(names({ all: true }).includes("flux-kustomize-controller"));
     assert.deepEqual(names({ only: ["flux-source-controller"] }), ["flux-source-controller"]);
@@ -71,7 +71,7 @@ describe("pinned toolchain", () => {
   test("the pin file names every tool the project runs, each with a version check", () => {
     const tools = loadTools();
     const names = toolNames(tools).map((t) => t.name);
-    for (const n of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kustomize", "pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes", "flux"]) {
+    for (const n of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kustomize", "pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes", "flux", "helm"]) {
       assert.ok(names.includes(n), `${n} is pinned`);
     }
     for (const t of toolNames(tools)) assert.ok(t.spec.check[t.name], `${t.name} has a version check`);
@@ -84,6 +84,17 @@ describe("pinned toolchain", () => {
     assert.ok(spec.ldflags.includes(`-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=${pkg.pulumi.version}`), spec.ldflags.join(" "));
     const schema = spec.sourceCopies?.["cmd/pulumi-resource-kubernetes/schema-embed.json"];
     assert.deepEqual(schema, { from: "cmd/pulumi-resource-kubernetes/schema.json", jsonSet: { version: pkg.pulumi.version } });
+  });
+
+  test("helm is stamped as its release build: its version, and the default Kubernetes version of its client-go", () => {
+    const helm = loadTools().builds.helm!;
+    assert.equal(helm.moduleVersion, `v${helm.version}`);
+    assert.ok(helm.ldflags.includes(`-X helm.sh/helm/v3/internal/version.version=v${helm.version}`), helm.ldflags.join(" "));
+    for (const pkg of ["pkg/lint/rules", "pkg/chartutil"]) {
+      assert.ok(helm.ldflags.includes(`-X helm.sh/helm/v3/${pkg}.k8sVersionMajor=1`), pkg);
+      assert.ok(helm.ldflags.some((f) => new RegExp(`^-X helm\\.sh/helm/v3/${pkg.replace("/", "\\/")}\\.k8sVersionMinor=\\d+$`).test(f)), pkg);
+    }
+    assert.ok(new RegExp(helm.check.helm!.expect).test(`v${helm.version}`), "the check accepts what `helm version --short` prints");
   });
 });
 
