@@ -5,16 +5,24 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { checkFlags, parseArgs, stringFlag } from "./args";
-import { crds, helmControllerRbac, kustomizeControllerRbac, sourceControllerRbac } from "../controllers/api";
+import { crds, helmControllerRbac, kustomizeControllerRbac, notificationControllerRbac, sourceControllerRbac } from "../controllers/api";
 import { renderInstallYaml, type ControllerName } from "../bootstrap";
 
-const usage = `usage: mooring manifests [--namespace NS] [--version V] [--components source,kustomize] [--network-policy=false]
+const usage = `usage: mooring manifests [--namespace NS] [--version V] [--components source,kustomize,notification] [--network-policy=false]
        mooring manifests --crds [--rbac NAMESPACE]
 `;
 
 /** The CRDs and RBAC the controllers define, placed by the renderer (the same inputs the Bootstrap uses). */
 function installInputs(namespace: string) {
-  return { crds: crds(), rbac: { source: sourceControllerRbac(namespace), kustomize: kustomizeControllerRbac(namespace, { clusterAdmin: false }), helm: helmControllerRbac(namespace, { clusterAdmin: false }) } };
+  return {
+    crds: crds(),
+    rbac: {
+      source: sourceControllerRbac(namespace),
+      kustomize: kustomizeControllerRbac(namespace, { clusterAdmin: false }),
+      helm: helmControllerRbac(namespace, { clusterAdmin: false }),
+      notification: notificationControllerRbac(namespace),
+    },
+  };
 }
 
 function packageVersion(): string {
@@ -29,7 +37,7 @@ export async function manifestsCommand(argv: string[]): Promise<number> {
   if (args.flags.get("crds") === true || rbacNs) {
     const docs: unknown[] = [];
     if (args.flags.get("crds") === true) docs.push(...crds());
-    if (rbacNs) docs.push(...sourceControllerRbac(rbacNs), ...kustomizeControllerRbac(rbacNs));
+    if (rbacNs) docs.push(...sourceControllerRbac(rbacNs), ...kustomizeControllerRbac(rbacNs), ...notificationControllerRbac(rbacNs));
     process.stdout.write(docs.map((d) => "---\n" + stringify(d, { lineWidth: 0 })).join(""));
     return 0;
   }

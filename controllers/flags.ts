@@ -7,7 +7,7 @@ import type { ControllerName, ControllersOptions, LogEncoding, LogLevel } from "
 
 export { FlagError } from "./flagset";
 
-export const knownControllers: readonly ControllerName[] = ["source", "kustomize", "helm"];
+export const knownControllers: readonly ControllerName[] = ["source", "kustomize", "helm", "notification"];
 export const logLevels: readonly LogLevel[] = ["trace", "debug", "info", "error"];
 export const logEncodings: readonly LogEncoding[] = ["json", "console"];
 
@@ -59,6 +59,9 @@ export const flagDefaults = {
   requeueDependency: "30s",
   artifactRetentionTtl: "60s",
   artifactRetentionRecords: 2,
+  eventsListenAddr: ":9090",
+  receiverAddr: ":9292",
+  rateLimitInterval: "5m",
 } as const;
 
 const gateList = Object.entries(featureGates)
@@ -67,7 +70,7 @@ const gateList = Object.entries(featureGates)
 
 /** The flags, in `--help` order. */
 export const controllerFlags: readonly FlagSpec[] = [
-  { name: "controllers", type: "list", usage: "controllers to run in this process: source, kustomize, helm", defaultText: "source" },
+  { name: "controllers", type: "list", usage: "controllers to run in this process: source, kustomize, helm, notification", defaultText: "source" },
   { name: "kubeconfig", type: "string", usage: "kubeconfig file; without it $KUBECONFIG, else the in-cluster ServiceAccount" },
   { name: "concurrent", type: "int", usage: "reconciles at once per controller", defaultText: "2 (source), 4 (kustomize)" },
   { name: "watch-all-namespaces", type: "bool", usage: "watch every namespace; false watches only the runtime namespace ($RUNTIME_NAMESPACE)", defaultText: "true" },
@@ -75,7 +78,7 @@ export const controllerFlags: readonly FlagSpec[] = [
   { name: "watch-label-selector", type: "string", usage: "reconcile only objects whose labels match, e.g. sharding.fluxcd.io/key=shard1" },
   { name: "metrics-addr", type: "string", usage: "Prometheus /metrics listen address; 0 turns it off", defaultText: flagDefaults.metricsAddr },
   { name: "health-addr", type: "string", usage: "/healthz and /readyz listen address; 0 turns it off", defaultText: flagDefaults.healthAddr },
-  { name: "events-addr", type: "string", usage: "URL of the events receiver (notification-controller) that Flux events are posted to" },
+  { name: "events-addr", type: "string", usage: "URL of the events receiver (notification-controller) that Flux events are posted to; for the notification-controller itself, the events listen address", defaultText: `none; ${flagDefaults.eventsListenAddr} for the notification-controller` },
   { name: "log-level", type: "string", usage: `log verbosity: ${logLevels.join(", ")}`, defaultText: flagDefaults.logLevel },
   { name: "log-encoding", type: "string", usage: `log format: ${logEncodings.join(" or ")}`, defaultText: flagDefaults.logEncoding },
   { name: "kube-api-qps", type: "float", usage: "client-side limit of queries per second to the Kubernetes API (Flux uses 50)", defaultText: "no limit: the apiserver's priority and fairness" },
@@ -100,6 +103,8 @@ export const controllerFlags: readonly FlagSpec[] = [
   { name: "no-cross-namespace-refs", type: "bool", usage: "refuse references to sources in other namespaces", defaultText: "false", group: "kustomize, helm" },
   { name: "no-remote-bases", type: "bool", usage: "refuse kustomize remote bases (only files of the artifact)", defaultText: "false", group: "kustomize" },
   { name: "requeue-dependency", type: "duration", usage: "retry interval while dependencies are not ready", defaultText: flagDefaults.requeueDependency, group: "kustomize" },
+  { name: "receiverAddr", type: "string", usage: "webhook receiver listen address; 0 turns it off", defaultText: flagDefaults.receiverAddr, group: "notification" },
+  { name: "rate-limit-interval", type: "duration", usage: "identical events within this interval are sent to providers once", defaultText: flagDefaults.rateLimitInterval, group: "notification" },
   ...Object.entries(featureGates).flatMap(([gate, g]): FlagSpec[] =>
     g.flag ? [{ name: g.flag, type: "bool", usage: `the ${gate} feature gate`, defaultText: String(g.default), group: "kustomize" }] : [],
   ),
@@ -265,8 +270,24 @@ function resolveWatch(v: FlagValues): Pick<ControllersOptions, "watchAllNamespac
   return { watchAllNamespaces: namespace === undefined ? (all ?? true) : false, watchNamespace: namespace, watchLabelSelector: selector || undefined };
 }
 
-function resolveEventsAddr(v: FlagValues): string | undefined {
+/** A listen address as the servers take it: HOST:PORT or :PORT. */
+const listenAddrPattern = /^(\[[^\]]+\]|[^:/[\]]*):\d{1,5}$/;
+
+/**
+ * --events-addr is a URL for the controllers that send events, and a listen address for the
+ * notification-controller that receives them (Flux's flag name in both).
+ */
+function resolveEvents(v: FlagValues, controllers: ControllerName[]): Pick<ControllersOptions, "eventsAddr" | "eventsListenAddr"> {
   const addr = v.string("events-addr");
+  const notification = controllers.includes("notification");
+  if (addr !== undefined && (listenAddrPattern.test(addr) || addr === "0")) {
+    if (!notification) throw new FlagError(`--events-addr "${addr}" is a listen address, which only the notification-controller takes; the other controllers need its URL, e.g. http://notification-controller.flux-system.svc.cluster.local./`);
+    return { eventsListenAddr: v.address("events-addr", flagDefaults.eventsListenAddr) };
+  }
+  return { eventsAddr: resolveEventsAddr(addr), eventsListenAddr: notification ? flagDefaults.eventsListenAddr : undefined };
+}
+
+function resolveEventsAddr(addr: string | undefined): string | undefined {
   if (addr === undefined || addr === "") return undefined;
   // A URL may carry credentials: the message shows the value only when it has none.
   const shown = addr.includes("@") ? "" : `"${addr}" `;
@@ -292,14 +313,17 @@ export function parseControllersArgs(argv: readonly string[], env: NodeJS.Proces
   const v = new FlagValues(parsed);
   const gates = resolveGates(v);
   const storageAdvAddr = v.string("storage-adv-addr");
+  const controllers = resolveControllers(v);
   const options: ControllersOptions = {
-    controllers: resolveControllers(v),
+    controllers,
     kubeconfigPath: v.string("kubeconfig"),
     concurrent: v.int("concurrent", 1),
     ...resolveWatch(v),
     metricsAddr: v.address("metrics-addr", flagDefaults.metricsAddr),
     healthAddr: v.address("health-addr", flagDefaults.healthAddr),
-    eventsAddr: resolveEventsAddr(v),
+    ...resolveEvents(v, controllers),
+    receiverAddr: v.address("receiverAddr", flagDefaults.receiverAddr),
+    rateLimitIntervalMs: v.duration("rate-limit-interval", flagDefaults.rateLimitInterval),
     logLevel: v.oneOf("log-level", logLevels, flagDefaults.logLevel),
     logEncoding: v.oneOf("log-encoding", logEncodings, flagDefaults.logEncoding),
     kubeApiQps: v.positiveFloat("kube-api-qps"),
@@ -326,9 +350,14 @@ export function parseControllersArgs(argv: readonly string[], env: NodeJS.Proces
     cancelHealthCheckOnNewRevision: gates.CancelHealthCheckOnNewRevision,
     additiveCelDependencyCheck: gates.AdditiveCELDependencyCheck,
   };
+  if (controllers.includes("notification") && controllers.includes("source") && options.eventsListenAddr && samePort(options.eventsListenAddr, options.storageAddr ?? "")) {
+    throw new FlagError(`the notification-controller's events address (--events-addr ${options.eventsListenAddr}) and the artifact server (--storage-addr ${options.storageAddr}) use the same port; give one of them another`);
+  }
   if (options.storageAddr === undefined) throw new FlagError("--storage-addr cannot be turned off: the artifact server is how other controllers read artifacts");
   return { help: false, options };
 }
+
+const samePort = (a: string, b: string): boolean => a.slice(a.lastIndexOf(":")) === b.slice(b.lastIndexOf(":"));
 
 /** `--help` for the controllers, with the feature gates and their defaults. */
 export function controllersUsage(): string {

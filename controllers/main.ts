@@ -7,14 +7,16 @@ import * as path from "node:path";
 import type { ClusterConfig as KubeConfig } from "./runtime/kubeconfig";
 import { Manager, type ManagerTuning } from "./runtime/manager";
 import { loadKubeConfig } from "./runtime/kube";
+import { HttpEventSink, type EventSink } from "./runtime/fluxevents";
 import { newLogger, type Logger, type LogEncoding, type LogLevel } from "./runtime/log";
 import type { KustomizeControllerHandle, KustomizeControllerOptions } from "./kustomize";
 import type { HelmControllerHandle } from "./helm";
+import type { NotificationControllerHandle } from "./notification";
 import { FlagError, knownControllers, parseControllersArgs } from "./flags";
 
 export { knownControllers } from "./flags";
 export type { LogEncoding, LogLevel } from "./runtime/log";
-export type ControllerName = "source" | "kustomize" | "helm";
+export type ControllerName = "source" | "kustomize" | "helm" | "notification";
 
 /** The kustomize-controller's own flags (--kustomize-path, --no-cross-namespace-refs, …). */
 type KustomizeFlags = Omit<KustomizeControllerOptions, "kubeConfig" | "concurrent">;
@@ -65,8 +67,14 @@ export interface ControllersOptions extends KustomizeFlags, ManagerTuning {
   artifactRetentionRecords?: number;
   /** --helm-helper-path: the mooring-helm binary the helm-controller runs (default from PATH). */
   helmHelperPath?: string;
-  /** --events-addr: URL of the events receiver. Parsed and kept; events go to the Kubernetes API only yet. */
+  /** --events-addr: URL of the events receiver (notification-controller); Flux's events are posted there. */
   eventsAddr?: string;
+  /** --events-addr of the notification-controller: where it listens for events (":9090"); "" serves none. */
+  eventsListenAddr?: string;
+  /** --receiverAddr: the notification-controller's webhook listen address (":9292"); "" serves none. */
+  receiverAddr?: string;
+  /** --rate-limit-interval in ms (default 5m): identical events within it are sent once. */
+  rateLimitIntervalMs?: number;
 }
 
 export interface RunningControllers {
@@ -77,6 +85,8 @@ export interface RunningControllers {
   kustomize?: KustomizeControllerHandle;
   /** The helm-controller's handle, when it runs. */
   helm?: HelmControllerHandle;
+  /** The notification-controller's handle, when it runs. */
+  notification?: NotificationControllerHandle;
 }
 
 const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
@@ -108,10 +118,18 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
   const log = o.log ?? newLogger(o.logLevel ?? "info", undefined, o.logEncoding ?? "json");
   const kubeConfig = o.kubeConfig ?? (await readKubeConfig(o.kubeconfigPath));
   const component = o.controllers.length === 1 ? `${o.controllers[0]}-controller` : "mooring-controllers";
+  // Without --events-addr, a notification-controller in this process takes the other controllers' events directly.
+  const inProcess: { sink?: EventSink } = {};
+  const eventSink: EventSink | undefined = o.eventsAddr
+    ? new HttpEventSink(o.eventsAddr, { log })
+    : o.controllers.includes("notification")
+      ? { post: (e) => inProcess.sink?.post(e), flush: (ms) => inProcess.sink?.flush?.(ms) ?? Promise.resolve() }
+      : undefined;
   const mgr = new Manager({
     kubeConfig,
     log,
     component,
+    eventSink,
     metricsAddr: o.metricsAddr,
     healthAddr: o.healthAddr,
     namespace: watchedNamespace(o),
@@ -170,7 +188,19 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
       requeueDependency: o.requeueDependency,
     });
   }
-  return { manager: mgr, done: mgr.run(signal), kustomize, helm };
+  let notification: NotificationControllerHandle | undefined;
+  if (o.controllers.includes("notification")) {
+    const { addNotificationController } = await import("./notification/index.js");
+    notification = addNotificationController(mgr, {
+      eventsAddr: o.eventsListenAddr ?? ":9090",
+      receiverAddr: o.receiverAddr ?? ":9292",
+      rateLimitMs: o.rateLimitIntervalMs,
+      noCrossNamespaceRefs: o.noCrossNamespaceRefs,
+      concurrent: o.concurrent,
+    });
+    inProcess.sink = notification.sink;
+  }
+  return { manager: mgr, done: mgr.run(signal), kustomize, helm, notification };
 }
 
 /** Runs until SIGTERM/SIGINT, then stops gracefully. */

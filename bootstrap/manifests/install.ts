@@ -18,25 +18,27 @@ export const defaultImageRegistry = "ghcr.io/mooring";
 export const defaultImageName = "controllers";
 
 /** Ports every controller listens on, as Flux's controllers do. */
-export const ports = { storage: 9090, metrics: 8080, health: 9440 } as const;
+export const ports = { storage: 9090, metrics: 8080, health: 9440, events: 9090, webhook: 9292 } as const;
 
 const defaultResources: Record<ControllerName, ResourceSettings> = {
   source: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
   kustomize: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
   helm: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
+  notification: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
 };
 
 /** The uid and gid the controllers run as: nobody, as in the image. */
 export const controllerUid = 65534;
 
 // Flux gives kustomize-controller and helm-controller more time to finish an apply or a release on shutdown.
-const terminationGraceSeconds: Record<ControllerName, number> = { source: 10, kustomize: 60, helm: 600 };
+const terminationGraceSeconds: Record<ControllerName, number> = { source: 10, kustomize: 60, helm: 600, notification: 10 };
 
 // Which controller serves an API group: the CRD gets that controller's component label.
 const groupComponent: Record<string, ControllerName> = {
   "source.toolkit.fluxcd.io": "source",
   "kustomize.toolkit.fluxcd.io": "kustomize",
   "helm.toolkit.fluxcd.io": "helm",
+  "notification.toolkit.fluxcd.io": "notification",
 };
 
 const namespacedRbacKinds = new Set(["Role", "RoleBinding", "ServiceAccount"]);
@@ -240,8 +242,23 @@ function sourceService(r: Resolved): KubeObject {
   };
 }
 
+/** Flux's notification Services: events in on notification-controller, webhooks in on webhook-receiver. */
+function notificationServices(r: Resolved): KubeObject[] {
+  const name = controllerDeploymentName("notification");
+  const service = (serviceName: string, targetPort: string): KubeObject => ({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: serviceName, namespace: r.namespace, labels: { ...componentLabels(r, "notification"), "control-plane": "controller" } },
+    spec: { ports: [{ name: "http", port: 80, protocol: "TCP", targetPort }], selector: { app: name }, type: "ClusterIP" },
+  });
+  return [service(name, "http"), service("webhook-receiver", "http-webhook")];
+}
+
 /** Container args for a controller, in the `--flag=value` form our controllers entry parses. */
-export function controllerArgs(controller: ControllerName, r: { clusterDomain?: string; logLevel?: string; extraArgs?: readonly string[] }): string[] {
+export function controllerArgs(
+  controller: ControllerName,
+  r: { clusterDomain?: string; logLevel?: string; extraArgs?: readonly string[]; eventsTo?: string },
+): string[] {
   const args = [
     `--controllers=${controller}`,
     "--watch-all-namespaces=true",
@@ -259,6 +276,8 @@ export function controllerArgs(controller: ControllerName, r: { clusterDomain?: 
       `--storage-adv-addr=${controllerDeploymentName("source")}.$(RUNTIME_NAMESPACE).svc.${domain}.`,
     );
   }
+  if (controller === "notification") args.push(`--events-addr=:${ports.events}`, `--receiverAddr=:${ports.webhook}`);
+  else if (r.eventsTo) args.push(`--events-addr=${r.eventsTo}`);
   return [...args, ...(r.extraArgs ?? [])];
 }
 
@@ -267,6 +286,12 @@ function deployment(r: Resolved, controller: ControllerName): KubeObject {
   const o = r.options;
   const containerPorts = [
     ...(controller === "source" ? [{ containerPort: ports.storage, name: "http", protocol: "TCP" }] : []),
+    ...(controller === "notification"
+      ? [
+          { containerPort: ports.events, name: "http", protocol: "TCP" },
+          { containerPort: ports.webhook, name: "http-webhook", protocol: "TCP" },
+        ]
+      : []),
     { containerPort: ports.metrics, name: "http-prom", protocol: "TCP" },
     { containerPort: ports.health, name: "healthz", protocol: "TCP" },
   ];
@@ -276,7 +301,13 @@ function deployment(r: Resolved, controller: ControllerName): KubeObject {
     name: "manager",
     image: r.image,
     imagePullPolicy: o.imagePullPolicy ?? "IfNotPresent",
-    args: controllerArgs(controller, { clusterDomain: o.clusterDomain, logLevel: o.logLevel, extraArgs: o.extraArgs?.[controller] }),
+    args: controllerArgs(controller, {
+      clusterDomain: o.clusterDomain,
+      logLevel: o.logLevel,
+      extraArgs: o.extraArgs?.[controller],
+      // As Flux: every controller posts its events to the notification-controller's Service, when it is installed.
+      eventsTo: r.controllers.includes("notification") ? `http://${controllerDeploymentName("notification")}.${r.namespace}.svc.${o.clusterDomain ?? "cluster.local"}./` : undefined,
+    }),
     env: [
       { name: "RUNTIME_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
       // The root filesystem is read-only: git and node write their state under the /tmp emptyDir.
@@ -337,6 +368,7 @@ export function renderInstall(inputs: InstallInputs, options: InstallOptions): K
     ...r.controllers.map((c) => serviceAccount(r, c)),
     ...rbacObjects(r, inputs.rbac),
     ...(r.controllers.includes("source") ? [sourceService(r)] : []),
+    ...(r.controllers.includes("notification") ? notificationServices(r) : []),
     ...r.controllers.map((c) => deployment(r, c)),
     ...(r.options.networkPolicy === false ? [] : networkPolicies(r)),
   ];

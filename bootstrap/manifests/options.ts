@@ -2,9 +2,9 @@
 import type { ManifestInput } from "./objects";
 
 /** The controllers the install can run. Each is one Deployment and one ServiceAccount of the same name. */
-export type ControllerName = "source" | "kustomize" | "helm";
+export type ControllerName = "source" | "kustomize" | "helm" | "notification";
 
-export const allControllers: readonly ControllerName[] = ["source", "kustomize", "helm"];
+export const allControllers: readonly ControllerName[] = ["source", "kustomize", "helm", "notification"];
 
 /** The Deployment / ServiceAccount name of a controller, as Flux names them. */
 export function controllerDeploymentName(controller: ControllerName): string {
@@ -48,7 +48,7 @@ export interface InstallOptions {
   version: string;
   /** Install namespace. Default `flux-system`. */
   namespace?: string;
-  /** Controllers to install. Default all: `source`, `kustomize`. */
+  /** Controllers to install. Default all: `source`, `kustomize`, `notification`. */
   controllers?: readonly ControllerName[];
   /** Controllers image. Default `ghcr.io/mooring/controllers:v<version>`. */
   image?: ImageRef;
@@ -62,7 +62,7 @@ export interface InstallOptions {
   logLevel?: "debug" | "info" | "error";
   /** Render Flux's NetworkPolicies (allow-egress, allow-scraping, allow-webhooks). Default true. */
   networkPolicy?: boolean;
-  /** Per-controller resources. Default Flux's: requests 50m/64Mi (source), 100m/64Mi (kustomize), limits 1000m/1Gi. */
+  /** Per-controller resources. Default Flux's: requests 50m/64Mi (source), 100m/64Mi (kustomize, notification), limits 1000m/1Gi. */
   resources?: Partial<Record<ControllerName, ResourceSettings>>;
   /**
    * Replicas per controller. Default 1. kustomize-controller may run more: they elect a leader

@@ -20,7 +20,8 @@ export interface KindDefinition<Spec, Status> {
   categories?: string[];
   description: string;
   spec: s.Schema<Spec>;
-  status: s.Schema<Status>;
+  /** Absent for static objects (Flux's v1beta3 Alert and Provider have no status). */
+  status?: s.Schema<Status>;
   printerColumns: PrinterColumn[];
 }
 
@@ -41,7 +42,7 @@ export function crdFor(d: KindDefinition<unknown, unknown>, labels: Record<strin
     kind: s.string({ description: "Kind is a string value representing the REST resource this object represents." }),
     metadata: s.object({}),
     spec: d.spec,
-    status: d.status,
+    ...(d.status ? { status: d.status } : {}),
   }, { description: d.description });
   return {
     apiVersion: "apiextensions.k8s.io/v1",
@@ -64,7 +65,7 @@ export function crdFor(d: KindDefinition<unknown, unknown>, labels: Record<strin
           served: true,
           storage: true,
           schema: { openAPIV3Schema: root.openAPI },
-          subresources: { status: {} },
+          ...(d.status ? { subresources: { status: {} } } : {}),
           additionalPrinterColumns: d.printerColumns,
         },
       ],

@@ -5,6 +5,7 @@ import { HelmChartKind, HelmRepositoryKind } from "./source-helm";
 import { OCIRepositoryKind } from "./source-oci";
 import { KustomizationKind } from "./kustomize";
 import { HelmReleaseKind } from "./helm";
+import { AlertKind, ProviderKind, ReceiverKind } from "./notification";
 
 export * from "./source";
 export * from "./source-helm";
@@ -16,10 +17,22 @@ export * from "./kustomize";
 export * from "./kustomize-rbac";
 export * from "./helm";
 export * from "./helm-rbac";
+export * from "./notification";
+export * from "./notification-rbac";
 export { crdFor, defineKind, type CustomResourceDefinition, type PrinterColumn, type KindDefinition } from "./crd";
 export * as schema from "./schema";
 
 /** Every CRD Mooring serves, in install order. */
 export function crds(): CustomResourceDefinition[] {
-  return [crdFor(GitRepositoryKind), crdFor(HelmRepositoryKind), crdFor(HelmChartKind), crdFor(OCIRepositoryKind), crdFor(KustomizationKind), crdFor(HelmReleaseKind)];
+  return [
+    crdFor(GitRepositoryKind),
+    crdFor(HelmRepositoryKind),
+    crdFor(HelmChartKind),
+    crdFor(OCIRepositoryKind),
+    crdFor(KustomizationKind),
+    crdFor(HelmReleaseKind),
+    crdFor(AlertKind),
+    crdFor(ProviderKind),
+    crdFor(ReceiverKind),
+  ];
 }

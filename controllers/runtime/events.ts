@@ -6,6 +6,7 @@
 import * as os from "node:os";
 import type { Logger } from "pino";
 import type { KubeClient, KubeObject, ResourceRef } from "./kube";
+import { fluxEvent, type EventSink } from "./fluxevents";
 
 export const EventsRef: ResourceRef = { kind: "Event", group: "events.k8s.io", version: "v1", plural: "events", namespaced: true };
 
@@ -23,6 +24,11 @@ export interface EventRecorderOptions {
   dedupeWindowMs?: number;
   /** True while reconciles run; events are then sent one at a time, at most busyEventsPerSecond. */
   busy?: () => boolean;
+  /**
+   * Where Flux's events go besides the apiserver (the notification-controller, `--events-addr`). Every
+   * recorded event is handed over, duplicates included: the notification-controller rate-limits them itself.
+   */
+  sink?: EventSink;
 }
 
 export class EventRecorder {
@@ -36,6 +42,7 @@ export class EventRecorder {
   private nextBusySend = 0;
   private readonly dedupeWindowMs: number;
   private readonly busy: () => boolean;
+  private readonly sink?: EventSink;
 
   constructor(
     private readonly client: KubeClient,
@@ -45,6 +52,7 @@ export class EventRecorder {
   ) {
     this.dedupeWindowMs = o.dedupeWindowMs ?? 10 * 60_000;
     this.busy = o.busy ?? (() => false);
+    this.sink = o.sink;
   }
 
   /**
@@ -52,6 +60,7 @@ export class EventRecorder {
    * `metadata` goes into the Event's annotations, as Flux's annotated events carry it (e.g. the revision).
    */
   record(obj: KubeObject, type: EventType, reason: string, note: string, action = "Reconcile", metadata?: Record<string, string>): void {
+    this.sink?.post(fluxEvent(obj, type === "Warning" ? "error" : "info", reason, note, reportingController(obj) ?? this.controller, metadata));
     const dedupeKey = `${obj.metadata.namespace}/${obj.metadata.name}/${obj.metadata.uid}/${type}/${reason}/${note}`;
     const now = Date.now();
     const last = this.recent.get(dedupeKey);
@@ -100,7 +109,11 @@ export class EventRecorder {
    * Resolves once every queued event was sent (or failed), or after timeoutMs; then events still queued are
    * dropped (and counted in a warning), so a shutdown is not held up by an apiserver that does not answer.
    */
-  flush(timeoutMs = 5_000): Promise<void> {
+  async flush(timeoutMs = 5_000): Promise<void> {
+    await Promise.all([this.flushKube(timeoutMs), this.sink?.flush?.(timeoutMs)]);
+  }
+
+  private flushKube(timeoutMs: number): Promise<void> {
     if (!this.queue.length && !this.sending) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -143,6 +156,12 @@ export class EventRecorder {
       if (!this.sending && !this.queue.length) for (const done of this.idle.splice(0)) done();
     }
   }
+}
+
+/** Flux's controller for an object's API group (source.toolkit.fluxcd.io → source-controller), if it is Flux's. */
+export function reportingController(obj: KubeObject): string | undefined {
+  const m = /^([a-z]+)\.toolkit\.fluxcd\.io\//.exec(obj.apiVersion);
+  return m ? `${m[1]}-controller` : undefined;
 }
 
 function controllerInstance(): string {

@@ -5,6 +5,7 @@ export * from "./queue";
 export * from "./conditions";
 export * from "./errors";
 export * from "./events";
+export * from "./fluxevents";
 export * from "./metrics";
 export * from "./status";
 export * from "./session";

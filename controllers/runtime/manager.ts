@@ -11,6 +11,7 @@ import type { Controller } from "./controller";
 import { ControllerBuilder, type ControllerHost, type ControllerSettings, type KindRef } from "./builder";
 import type { ReconcilableObject } from "./session";
 import { EventRecorder } from "./events";
+import type { EventSink } from "./fluxevents";
 import { Metrics } from "./metrics";
 import { LeaderElector, type LeaderElectionOptions } from "./leader";
 import { healthServer, listen, metricsServer } from "./http";
@@ -43,6 +44,8 @@ export interface ManagerOptions {
   maxRetryDelayMs?: number;
   /** Random extra time on a success requeue, in percent of the interval (--interval-jitter-percentage; default 5). */
   intervalJitterPercentage?: number;
+  /** Where Flux's events go besides the apiserver (--events-addr, or a notification-controller in this process). */
+  eventSink?: EventSink;
 }
 
 /** The Manager options that tune every controller (Flux's flags of the same names). */
@@ -75,7 +78,7 @@ export class Manager {
     validateOptions(opts);
     this.client = new KubeClient(opts.kubeConfig, { qps: opts.kubeApiQps, burst: opts.kubeApiBurst });
     this.log = opts.log;
-    this.events = new EventRecorder(this.client, opts.component, opts.log, { busy: () => this.controllers.some((c) => c.busy) });
+    this.events = new EventRecorder(this.client, opts.component, opts.log, { busy: () => this.controllers.some((c) => c.busy), sink: opts.eventSink });
   }
 
   /** The label selector of the reconciled kinds' informers (sharding), if any. */

@@ -16,7 +16,7 @@ import {
   type KubeObject,
   type SyncOptions,
 } from "../../bootstrap";
-import { crds, helmControllerRbac, kustomizeControllerRbac, sourceControllerRbac } from "../../controllers/api";
+import { crds, helmControllerRbac, kustomizeControllerRbac, notificationControllerRbac, sourceControllerRbac } from "../../controllers/api";
 
 /** The Mooring objects the install holds, as the other modules define them. */
 export function installInputs(namespace: string): InstallInputs {
@@ -27,6 +27,7 @@ export function installInputs(namespace: string): InstallInputs {
       // The renderer adds Flux's cluster-reconciler binding itself.
       kustomize: kustomizeControllerRbac(namespace, { clusterAdmin: false }),
       helm: helmControllerRbac(namespace, { clusterAdmin: false }),
+      notification: notificationControllerRbac(namespace),
     },
   };
 }

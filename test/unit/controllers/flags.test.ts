@@ -185,7 +185,7 @@ describe("Flux's flags and defaults", () => {
 
 describe("validation errors say what is accepted", () => {
   const cases: [string[], RegExp][] = [
-    [["--controllers=image"], /unknown controller "image" \(known: source, kustomize, helm\)/],
+    [["--controllers=image"], /unknown controller "image" \(known: source, kustomize, helm, notification\)/],
     [["--controllers="], /give at least one of source, kustomize/],
     [["--log-level=warning"], /invalid argument "warning" for --log-level: must be one of trace, debug, info, error/],
     [["--log-encoding=text"], /must be one of json, console/],
@@ -204,7 +204,9 @@ describe("validation errors say what is accepted", () => {
     [["--health-addr=:99999"], /--health-addr: must be HOST:PORT/],
     [["--storage-addr=0"], /--storage-addr cannot be turned off/],
     [["--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc"], /\$\(RUNTIME_NAMESPACE\) is not set in the environment/],
-    [["--events-addr=notification-controller:80"], /--events-addr: must be an http:\/\/ or https:\/\/ URL/],
+    [["--events-addr=notification-controller:80"], /--events-addr "notification-controller:80" is a listen address, which only the notification-controller takes; the other controllers need its URL/],
+    [["--events-addr=ftp://notification-controller/"], /--events-addr: must be an http:\/\/ or https:\/\/ URL/],
+    [["--controllers=source,notification", "--storage-addr=:9090"], /use the same port; give one of them another/],
     [["--watch-label-selector=a=b,,c"], /--watch-label-selector: .*empty requirement/],
     [["--watch-label-selector=bad key=1"], /--watch-label-selector: .*cannot read/],
     [["--feature-gates=OptimizedGitClones=true"], /unknown feature gate "OptimizedGitClones" \(known: AdditiveCELDependencyCheck, CancelHealthCheckOnNewRevision, DriftWatch, StrictPostBuildSubstitutions\)/],
@@ -248,4 +250,19 @@ describe("which namespace the controllers watch", () => {
       else process.env.RUNTIME_NAMESPACE = saved;
     }
   });
+});
+
+it("--events-addr is the URL events are posted to, and the notification-controller's listen address for itself", () => {
+  const sender = parse("--controllers=kustomize", "--events-addr=http://notification-controller.flux-system.svc.cluster.local./");
+  assert.equal(sender.eventsAddr, "http://notification-controller.flux-system.svc.cluster.local./");
+  assert.equal(sender.eventsListenAddr, undefined);
+  const nc = parse("--controllers=notification", "--events-addr=:9999", "--receiverAddr=:9393", "--rate-limit-interval=1m");
+  assert.equal(nc.eventsListenAddr, ":9999");
+  assert.equal(nc.eventsAddr, undefined);
+  assert.equal(nc.receiverAddr, ":9393");
+  assert.equal(nc.rateLimitIntervalMs, 60_000);
+  const defaults = parse("--controllers=notification");
+  assert.equal(defaults.eventsListenAddr, ":9090");
+  assert.equal(defaults.receiverAddr, ":9292");
+  assert.equal(defaults.rateLimitIntervalMs, 5 * 60_000);
 });

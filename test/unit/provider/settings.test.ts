@@ -9,7 +9,7 @@ test("defaults follow Flux: flux-system, main, the root path, 1m0s, all controll
   assert.equal(s.branch, "main");
   assert.equal(s.path, "");
   assert.equal(s.interval, "1m0s");
-  assert.deepEqual(s.install, { version: "0.1.0", namespace: "flux-system", controllers: ["source", "kustomize", "helm"], networkPolicy: true });
+  assert.deepEqual(s.install, { version: "0.1.0", namespace: "flux-system", controllers: ["source", "kustomize", "helm", "notification"], networkPolicy: true });
   assert.equal(s.waitForReady, true);
   assert.equal(s.timeoutSeconds, 300);
   assert.equal(s.deleteGitManifests, true);

@@ -1,0 +1,143 @@
+// Receiver: the reconciler publishes status.webhookPath (/hook/ + sha256 of token, name and namespace) once
+// the token Secret is there; the webhook server finds the Receiver by that path, checks the call for its
+// type, and asks each resource for a reconcile with reconcile.fluxcd.io/requestedAt.
+import * as http from "node:http";
+import type { Logger } from "pino";
+import type { KubeClient } from "../runtime/kube";
+import { isNotFound } from "../runtime/kube";
+import type { Reconciler } from "../runtime/controller";
+import type { Action, Session } from "../runtime/session";
+import { ReconcileError, errorMessage } from "../runtime/errors";
+import { markReady } from "../runtime/conditions";
+import { ReconcileRequestAnnotation, SucceededReason } from "../api/meta";
+import { parseDuration } from "../source/duration";
+import { receiverWebhookPath, ReceiverWebhookPathPrefix, TokenNotFoundReason, ValidationFailedReason, type Receiver } from "../api/notification";
+import { SecretsRef, sourceKindRefs } from "./dispatch";
+import { answer, BodyTooLargeError, maxWebhookBodyBytes, readBody } from "./server";
+import { supportedReceiverTypes, verifyWebhook } from "./webhooks";
+
+/** The Receiver's token, read from its Secret now; a ReconcileError (TokenNotFound) when missing. */
+export async function receiverToken(client: KubeClient, r: Receiver, signal?: AbortSignal): Promise<string> {
+  const ns = r.metadata.namespace!;
+  const name = r.spec.secretRef.name;
+  let data: Record<string, string> | undefined;
+  try {
+    data = (await client.get<{ data?: Record<string, string> }>(SecretsRef, ns, name, { signal, timeoutMs: 10_000 })).data;
+  } catch (err) {
+    if (isNotFound(err)) throw new ReconcileError(TokenNotFoundReason, `unable to read token from secret '${ns}/${name}': secret not found`);
+    throw new ReconcileError(TokenNotFoundReason, `unable to read token from secret '${ns}/${name}': ${errorMessage(err)}`);
+  }
+  const token = data?.token === undefined ? "" : Buffer.from(data.token, "base64").toString("utf8");
+  if (!token) throw new ReconcileError(TokenNotFoundReason, `invalid secret '${ns}/${name}': no 'token' key`);
+  return token;
+}
+
+export class ReceiverReconciler implements Reconciler<Receiver> {
+  reconcile(s: Session<Receiver>): Promise<Action | void> {
+    return s.withFinalizer(
+      () => this.publish(s),
+      async () => {},
+    );
+  }
+
+  private async publish(s: Session<Receiver>): Promise<Action> {
+    const { obj } = s;
+    if (!supportedReceiverTypes.includes(obj.spec.type)) {
+      throw new ReconcileError(ValidationFailedReason, `receiver type '${obj.spec.type}' is not supported by Mooring (supported: ${supportedReceiverTypes.join(", ")})`, { stalled: true });
+    }
+    for (const res of obj.spec.resources) {
+      if (res.matchLabels && Object.keys(res.matchLabels).length && res.name !== "*") {
+        throw new ReconcileError(ValidationFailedReason, `resource ${res.kind}/${res.name}: matchLabels is only valid with name '*'`, { stalled: true });
+      }
+    }
+    const token = await receiverToken(s.client, obj, s.signal);
+    const path = receiverWebhookPath(token, obj.metadata.name, obj.metadata.namespace!);
+    const status = (obj.status ??= {});
+    const changed = status.webhookPath !== path;
+    status.webhookPath = path;
+    const message = `Receiver initialized for path: ${path}`;
+    markReady(obj, SucceededReason, message);
+    if (changed) s.event("Normal", SucceededReason, message);
+    return { requeueAfter: parseDuration(obj.spec.interval ?? "10m") };
+  }
+}
+
+export interface WebhookServerOptions {
+  client: KubeClient;
+  log: Logger;
+  /** The Receiver whose status.webhookPath is this path (from the informer's cache). */
+  byPath: (path: string) => Receiver | undefined;
+  noCrossNamespaceRefs?: boolean;
+}
+
+/** Annotates every resource the Receiver names (name '*' with matchLabels: those that match); returns "Kind/ns/name"s. */
+export async function requestReconciles(client: KubeClient, r: Receiver, noCrossNamespaceRefs = false): Promise<string[]> {
+  const at = new Date().toISOString();
+  const done: string[] = [];
+  const patch = { metadata: { annotations: { [ReconcileRequestAnnotation]: at } } };
+  for (const res of r.spec.resources) {
+    const ref = sourceKindRefs[res.kind];
+    if (!ref) throw new Error(`resource kind '${res.kind}' is not supported`);
+    const ns = res.namespace || r.metadata.namespace!;
+    if (noCrossNamespaceRefs && ns !== r.metadata.namespace) throw new Error(`resource ${res.kind}/${ns}/${res.name}: cross-namespace references are not allowed`);
+    let names: string[];
+    if (res.name.includes("*")) {
+      const selector = Object.entries(res.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
+      const list = await client.list<{ metadata: { name: string } }>(ref, ns, { query: selector ? { labelSelector: selector } : undefined, timeoutMs: 15_000 });
+      const re = new RegExp(`^${res.name.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+      names = list.items.map((i) => i.metadata.name).filter((n) => re.test(n));
+    } else names = [res.name];
+    for (const name of names) {
+      await client.patch(ref, ns, name, patch, { contentType: "application/merge-patch+json", timeoutMs: 15_000 });
+      done.push(`${res.kind}/${ns}/${name}`);
+    }
+  }
+  return done;
+}
+
+export function webhookServer(o: WebhookServerOptions): http.Server {
+  return http.createServer((req, res) => {
+    const path = (req.url ?? "").split("?")[0]!;
+    if (!path.startsWith(ReceiverWebhookPathPrefix) || !/^\/hook\/[0-9a-f]{64}$/.test(path)) {
+      answer(req, res, 404, "not found");
+      return;
+    }
+    if (req.method !== "POST") {
+      answer(req, res, 405, "only POST is served here");
+      return;
+    }
+    const receiver = o.byPath(path);
+    if (!receiver || receiver.spec.suspend) {
+      answer(req, res, 404, "no receiver for this path");
+      return;
+    }
+    const name = `${receiver.metadata.namespace}/${receiver.metadata.name}`;
+    const log = o.log.child({ receiver: name, type: receiver.spec.type });
+    readBody(req, maxWebhookBodyBytes)
+      .then(async (body) => {
+        const token = await receiverToken(o.client, receiver);
+        // The cached path may predate a token rotation: the path must follow from the current token.
+        if (receiverWebhookPath(token, receiver.metadata.name, receiver.metadata.namespace!) !== path) {
+          answer(req, res, 404, "no receiver for this path");
+          return;
+        }
+        const verdict = verifyWebhook(receiver.spec.type, { headers: req.headers, body }, token, receiver.spec.events);
+        if (!verdict.trigger) {
+          if (verdict.status >= 400) log.info({ status: verdict.status, why: verdict.message }, "webhook refused");
+          answer(req, res, verdict.status, verdict.message);
+          return;
+        }
+        const annotated = await requestReconciles(o.client, receiver, o.noCrossNamespaceRefs);
+        log.info({ resources: annotated }, "webhook accepted: reconcile requested");
+        answer(req, res, 200, "ok");
+      })
+      .catch((err: unknown) => {
+        if (err instanceof BodyTooLargeError) {
+          answer(req, res, 413, err.message);
+          return;
+        }
+        log.error({ err: errorMessage(err) }, "webhook failed");
+        answer(req, res, 500, "the webhook could not be handled; see the notification-controller's logs");
+      });
+  });
+}
