@@ -121,18 +121,19 @@ describe("mooring image build: the controllers image", { timeout: 25 * 60_000 },
     assert.deepEqual(c.Entrypoint.slice(0, 3), ["/usr/bin/tini", "--", "node"]);
     assert.equal(c.Entrypoint.at(-1), "dist/controllers/main.js");
     assert.ok(c.Env.includes("HOME=/tmp"));
-    assert.equal(image.manifest.layers.length, 5, "rootfs, node, kustomize, modules, app");
-    assert.equal(image.config.rootfs.diff_ids.length, 5);
+    assert.equal(image.manifest.layers.length, 6, "rootfs, node, kustomize, mooring-helm, modules, app");
+    assert.equal(image.config.rootfs.diff_ids.length, 6);
   });
 
-  it("has root-owned layers: Debian with git, ssh, CA certificates and tini; node; kustomize; dependencies; the app", async () => {
-    const [rootfs, node, kustomize, modules, app] = await Promise.all(image.manifest.layers.map((l) => listLayer(image.blob(l))));
+  it("has root-owned layers: Debian with git, ssh, CA certificates and tini; node; kustomize; the Helm helper; dependencies; the app", async () => {
+    const [rootfs, node, kustomize, helmHelper, modules, app] = await Promise.all(image.manifest.layers.map((l) => listLayer(image.blob(l))));
     for (const file of ["usr/bin/git", "usr/bin/ssh", "usr/bin/tini", "etc/ssl/certs/ca-certificates.crt", "etc/passwd"]) {
       assert.ok(rootfs!.has(file), `rootfs has ${file}`);
     }
     assert.equal(rootfs!.get("usr/bin/git")!.owner, "0/0");
     assert.equal(node!.get("usr/local/bin/node")!.mode, "-rwxr-xr-x");
     assert.equal(kustomize!.get("usr/local/bin/kustomize")!.mode, "-rwxr-xr-x");
+    assert.equal(helmHelper!.get("usr/local/bin/mooring-helm")!.mode, "-rwxr-xr-x");
     for (const file of ["app/package.json", "app/node_modules/@kubernetes/client-node/package.json", "app/node_modules/pino/package.json"]) {
       assert.ok(modules!.has(file), `modules layer has ${file}`);
     }
@@ -140,7 +141,7 @@ describe("mooring image build: the controllers image", { timeout: 25 * 60_000 },
     assert.ok(!modules!.has("app/package-lock.json"));
     assert.ok(app!.has("app/dist/controllers/main.js"));
     assert.ok([...app!.keys()].every((f) => f.startsWith("app/dist/") || f === "app/"), "the app layer holds dist/ only");
-    for (const layer of [node!, kustomize!, modules!, app!]) {
+    for (const layer of [node!, kustomize!, helmHelper!, modules!, app!]) {
       for (const [name, e] of layer) {
         assert.equal(e.owner, "0/0", `${name} owned by root`);
         assert.doesNotMatch(e.mode.slice(1), /^.{4}w|^.{7}w/, `${name} not group/world-writable (${e.mode})`);
