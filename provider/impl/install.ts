@@ -26,7 +26,6 @@ export interface ClusterInstallOutputs extends ClusterInstallInputs {
 }
 
 const kustomizationApi = { apiVersion: KustomizationKind.apiVersion, kind: KustomizationKind.kind };
-const gitRepositoryApi = { apiVersion: GitRepositoryKind.apiVersion, kind: GitRepositoryKind.kind };
 const crdName = (kind: { plural: string; group: string }): string => `${kind.plural}.${kind.group}`;
 const crdApi = { apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition" };
 
@@ -114,17 +113,32 @@ export async function read(id: string, props: ClusterInstallOutputs): Promise<{ 
   return { id, props: { ...props, installed } };
 }
 
-/** Suspend every Kustomization (a suspended one is never pruned on deletion) and drop the finalizers. */
-async function disarm(cluster: Cluster, finalizersOnly: boolean): Promise<void> {
-  for (const api of [kustomizationApi, gitRepositoryApi]) {
+/** The kinds the install serves (every controller's CRDs), as apiVersion and kind. */
+function servedKinds(install: InstallOptions): { apiVersion: string; kind: string }[] {
+  return installObjects({ ...install, controllers: allControllers, networkPolicy: true })
+    .filter((o) => o.kind === "CustomResourceDefinition")
+    .map((o) => {
+      const spec = (o as unknown as { spec: { group: string; names: { kind: string }; versions: { name: string; storage?: boolean }[] } }).spec;
+      const version = spec.versions.find((v) => v.storage) ?? spec.versions[0]!;
+      return { apiVersion: `${spec.group}/${version.name}`, kind: spec.names.kind };
+    });
+}
+
+/**
+ * Suspend every Kustomization and HelmRelease (a suspended one is never pruned or uninstalled on deletion),
+ * then drop the finalizers of every object of the served kinds, so no CRD waits on a controller that is gone.
+ */
+async function disarm(cluster: Cluster, install: InstallOptions, finalizersOnly: boolean): Promise<void> {
+  const suspendFirst = new Set([kustomizationApi.kind, "HelmRelease"]);
+  for (const api of servedKinds(install)) {
     const items = await cluster.list<{ apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string; finalizers?: string[] }; spec?: { suspend?: boolean } }>(api.apiVersion, api.kind);
     for (const item of items) {
       const name = item.metadata?.name ?? "";
       const namespace = item.metadata?.namespace;
-      if (api === kustomizationApi && !finalizersOnly && item.spec?.suspend !== true) {
+      if (suspendFirst.has(api.kind) && !finalizersOnly && item.spec?.suspend !== true) {
         await cluster.mergePatch(api.apiVersion, api.kind, name, namespace, { spec: { suspend: true } });
       }
-      if ((item.metadata?.finalizers ?? []).length > 0 || !finalizersOnly) {
+      if ((item.metadata?.finalizers ?? []).length > 0 || (!finalizersOnly && suspendFirst.has(api.kind))) {
         await cluster.mergePatch(api.apiVersion, api.kind, name, namespace, { metadata: { finalizers: null } });
       }
     }
@@ -136,13 +150,13 @@ export async function remove(props: ClusterInstallOutputs): Promise<void> {
   const cluster = Cluster.of(props.cluster);
   const ns = namespaceOf(props);
   const deadline = Date.now() + props.timeoutSeconds * 1000;
-  await disarm(cluster, false);
+  await disarm(cluster, props.install, false);
   // Every object any component set could have installed, whatever the current inputs say.
   const everything = installObjects({ ...props.install, controllers: allControllers, networkPolicy: true });
   const crds = everything.filter((o) => o.kind === "CustomResourceDefinition");
   const workloads = everything.filter((o) => o.kind !== "CustomResourceDefinition" && o.kind !== "Namespace");
   for (const o of workloads) await cluster.delete(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace);
-  await disarm(cluster, true);
+  await disarm(cluster, props.install, true);
   for (const crd of crds) await cluster.delete(crd.apiVersion, crd.kind, crd.metadata.name);
   let left: string[] = [];
   await poll(
@@ -150,7 +164,7 @@ export async function remove(props: ClusterInstallOutputs): Promise<void> {
       left = [];
       for (const crd of crds) if (await cluster.get(crdApi.apiVersion, crdApi.kind, crd.metadata.name)) left.push(crd.metadata.name);
       if (left.length === 0) return true;
-      await disarm(cluster, true);
+      await disarm(cluster, props.install, true);
       return false;
     },
     { intervalMs: 250, deadline, timeoutError: () => new Error(`CustomResourceDefinitions not removed in time: ${left.join(", ")}`) },

@@ -329,8 +329,23 @@ test("Bootstrap over smart HTTP on the real node: pods Ready, fleet Running, day
 
   await t.test("destroy uninstalls the controllers and CRDs, keeps the workloads, removes the files from git", async () => {
     const podinfo = await apps.readNamespacedDeployment({ name: "podinfo", namespace: "podinfo" });
+    // An object of another served kind that holds its controller's finalizer: the uninstall must not wait on it.
+    await custom.createNamespacedCustomObject({
+      group: "source.toolkit.fluxcd.io",
+      version: "v1",
+      plural: "helmrepositories",
+      namespace: ns,
+      body: { apiVersion: "source.toolkit.fluxcd.io/v1", kind: "HelmRepository", metadata: { name: "charts" }, spec: { url: "http://127.0.0.1:9/charts", interval: "10m" } },
+    });
+    await waitFor(
+      async () => {
+        const hr = (await custom.getNamespacedCustomObject({ group: "source.toolkit.fluxcd.io", version: "v1", plural: "helmrepositories", namespace: ns, name: "charts" })) as { metadata?: { finalizers?: string[] } };
+        return (hr.metadata?.finalizers ?? []).length > 0;
+      },
+      { what: "the HelmRepository carries source-controller's finalizer", timeoutMs: 60_000, intervalMs: 250 },
+    );
     await stack.destroy();
-    for (const name of ["gitrepositories.source.toolkit.fluxcd.io", "kustomizations.kustomize.toolkit.fluxcd.io"]) {
+    for (const name of ["gitrepositories.source.toolkit.fluxcd.io", "kustomizations.kustomize.toolkit.fluxcd.io", "helmrepositories.source.toolkit.fluxcd.io"]) {
       assert.equal(await exists(() => ext.readCustomResourceDefinition({ name })), false, `${name} removed`);
     }
     for (const name of ["source-controller", "kustomize-controller"]) {
