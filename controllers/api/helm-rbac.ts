@@ -5,15 +5,14 @@
 import { SourceGroup } from "./source";
 import { KustomizeGroup } from "./kustomize";
 import { HelmGroup } from "./helm";
-import type { RbacObject } from "./rbac";
+import { reconcilerRbac, type RbacObject, type RbacRule } from "./rbac";
 
 export const HelmControllerName = "helm-controller";
 
-const labels = { "app.kubernetes.io/part-of": "mooring", "app.kubernetes.io/component": HelmControllerName };
 const helmPlurals = ["helmreleases"];
 
 /** The ClusterRole rules the controller itself needs (without the cluster-admin binding). */
-export function helmControllerRules(): { apiGroups: string[]; resources: string[]; verbs: string[] }[] {
+export function helmControllerRules(): RbacRule[] {
   return [
     { apiGroups: [HelmGroup], resources: helmPlurals, verbs: ["get", "list", "watch", "update", "patch"] },
     { apiGroups: [HelmGroup], resources: helmPlurals.map((p) => `${p}/status`), verbs: ["get", "update", "patch"] },
@@ -35,41 +34,5 @@ export interface HelmRbacOptions {
 }
 
 export function helmControllerRbac(namespace: string, o: HelmRbacOptions = {}): RbacObject[] {
-  const sa = o.serviceAccountName ?? HelmControllerName;
-  const clusterRole = `mooring-${HelmControllerName}`;
-  const subjects = [{ kind: "ServiceAccount", name: sa, namespace }];
-  const objs: RbacObject[] = [
-    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa, namespace, labels } },
-    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: clusterRole, labels }, rules: helmControllerRules() },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name: `${clusterRole}-${namespace}`, labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole },
-      subjects,
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "Role",
-      metadata: { name: `${HelmControllerName}-leader-election`, namespace, labels },
-      rules: [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] }],
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: `${HelmControllerName}-leader-election`, namespace, labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: `${HelmControllerName}-leader-election` },
-      subjects,
-    },
-  ];
-  if (o.clusterAdmin !== false) {
-    objs.push({
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name: `mooring-helm-cluster-reconciler-${namespace}`, labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
-      subjects,
-    });
-  }
-  return objs;
+  return reconcilerRbac(HelmControllerName, namespace, helmControllerRules(), { ...o, clusterAdminBinding: "mooring-helm-cluster-reconciler" });
 }

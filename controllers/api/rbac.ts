@@ -52,3 +52,56 @@ export function sourceControllerRbac(namespace: string, serviceAccountName = Sou
     },
   ];
 }
+
+/** A rule of a ClusterRole or Role. */
+export interface RbacRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+/**
+ * A reconciler's identity: its ServiceAccount, a ClusterRole with its own rules bound to it, leader election
+ * Leases in its namespace, and (unless turned off) the cluster-admin binding that lets it apply anything
+ * (Flux's "cluster-reconciler"), named `clusterAdminBinding`.
+ */
+export function reconcilerRbac(controller: string, namespace: string, rules: RbacRule[], o: { serviceAccountName?: string; clusterAdmin?: boolean; clusterAdminBinding: string }): RbacObject[] {
+  const labels = { "app.kubernetes.io/part-of": "mooring", "app.kubernetes.io/component": controller };
+  const sa = o.serviceAccountName ?? controller;
+  const clusterRole = `mooring-${controller}`;
+  const subjects = [{ kind: "ServiceAccount", name: sa, namespace }];
+  const objs: RbacObject[] = [
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa, namespace, labels } },
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: clusterRole, labels }, rules },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name: `${clusterRole}-${namespace}`, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole },
+      subjects,
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: `${controller}-leader-election`, namespace, labels },
+      rules: [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] }],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: `${controller}-leader-election`, namespace, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: `${controller}-leader-election` },
+      subjects,
+    },
+  ];
+  if (o.clusterAdmin !== false) {
+    objs.push({
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name: `${o.clusterAdminBinding}-${namespace}`, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+      subjects,
+    });
+  }
+  return objs;
+}
