@@ -49,7 +49,7 @@ export interface KustomizePostRenderer {
 
 /** One release operation. Which fields matter depends on op. */
 export interface HelmRequest {
-  op: "status" | "history" | "install" | "upgrade" | "test" | "rollback" | "uninstall";
+  op: "status" | "history" | "install" | "upgrade" | "test" | "rollback" | "uninstall" | "unlock";
   impersonate?: string;
   releaseName: string;
   namespace: string;

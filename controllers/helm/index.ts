@@ -73,7 +73,8 @@ export function addHelmController(mgr: Manager, o: HelmControllerOptions): HelmC
     .controller<HelmRelease>(HelmReleaseKind, {
       name: "helmrelease",
       // Helm actions mostly wait on the cluster (hooks, readiness): many at once cost little CPU here.
-      concurrency: o.concurrent ?? 10,
+      // (Helm's wait polls every 2 s: with 10 at once, 1000 releases could not be Ready in under 200 s.)
+      concurrency: o.concurrent ?? 50,
       reconcileTimeoutMs: (hr) => 4 * (parseDuration(hr.spec.timeout ?? "5m") || 300_000) + 60_000,
     })
     .index(sourceIndex, (hr) => {

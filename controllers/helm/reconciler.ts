@@ -46,6 +46,7 @@ import { DriftDetectedReason } from "../api/helm";
 
 export const HelmFinalizer = FluxFinalizer;
 export const RetriesExceededReason = "RetriesExceeded";
+export const ReleaseUnlockedReason = "ReleaseUnlocked";
 
 export interface HelmReconcilerOptions {
   helper: HelmHelper;
@@ -145,7 +146,23 @@ export class HelmReleaseReconciler implements Reconciler<HelmRelease> {
     status.lastAttemptedRevisionDigest = artifact.digest;
     status.lastAttemptedConfigDigest = desired.configDigest;
     status.storageNamespace = storageNamespaceOf(hr);
-    return this.release({ s, hr, desired, signal: s.signal }, current.notFound ? undefined : current.release);
+    let latest = current.notFound ? undefined : current.release;
+    if (latest?.status.startsWith("pending-")) latest = await this.unlock(s, hr, latest);
+    return this.release({ s, hr, desired, signal: s.signal }, latest);
+  }
+
+  /**
+   * A release left in pending-install, -upgrade or -rollback by an operation that did not finish (the
+   * controller or its helper stopped halfway) blocks every further Helm action: it is marked failed, so the
+   * next upgrade (or install remediation) runs. The helper refuses while it still runs an operation on it.
+   */
+  private async unlock(s: Session<HelmRelease>, hr: HelmRelease, stuck: ReleaseSnapshot): Promise<ReleaseSnapshot | undefined> {
+    const res = await this.o.helper.run({ op: "unlock", ...this.base(hr) }, s.signal);
+    if (!res.ok) throw new ReconcileError(GetLastReleaseFailed, `release ${releaseId(stuck)} is ${stuck.status}: ${res.error}`);
+    const message = `Release ${releaseId(stuck)} was left ${stuck.status} by an operation that did not finish: marked failed`;
+    s.event("Warning", ReleaseUnlockedReason, message);
+    s.log.info({ release: releaseId(stuck), status: stuck.status }, "pending release unlocked");
+    return res.notFound ? undefined : res.release;
   }
 
   private async desired(hr: HelmRelease, artifact: Artifact, s: Session<HelmRelease>): Promise<Desired> {
