@@ -4,7 +4,10 @@
 // (what every steady-state reconcile asks: the last release) and upgraded, each way, 10 at a time, into their
 // own namespace of the cluster in --dir. Reports CPU seconds and peak RSS per release for both.
 //
-//   node dist/bench/helm-ops.js --dir /tmp/cp [--n 100] [--out bench/results/<date>-helm-ops]
+// Install and upgrade carry the labels the helm-controller sends (release storage and post-rendered objects).
+// --profile <file> writes the helper's Go CPU profile; --only helper skips the CLI side.
+//
+//   node dist/bench/helm-ops.js --dir /tmp/cp [--n 100] [--out bench/results/<date>-helm-ops] [--profile <file>] [--only helper]
 import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
@@ -21,6 +24,8 @@ interface Args {
   n: number;
   out?: string;
   concurrency: number;
+  profile?: string;
+  only?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -30,7 +35,7 @@ function parseArgs(argv: string[]): Args {
   };
   const dir = get("dir");
   if (!dir) throw new Error("usage: helm-ops --dir <cluster dir> [--n 100] [--concurrency 10] [--out <file prefix>]");
-  return { dir, n: Number(get("n") ?? 100), out: get("out"), concurrency: Number(get("concurrency") ?? 10) };
+  return { dir, n: Number(get("n") ?? 100), out: get("out"), concurrency: Number(get("concurrency") ?? 10), profile: get("profile"), only: get("only") };
 }
 
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -75,7 +80,7 @@ interface SideResult {
 async function helperSide(a: Args, chart: string, kubeconfig: string, namespace: string): Promise<SideResult> {
   const kc = await loadKubeConfig(kubeconfig);
   if (!(kc instanceof StaticKubeConfig)) throw new Error("the benchmark needs a static kubeconfig");
-  const helper = new HelmHelper({ path: await toolPath("mooring-helm"), connection: connectionOf(kc.credentials), log: newLogger("error") });
+  const helper = new HelmHelper({ path: await toolPath("mooring-helm"), args: a.profile ? [`--cpu-profile=${path.resolve(a.profile)}`] : [], connection: connectionOf(kc.credentials), log: newLogger("error") });
   await helper.run({ op: "status", releaseName: "warmup", namespace });
   const pid = helper.pid!;
   const names = Array.from({ length: a.n }, (_, i) => `h${i}`);
@@ -92,9 +97,10 @@ async function helperSide(a: Args, chart: string, kubeconfig: string, namespace:
     phases.push({ phase: name, wallS: (Date.now() - started) / 1000, cpuS: cpu, cpuMsPerRelease: (cpu * 1000) / a.n });
   };
   const base = (rel: string) => ({ releaseName: rel, namespace });
-  await phase("install", (rel) => ({ op: "install", ...base(rel), chart, values: { replicaCount: 0 }, wait: false }));
+  const labels = (rel: string) => ({ "helm.toolkit.fluxcd.io/name": rel, "helm.toolkit.fluxcd.io/namespace": namespace });
+  await phase("install", (rel) => ({ op: "install", ...base(rel), chart, values: { replicaCount: 0 }, wait: false, labels: labels(rel) }));
   await phase("last release", (rel) => ({ op: "status", ...base(rel), chart }));
-  await phase("upgrade", (rel) => ({ op: "upgrade", ...base(rel), chart, values: { replicaCount: 0, image: "ghcr.io/mooring/demo-app:1.0.1" }, wait: false }));
+  await phase("upgrade", (rel) => ({ op: "upgrade", ...base(rel), chart, values: { replicaCount: 0, image: "ghcr.io/mooring/demo-app:1.0.1" }, wait: false, labels: labels(rel) }));
   const peak = (await readPeakRssMiB(pid)) ?? 0;
   await helper.stop();
   return { way: "mooring-helm (one process)", phases, peakRssMiB: peak, note: "CPU and peak RSS of the one helper process" };
@@ -133,7 +139,7 @@ async function main(): Promise<void> {
     execFile(toolPathSync(), ["package", path.join(projectRoot(), "bench", "charts", "bench-app"), "-d", work], (err, stdout) => (err ? reject(err) : resolve(/saved it to: (.+\.tgz)/.exec(stdout)![1]!.trim()))),
   );
   const results: SideResult[] = [];
-  for (const [way, fn] of [["helper", helperSide], ["cli", cliSide]] as const) {
+  for (const [way, fn] of ([["helper", helperSide], ["cli", cliSide]] as const).filter(([w]) => !a.only || a.only === w)) {
     const namespace = `helm-ops-${way}-${Date.now().toString(36)}`;
     await admin.create({ kind: "Namespace", group: "", version: "v1", plural: "namespaces", namespaced: false }, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
     results.push(await fn(a, pkg, kubeconfig, namespace));

@@ -12,8 +12,8 @@ import { controllerEnv, controllerNodeFlags } from "../controllers/process";
 
 export type ControllerRole = "source" | "kustomize";
 
-export interface ControllerProcess {
-  role: ControllerRole;
+export interface ControllerProcess<R extends string = ControllerRole> {
+  role: R;
   child: ChildProcess;
   pid: number;
   log: string;
@@ -44,7 +44,7 @@ export function killAll(): void {
   for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
 }
 
-function start(role: ControllerRole, bin: string, args: string[], o: SystemOptions, env: NodeJS.ProcessEnv, healthPort: number, healthPath: string): ControllerProcess {
+export function start<R extends string>(role: R, bin: string, args: string[], o: SystemOptions, env: NodeJS.ProcessEnv, healthPort: number, healthPath: string): ControllerProcess<R> {
   const log = path.join(o.dir, `${role}-controller.log`);
   const fd = openSync(log, "a");
   const child = spawn(bin, args, { stdio: ["ignore", fd, fd], env: { ...env, RUNTIME_NAMESPACE: "flux-system" } });
@@ -70,7 +70,7 @@ async function stopAll(controllers: ControllerProcess[]): Promise<void> {
 }
 
 /** Waits until every controller answers its health endpoint; fails fast when one exits. */
-export async function waitHealthy(controllers: ControllerProcess[], timeoutMs = 90_000): Promise<void> {
+export async function waitHealthy(controllers: ControllerProcess<string>[], timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (const c of controllers) {
     for (;;) {

@@ -49,7 +49,7 @@ export interface KustomizePostRenderer {
 
 /** One release operation. Which fields matter depends on op. */
 export interface HelmRequest {
-  op: "status" | "history" | "install" | "upgrade" | "test" | "rollback" | "uninstall";
+  op: "status" | "history" | "install" | "upgrade" | "test" | "rollback" | "uninstall" | "unlock";
   impersonate?: string;
   releaseName: string;
   namespace: string;
@@ -122,6 +122,8 @@ export function connectionOf(c: StaticCredentials): HelmConnection {
 export interface HelmHelperOptions {
   /** Path of the mooring-helm binary. */
   path: string;
+  /** Extra arguments of the helper (e.g. --cpu-profile=<file> for measurements). */
+  args?: string[];
   connection: HelmConnection;
   log: Logger;
 }
@@ -158,7 +160,7 @@ export class HelmHelper {
   }
 
   private async start(): Promise<ChildProcessWithoutNullStreams> {
-    const child = spawn(this.o.path, [], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, GOMEMLIMIT: process.env.GOMEMLIMIT ?? "150MiB" } });
+    const child = spawn(this.o.path, this.o.args ?? [], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, GOMEMLIMIT: process.env.GOMEMLIMIT ?? "150MiB" } });
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", resolve);
       child.once("error", (err) => reject(new HelperError(`cannot start the Helm helper ${this.o.path}: ${err.message}`)));

@@ -5,7 +5,7 @@ import type { Manager } from "../runtime/manager";
 import { objectKey } from "../runtime/informer";
 import { StaticKubeConfig, type ClusterConfig } from "../runtime/kubeconfig";
 import { getCondition, type Condition } from "../runtime/conditions";
-import { HelmReleaseKind, type HelmRelease } from "../api/helm";
+import { HelmNameLabel, HelmNamespaceLabel, HelmReleaseKind, type HelmRelease } from "../api/helm";
 import { KustomizationKind, type Kustomization } from "../api/kustomize";
 import { ReadyCondition } from "../api/meta";
 import { parseDuration } from "../api/duration";
@@ -14,6 +14,8 @@ import { ChartCache, HelmChartRef, OCIRepositoryRef, chartSourceOf, sourceIdKey,
 import { dependencyKey, dependencyKind } from "./dependencies";
 import { HelmHelper, connectionOf, type HelmConnection } from "./helper";
 import { readFileSync } from "node:fs";
+import { DriftWatcher, type DriftEvent } from "../kustomize/drift";
+import { RestMapper } from "../kustomize/restmapper";
 
 export { HelmReleaseReconciler } from "./reconciler";
 export { HelmHelper } from "./helper";
@@ -33,6 +35,9 @@ export interface HelmControllerOptions {
 
 export interface HelmControllerHandle {
   helper: HelmHelper;
+  drift: DriftWatcher;
+  /** Drift events seen, in order (for logs and tests). */
+  driftEvents: DriftEvent[];
 }
 
 const sourceIndex = "chartSource";
@@ -44,8 +49,17 @@ export function addHelmController(mgr: Manager, o: HelmControllerOptions): HelmC
   const kustomizations = mgr.informer<Kustomization>(KustomizationKind.resource);
   const helmCharts = mgr.informer<ChartSource>(HelmChartRef);
   const ociRepositories = mgr.informer<ChartSource>(OCIRepositoryRef);
+  // The objects of releases with driftDetection on, selected by the labels the release puts on them.
+  const drift = new DriftWatcher(mgr.client, mgr.log.child({ controller: "helmrelease", component: "drift" }), { name: HelmNameLabel, namespace: HelmNamespaceLabel });
+  const driftEvents: DriftEvent[] = [];
+  drift.subscribe((ev) => {
+    driftEvents.push(ev);
+    if (driftEvents.length > 1000) driftEvents.shift();
+  });
   const reconciler = new HelmReleaseReconciler({
     helper,
+    drift,
+    mapper: new RestMapper(mgr.client),
     charts: new ChartCache(o.chartCacheDir),
     defaultServiceAccount: o.defaultServiceAccount,
     noCrossNamespaceRefs: o.noCrossNamespaceRefs,
@@ -59,7 +73,8 @@ export function addHelmController(mgr: Manager, o: HelmControllerOptions): HelmC
     .controller<HelmRelease>(HelmReleaseKind, {
       name: "helmrelease",
       // Helm actions mostly wait on the cluster (hooks, readiness): many at once cost little CPU here.
-      concurrency: o.concurrent ?? 10,
+      // (Helm's wait polls every 2 s: with 10 at once, 1000 releases could not be Ready in under 200 s.)
+      concurrency: o.concurrent ?? 50,
       reconcileTimeoutMs: (hr) => 4 * (parseDuration(hr.spec.timeout ?? "5m") || 300_000) + 60_000,
     })
     .index(sourceIndex, (hr) => {
@@ -74,13 +89,16 @@ export function addHelmController(mgr: Manager, o: HelmControllerOptions): HelmC
     .watches<ChartSource>({ resource: OCIRepositoryRef }, (src, old, event) => sourceChanged({ ...src, kind: "OCIRepository" }, old, event), { via: sourceIndex })
     .watches<HelmRelease>(HelmReleaseKind, (hr, old, event) => (event !== "delete" && becameReady(hr, old) ? [`HelmRelease/${objectKey(hr)}`] : []), { via: dependsOnIndex })
     .watches<Kustomization>(KustomizationKind, (ks, old, event) => (event !== "delete" && becameReady(ks, old) ? [`Kustomization/${objectKey(ks)}`] : []), { via: dependsOnIndex })
+    // A change to an object of a release with drift detection on reconciles the release at once.
+    .watches(drift, (ev) => [ev.owner])
     .errorPolicy(helmReleaseErrorPolicy)
     .complete(reconciler);
+  mgr.addRunnable((signal) => drift.run(signal));
   mgr.addRunnable(async (signal) => {
     await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
     await helper.stop();
   });
-  return { helper };
+  return { helper, drift, driftEvents };
 }
 
 /** Client-node's view of a kubeconfig (the parts the helper's connection needs). */

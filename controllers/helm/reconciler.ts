@@ -38,9 +38,15 @@ import { composeValues, valuesDigest, type Values } from "./values";
 import { deleteTemplatedChart, resolveChartSource, type ChartCache, type ChartSource, type SourceId } from "./chart";
 import { dependenciesNotReady, type DependencyLookup } from "./dependencies";
 import type { HelmHelper, HelmRequest, HelmResponse, ReleaseSnapshot } from "./helper";
+import type { DriftWatcher } from "../kustomize/drift";
+import type { RestMapper } from "../kustomize/restmapper";
+import type { Manifest } from "../kustomize/inventory";
+import { correctDrift, describeDrift, detectDrift, releaseObjects } from "./drift";
+import { DriftDetectedReason } from "../api/helm";
 
 export const HelmFinalizer = FluxFinalizer;
 export const RetriesExceededReason = "RetriesExceeded";
+export const ReleaseUnlockedReason = "ReleaseUnlocked";
 
 export interface HelmReconcilerOptions {
   helper: HelmHelper;
@@ -50,6 +56,10 @@ export interface HelmReconcilerOptions {
   defaultServiceAccount?: string;
   noCrossNamespaceRefs?: boolean;
   requeueDependencyMs: number;
+  /** Maps the release's objects to resources (drift detection). */
+  mapper?: RestMapper;
+  /** Watches the objects of releases with drift detection on, to reconcile them when one changes. */
+  drift?: DriftWatcher;
 }
 
 /** Failures are retried with backoff, at most at spec.interval. */
@@ -136,7 +146,23 @@ export class HelmReleaseReconciler implements Reconciler<HelmRelease> {
     status.lastAttemptedRevisionDigest = artifact.digest;
     status.lastAttemptedConfigDigest = desired.configDigest;
     status.storageNamespace = storageNamespaceOf(hr);
-    return this.release({ s, hr, desired, signal: s.signal }, current.notFound ? undefined : current.release);
+    let latest = current.notFound ? undefined : current.release;
+    if (latest?.status.startsWith("pending-")) latest = await this.unlock(s, hr, latest);
+    return this.release({ s, hr, desired, signal: s.signal }, latest);
+  }
+
+  /**
+   * A release left in pending-install, -upgrade or -rollback by an operation that did not finish (the
+   * controller or its helper stopped halfway) blocks every further Helm action: it is marked failed, so the
+   * next upgrade (or install remediation) runs. The helper refuses while it still runs an operation on it.
+   */
+  private async unlock(s: Session<HelmRelease>, hr: HelmRelease, stuck: ReleaseSnapshot): Promise<ReleaseSnapshot | undefined> {
+    const res = await this.o.helper.run({ op: "unlock", ...this.base(hr) }, s.signal);
+    if (!res.ok) throw new ReconcileError(GetLastReleaseFailed, `release ${releaseId(stuck)} is ${stuck.status}: ${res.error}`);
+    const message = `Release ${releaseId(stuck)} was left ${stuck.status} by an operation that did not finish: marked failed`;
+    s.event("Warning", ReleaseUnlockedReason, message);
+    s.log.info({ release: releaseId(stuck), status: stuck.status }, "pending release unlocked");
+    return res.notFound ? undefined : res.release;
   }
 
   private async desired(hr: HelmRelease, artifact: Artifact, s: Session<HelmRelease>): Promise<Desired> {
@@ -182,6 +208,7 @@ export class HelmReleaseReconciler implements Reconciler<HelmRelease> {
     const forced = forceAt !== undefined && forceAt !== status.lastHandledForceAt;
     if (forced) status.lastHandledForceAt = forceAt;
     if (latest && !forced && this.inSync(hr, latest, desired)) {
+      await this.checkDrift(run);
       await this.refreshHistory(run);
       if (hr.spec.test?.enable && !testsRanFor(latest)) return this.afterRelease(run, "upgrade", latest, true);
       const released = getCondition(hr, ReleasedCondition);
@@ -323,8 +350,48 @@ export class HelmReleaseReconciler implements Reconciler<HelmRelease> {
     status.failures = 0;
     status.installFailures = 0;
     status.upgradeFailures = 0;
+    await this.checkDrift(run);
     await this.refreshHistory(run);
     return this.ready(run, getCondition(hr, TestSuccessCondition)?.status === "True" ? TestSucceededReason : getCondition(hr, ReleasedCondition)!.reason, readyMessage);
+  }
+
+  /**
+   * spec.driftDetection: compares the deployed release's objects with the cluster; mode enabled corrects the
+   * drifted ones (no new release revision), warn only reports them in an event. Either way the objects are
+   * watched from then on, so a change reconciles the release within seconds.
+   */
+  private async checkDrift(run: Run): Promise<void> {
+    const { hr, s } = run;
+    const owner = `${hr.metadata.namespace}/${hr.metadata.name}`;
+    const mode = hr.spec.driftDetection?.mode ?? "disabled";
+    if (mode === "disabled" || !this.o.mapper) {
+      this.o.drift?.forget(owner);
+      return;
+    }
+    const res = await this.o.helper.run({ op: "status", ...this.base(hr), withManifest: true }, run.signal);
+    if (!res.ok || !res.release) throw new ReconcileError(GetLastReleaseFailed, `failed to read the release manifest for drift detection: ${res.error ?? "no release"}`);
+    const objects = await releaseObjects(res.release.manifest ?? "", { name: res.release.name, namespace: res.release.namespace }, this.o.mapper, run.signal);
+    const ignore = hr.spec.driftDetection?.ignore;
+    const { drifted, live } = await detectDrift(s.client, objects, ignore, run.signal);
+    let stored = new Map<(typeof drifted)[number], Record<string, unknown>>();
+    if (drifted.length > 0) {
+      const id = releaseId(res.release);
+      if (mode === "enabled") {
+        stored = await correctDrift(s.client, drifted, run.signal);
+        s.event("Normal", DriftDetectedReason, `Drift in the objects of release ${id} corrected: ${describeDrift(drifted)}`);
+      } else {
+        s.event("Warning", DriftDetectedReason, `The objects of release ${id} drifted from the release manifest: ${describeDrift(drifted)}`);
+      }
+    }
+    const watcher = this.o.drift;
+    if (!watcher) return;
+    watcher.retain(owner, new Set());
+    for (const [o, obj] of live) watcher.observe(owner, o.ref, o.desired as unknown as Manifest, obj);
+    for (const d of drifted) {
+      const obj = stored.get(d);
+      // In warn mode a drifted object's baseline is what it is now: a further change is reported again.
+      if (obj || mode === "warn") watcher.observe(owner, d.ref, d.desired as unknown as Manifest, obj ?? (d.change === "deleted" ? undefined : await s.client.get(d.ref, d.desired.metadata.namespace, d.desired.metadata.name, { signal: run.signal })));
+    }
   }
 
   private ready(run: Run, reason: string, message: string): Action {
@@ -433,6 +500,7 @@ export class HelmReleaseReconciler implements Reconciler<HelmRelease> {
   /** Deletion: uninstall the release (unless suspended) and delete the templated HelmChart. */
   private async finalize(s: Session<HelmRelease>): Promise<void> {
     const hr = s.obj;
+    this.o.drift?.forget(`${hr.metadata.namespace}/${hr.metadata.name}`);
     if (!hr.spec.suspend) {
       const res = await this.uninstall(hr, s.signal);
       const id = `${targetNamespaceOf(hr)}/${releaseNameOf(hr)}`;

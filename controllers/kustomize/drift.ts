@@ -55,6 +55,12 @@ const keepMeta = (obj: KubeObject): KubeObject => ({
   metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace, resourceVersion: obj.metadata.resourceVersion, labels: obj.metadata.labels },
 });
 
+/** The labels naming an object's owner (name and namespace); a Kustomization's by default. */
+export interface OwnerLabels {
+  name: string;
+  namespace: string;
+}
+
 export class DriftWatcher implements EventSource<DriftEvent> {
   /** owner key ("ns/name") → inventory id → tracked object */
   private readonly owners = new Map<string, Map<string, Tracked>>();
@@ -69,6 +75,7 @@ export class DriftWatcher implements EventSource<DriftEvent> {
   constructor(
     private readonly client: KubeClient,
     private readonly log: Logger,
+    private readonly ownerLabels: OwnerLabels = { name: KustomizeNameLabel, namespace: KustomizeNamespaceLabel },
   ) {}
 
   subscribe(handler: (ev: DriftEvent) => void): void {
@@ -106,12 +113,12 @@ export class DriftWatcher implements EventSource<DriftEvent> {
     this.owners.delete(ownerKey);
   }
 
-  /** One informer per kind, on the objects any Kustomization applied (they carry its name label). */
+  /** One informer per kind, on the objects any owner applied (they carry its name label). */
   private ensureInformer(ref: ResourceRef): void {
     const key = `${ref.group}/${ref.version}/${ref.plural}`;
     if (this.informers.has(key) || !this.signal || this.signal.aborted) return;
     const informer = new Informer<KubeObject>(this.client, ref, this.log.child({ resource: ref.plural }), {
-      labelSelector: KustomizeNameLabel,
+      labelSelector: this.ownerLabels.name,
       keep: keepMeta,
       retry: { baseMs: 400, maxMs: 10_000 },
     });
@@ -122,8 +129,8 @@ export class DriftWatcher implements EventSource<DriftEvent> {
 
   private handle(event: InformerEvent, obj: Manifest): void {
     const labels = obj.metadata?.labels ?? {};
-    const name = labels[KustomizeNameLabel];
-    const ns = labels[KustomizeNamespaceLabel];
+    const name = labels[this.ownerLabels.name];
+    const ns = labels[this.ownerLabels.namespace];
     if (!name || !ns) return;
     const ownerKey = `${ns}/${name}`;
     const id = formatId(objectIdOf(obj));
@@ -143,7 +150,7 @@ export class DriftWatcher implements EventSource<DriftEvent> {
   private report(owner: string, subject: string, kind: DriftEvent["kind"]): void {
     const ev: DriftEvent = { owner, subject, kind, at: Date.now() };
     this.lastDrift.set(owner, ev);
-    this.log.info({ kustomization: owner, object: subject, drift: kind }, "drift detected, reconciling");
+    this.log.info({ owner, object: subject, drift: kind }, "drift detected, reconciling");
     for (const handler of this.handlers) handler(ev);
   }
 }

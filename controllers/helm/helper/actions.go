@@ -22,8 +22,8 @@ import (
 	"helm.sh/helm/v3/pkg/storage/driver"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/client-go/discovery"
 	"k8s.io/cli-runtime/pkg/resource"
+	"k8s.io/client-go/discovery"
 )
 
 type request struct {
@@ -228,7 +228,15 @@ func run(id *identity, req *request) response {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeoutOf(req)+30*time.Second)
 	defer cancel()
+	key := releaseKey(req)
 	switch req.Op {
+	case "install", "upgrade", "test", "rollback", "uninstall":
+		running.Add(key)
+		defer running.Done(key)
+	}
+	switch req.Op {
+	case "unlock":
+		return unlock(cfg, req, key)
 	case "status":
 		return status(cfg, req)
 	case "history":
@@ -245,6 +253,71 @@ func run(id *identity, req *request) response {
 		return uninstall(cfg, req)
 	}
 	return response{Error: fmt.Sprintf("unknown op %q", req.Op)}
+}
+
+// inFlight counts the release operations this helper runs, per release: a release left in a pending-*
+// state by an operation that still runs here is not unlocked.
+type inFlight struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+var running = &inFlight{n: map[string]int{}}
+
+func (f *inFlight) Add(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n[key]++
+}
+
+func (f *inFlight) Done(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n[key]--; f.n[key] <= 0 {
+		delete(f.n, key)
+	}
+}
+
+func (f *inFlight) Busy(key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n[key] > 0
+}
+
+func releaseKey(req *request) string {
+	ns := req.StorageNamespace
+	if ns == "" {
+		ns = req.Namespace
+	}
+	return ns + "/" + req.ReleaseName
+}
+
+// unlock marks the latest release version failed when it is stuck in pending-install, pending-upgrade or
+// pending-rollback (the process that ran the operation died), so the next action can run. Refused while an
+// operation on the release runs in this helper.
+func unlock(cfg *action.Configuration, req *request, key string) response {
+	r, err := cfg.Releases.Last(req.ReleaseName)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return response{OK: true, NotFound: true}
+	}
+	if err != nil {
+		return response{Error: err.Error()}
+	}
+	if r.Info == nil || !r.Info.Status.IsPending() {
+		return response{OK: true, Release: snapshotOf(r, false)}
+	}
+	if running.Busy(key) {
+		return response{Error: fmt.Sprintf("release %s is %s and an operation on it is still running", key, r.Info.Status)}
+	}
+	description := req.Description
+	if description == "" {
+		description = fmt.Sprintf("Marked failed: the operation that left it %s did not finish", r.Info.Status)
+	}
+	r.SetStatus(release.StatusFailed, description)
+	if err := cfg.Releases.Update(r); err != nil {
+		return response{Error: fmt.Sprintf("cannot unlock release %s: %v", key, err)}
+	}
+	return response{OK: true, Release: snapshotOf(r, false)}
 }
 
 func status(cfg *action.Configuration, req *request) response {

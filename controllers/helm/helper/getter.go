@@ -9,11 +9,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/openapi"
 	cachedopenapi "k8s.io/client-go/openapi/cached"
-	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/validation"
 
 	"helm.sh/helm/v3/pkg/chartutil"
 )
@@ -50,7 +51,7 @@ func newIdentity(base *rest.Config, impersonate string) (*identity, error) {
 		return nil, err
 	}
 	id := &identity{config: cfg, discovery: cached, mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached), clientset: clientset}
-	id.factory = cmdutil.NewFactory(&getter{id: id})
+	id.factory = &validatorCache{Factory: cmdutil.NewFactory(&getter{id: id})}
 	return id, nil
 }
 
@@ -84,7 +85,42 @@ func (id *identity) invalidate() {
 	id.discovery.Invalidate()
 	id.discovery.(*sharedOpenAPI).reset()
 	id.mapper.Reset()
+	id.factory.(*validatorCache).reset()
 	id.caps = nil
+}
+
+// validatorCache hands every request of an identity the same validator per directive. Helm asks the factory
+// for a validator on every Build; kubectl's factory makes a new one each time, whose field-validation check
+// parses the OpenAPI v3 document of each group-version again (three quarters of an install's CPU). The
+// validator only reads the cluster's API description and caches what it learns, under a lock.
+type validatorCache struct {
+	cmdutil.Factory
+	mu      sync.Mutex
+	schemas map[string]validation.Schema
+}
+
+func (f *validatorCache) Validator(directive string) (validation.Schema, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if v, ok := f.schemas[directive]; ok {
+		return v, nil
+	}
+	v, err := f.Factory.Validator(directive)
+	if err != nil {
+		return nil, err
+	}
+	if f.schemas == nil {
+		f.schemas = map[string]validation.Schema{}
+	}
+	f.schemas[directive] = v
+	return v, nil
+}
+
+// reset forgets the validators (after CRDs were created: new kinds, new OpenAPI documents).
+func (f *validatorCache) reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.schemas = nil
 }
 
 // getter is Helm's RESTClientGetter for one request: the identity's shared clients, with the release's

@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
+	"strings"
 	"sync"
 
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -142,6 +144,28 @@ func main() {
 		fmt.Printf("mooring-helm %s\n", version)
 		return
 	}
+	// --cpu-profile=<file>: a Go CPU profile of the helper's whole life, written when stdin closes (for
+	// `go tool pprof`; the benchmarks use it to find where an install's CPU goes).
+	for _, arg := range os.Args[1:] {
+		file, ok := strings.CutPrefix(arg, "--cpu-profile=")
+		if !ok {
+			fmt.Fprintf(os.Stderr, "mooring-helm: unknown argument %q (allowed: version, --cpu-profile=<file>)\n", arg)
+			os.Exit(2)
+		}
+		f, err := os.Create(file)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "mooring-helm: cannot write the CPU profile: %v\n", err)
+			os.Exit(2)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "mooring-helm: cannot start the CPU profile: %v\n", err)
+			os.Exit(2)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
 	s := &server{out: json.NewEncoder(os.Stdout)}
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	var wg sync.WaitGroup
@@ -159,6 +183,7 @@ func main() {
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "mooring-helm: reading requests: %v\n", err)
+			pprof.StopCPUProfile()
 			os.Exit(1)
 		}
 	}
