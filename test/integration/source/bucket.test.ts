@@ -222,6 +222,29 @@ describe("Bucket (source.toolkit.fluxcd.io/v1) against SeaweedFS", () => {
     assert.equal(big.status?.artifact, undefined);
   });
 
+  test("HTTPS endpoint: certSecretRef's ca.crt is trusted; without it the server certificate is refused", async (t) => {
+    const ns = await newNamespace(t);
+    const pki = path.join(scratch, `${ns}-pki`);
+    fs.mkdirSync(pki);
+    const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: pki, stdio: "pipe" });
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=mooring-test-ca");
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=127.0.0.1");
+    fs.writeFileSync(path.join(pki, "ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
+    ssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "tls.crt", "-days", "1", "-extfile", "ext.cnf");
+    const read = (f: string) => fs.readFileSync(path.join(pki, f), "utf8");
+    const secure = await startS3Server({ tls: { cert: read("tls.crt"), key: read("tls.key") }, buckets: ["fleet"] });
+    t.after(() => secure.stop());
+    await secure.putObject("fleet", "apps/a.yaml", "a: 1\n");
+    await keys(ns);
+    await env.admin.create(Secrets, ns, { apiVersion: "v1", kind: "Secret", metadata: { name: "ca", namespace: ns }, stringData: { "ca.crt": read("ca.crt") } });
+    await env.admin.create(Buckets, ns, bucket(ns, "trusted", { bucketName: "fleet", endpoint: secure.endpoint, insecure: false, certSecretRef: { name: "ca" } }));
+    await env.admin.create(Buckets, ns, bucket(ns, "untrusted", { bucketName: "fleet", endpoint: secure.endpoint, insecure: false }));
+    const trusted = await waitBucket(env.admin, ns, "trusted", "True");
+    assert.match(trusted.status!.artifact!.revision, /^sha256:[0-9a-f]{64}$/);
+    const untrusted = await waitBucket(env.admin, ns, "untrusted", "False");
+    assert.match(cond(untrusted, "Ready")!.message!, /request to https:\/\/127\.0\.0\.1:\d+ failed: .*(self-signed|unable to verify|certificate)/i);
+  });
+
   test("object keys with path traversal are refused, nothing stored", async (t) => {
     const ns = await newNamespace(t);
     await keys(ns);
