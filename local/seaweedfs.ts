@@ -56,6 +56,8 @@ export async function startS3Server(o: S3ServerOptions = {}): Promise<S3Server> 
     `-master.port=${ports.master}`,
     `-master.port.grpc=${ports.masterGrpc}`,
     "-master.volumeSizeLimitMB=256",
+    // No anonymous statistics sent to the internet.
+    "-master.telemetry=false",
     `-volume.port=${ports.volume}`,
     `-volume.port.grpc=${ports.volumeGrpc}`,
     "-volume.max=8",
@@ -66,6 +68,9 @@ export async function startS3Server(o: S3ServerOptions = {}): Promise<S3Server> 
     `-s3.port=${ports.s3}`,
     `-s3.port.grpc=${ports.s3Grpc}`,
     `-s3.config=${config}`,
+    // The Iceberg and Lance catalogs listen on fixed ports by default: off, so several servers can run at once.
+    "-s3.port.iceberg=0",
+    "-s3.port.lance=0",
   ];
   if (o.tls) {
     await fs.promises.writeFile(path.join(dir, "tls.crt"), o.tls.cert);
