@@ -81,7 +81,7 @@ export async function bucket(argv: string[]): Promise<number> {
       kubeconfigPath = (await up({ dir, nodes: 0, realNode: false, log: (l) => process.stderr.write(`  ${l}\n`) })).kubeconfigPath;
     } else {
       const st = await cpStatus({ dir });
-      if (!st.kubeconfigPath) throw new Error(`--dir ${dir}: no running cluster there (run \`mooring local up --dir ${dir}\`)`);
+      if (!st.exists || !st.kubeconfigPath) throw new Error(`--dir ${dir}: no running cluster there (run \`mooring local up --dir ${dir}\`)`);
       kubeconfigPath = st.kubeconfigPath;
     }
     const kc = new KubeConfig();
