@@ -17,8 +17,8 @@ export interface S3ServerOptions {
   credentials?: Credentials;
   /** Buckets created once the server is up. */
   buckets?: string[];
-  /** Serve HTTPS with this certificate and key (PEM) instead of HTTP. */
-  tls?: { cert: string; key: string };
+  /** Serve HTTPS with this certificate and key (PEM) instead of HTTP; `ca` is what the helper's own calls trust. */
+  tls?: { cert: string; key: string; ca?: string };
 }
 
 export interface S3Server {
@@ -55,12 +55,13 @@ export async function startS3Server(o: S3ServerOptions = {}): Promise<S3Server> 
     "-ip.bind=127.0.0.1",
     `-master.port=${ports.master}`,
     `-master.port.grpc=${ports.masterGrpc}`,
-    "-master.volumeSizeLimitMB=256",
+    // Small volumes, many allowed: every bucket is a collection with volumes of its own.
+    "-master.volumeSizeLimitMB=64",
     // No anonymous statistics sent to the internet.
     "-master.telemetry=false",
     `-volume.port=${ports.volume}`,
     `-volume.port.grpc=${ports.volumeGrpc}`,
-    "-volume.max=8",
+    "-volume.max=500",
     "-filer",
     `-filer.port=${ports.filer}`,
     `-filer.port.grpc=${ports.filerGrpc}`,
@@ -85,7 +86,7 @@ export async function startS3Server(o: S3ServerOptions = {}): Promise<S3Server> 
   child.once("exit", () => (exited = true));
   const endpoint = `127.0.0.1:${ports.s3}`;
   const scheme = o.tls ? "https" : "http";
-  const call = (method: string, p: string, body?: Buffer) => signedRequest({ scheme, endpoint, method, path: p, body, credentials, ca: o.tls?.cert });
+  const call = (method: string, p: string, body?: Buffer) => signedRequest({ scheme, endpoint, method, path: p, body, credentials, ca: o.tls?.ca ?? o.tls?.cert });
   const stop = async () => {
     if (!exited) {
       child.kill("SIGTERM");
