@@ -2,6 +2,7 @@
 // root .sourceignore and .spec.ignore, digest the key → ETag index into the revision ("sha256:<hex>", as Flux),
 // and only when that revision differs from the stored artifact download the objects (bounded concurrency, a
 // size limit per object, unsafe keys refused) and store them as "bucket/<ns>/<name>/<hex>.tar.gz".
+import { setMaxListeners } from "node:events";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -116,6 +117,8 @@ export class BucketReconciler implements Reconciler<Bucket> {
     const scratch = await fs.promises.mkdtemp(path.join(this.opts.tempDir ?? os.tmpdir(), "mooring-bucket-"));
     try {
       const outcome = await withDeadline(s.signal, timeoutMs, async (signal) => {
+        // Every download in flight listens on the one deadline signal.
+        setMaxListeners((this.opts.maxConcurrentFetches ?? defaultConcurrentFetches) + 8, signal);
         const { client } = await this.connect(s.client, obj, signal);
         const index = await this.index(client, obj, scratch);
         const revision = indexRevision(index);
