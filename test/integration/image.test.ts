@@ -125,9 +125,9 @@ describe("mooring image build: the controllers image", { timeout: 25 * 60_000 },
     assert.equal(image.config.rootfs.diff_ids.length, 6);
   });
 
-  it("has root-owned layers: Debian with git, ssh, CA certificates and tini; node; kustomize; the Helm helper; dependencies; the app", async () => {
+  it("has root-owned layers: Debian with git, ssh, gpg, CA certificates and tini; node; kustomize; the Helm helper; dependencies; the app", async () => {
     const [rootfs, node, kustomize, helmHelper, modules, app] = await Promise.all(image.manifest.layers.map((l) => listLayer(image.blob(l))));
-    for (const file of ["usr/bin/git", "usr/bin/ssh", "usr/bin/tini", "etc/ssl/certs/ca-certificates.crt", "etc/passwd"]) {
+    for (const file of ["usr/bin/git", "usr/bin/ssh", "usr/bin/gpg", "usr/bin/tini", "etc/ssl/certs/ca-certificates.crt", "etc/passwd"]) {
       assert.ok(rootfs!.has(file), `rootfs has ${file}`);
     }
     assert.equal(rootfs!.get("usr/bin/git")!.owner, "0/0");
@@ -171,6 +171,7 @@ describe("mooring image build: the controllers image", { timeout: 25 * 60_000 },
       "node -e 'require(\"fs\").writeFileSync(require(\"os\").homedir() + \"/probe\", \"ok\")'",
       // Every controller module and its dependencies (the kube client is an ES module) load from /app.
       "node -e 'Promise.all([\"controllers/main\", \"controllers/source/index\", \"controllers/kustomize/index\", \"controllers/runtime/kube\"].map((m) => import(\"/app/dist/\" + m + \".js\"))).then((ms) => console.log(ms.length + \" modules loaded\"))'",
+      "gpg --version | head -1",
       "touch /app/x 2>/dev/null && echo root-writable || echo root-read-only",
     ].join("\n");
     const b = await bundle(image, rootfs, path.join(dir, "run-tools"), { entrypoint: ["/usr/bin/tini", "--", "sh", "-c", script] });
@@ -183,6 +184,7 @@ describe("mooring image build: the controllers image", { timeout: 25 * 60_000 },
     assert.match(lines[3]!, /^v5\.7\.1/);
     assert.match(lines[4]!, /^v24\./);
     assert.equal(lines[5], "4 modules loaded");
+    assert.match(lines[6]!, /^gpg \(GnuPG\) 2\./);
     assert.equal(lines.at(-1), "root-read-only");
   });
 
