@@ -2,6 +2,7 @@
 import { mttp } from "./mttp";
 import { webhook } from "./webhook";
 import { helmBench } from "./helm";
+import { bucket } from "./bucket";
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -12,8 +13,17 @@ export async function main(argv: string[]): Promise<number> {
       return webhook(rest);
     case "helm":
       return helmBench(rest);
+    case "bucket":
+      return bucket(rest);
     default:
-      process.stderr.write("usage: npm run bench -- mttp [--n 100,500,1000] [--vs flux] (see bench/args.ts)\n       npm run bench -- webhook --dir <cluster dir> [--commits 20]\n       npm run bench -- helm [--n 100,500,1000] [--vs flux]\n");
+      process.stderr.write(
+        [
+          "usage: npm run bench -- mttp [--n 100,500,1000] [--vs flux] (see bench/args.ts)",
+          "       npm run bench -- webhook --dir <cluster dir> [--commits 20]",
+          "       npm run bench -- helm [--n 100,500,1000] [--vs flux]",
+          "       npm run bench -- bucket [--objects 1000] [--runs 5] [--dir <cluster dir>]",
+        ].join("\n") + "\n",
+      );
       return 2;
   }
 }

@@ -3,6 +3,7 @@ import { crdFor, type CustomResourceDefinition } from "./crd";
 import { GitRepositoryKind } from "./source";
 import { HelmChartKind, HelmRepositoryKind } from "./source-helm";
 import { OCIRepositoryKind } from "./source-oci";
+import { BucketKind } from "./source-bucket";
 import { KustomizationKind } from "./kustomize";
 import { HelmReleaseKind } from "./helm";
 import { AlertKind, ProviderKind, ReceiverKind } from "./notification";
@@ -10,6 +11,7 @@ import { AlertKind, ProviderKind, ReceiverKind } from "./notification";
 export * from "./source";
 export * from "./source-helm";
 export * from "./source-oci";
+export * from "./source-bucket";
 export * from "./meta";
 export * from "./duration";
 export * from "./rbac";
@@ -29,6 +31,7 @@ export function crds(): CustomResourceDefinition[] {
     crdFor(HelmRepositoryKind),
     crdFor(HelmChartKind),
     crdFor(OCIRepositoryKind),
+    crdFor(BucketKind),
     crdFor(KustomizationKind),
     crdFor(HelmReleaseKind),
     crdFor(AlertKind),

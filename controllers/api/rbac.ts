@@ -11,7 +11,7 @@ export interface RbacObject {
   [k: string]: unknown;
 }
 
-const sourcePlurals = ["gitrepositories", "helmrepositories", "helmcharts", "ocirepositories"];
+const sourcePlurals = ["gitrepositories", "helmrepositories", "helmcharts", "ocirepositories", "buckets"];
 const labels = { "app.kubernetes.io/part-of": "mooring", "app.kubernetes.io/component": SourceControllerName };
 
 export function sourceControllerRbac(namespace: string, serviceAccountName = SourceControllerName): RbacObject[] {

@@ -10,6 +10,7 @@ import { objectKey, type Informer, type InformerEvent } from "../runtime/informe
 import type { EventSource } from "../runtime/builder";
 import { getCondition } from "../runtime/conditions";
 import { GitRepositoryKind, type GitRepository } from "../api/source";
+import { BucketKind, type Bucket } from "../api/source-bucket";
 import { KustomizationKind, type Kustomization } from "../api/kustomize";
 import { ReadyCondition, WatchEnabledValue, WatchLabel } from "../api/meta";
 import { parseDuration } from "../api/duration";
@@ -105,6 +106,7 @@ export function addKustomizeController(mgr: Manager, o: KustomizeControllerOptio
     .index(dependsOnIndex, (ks) => (ks.spec.dependsOn ?? []).map((d) => `${d.namespace || ks.metadata.namespace}/${d.name}`))
     // A source's new artifact makes the Kustomizations that use it reconcile.
     .watches<GitRepository>(GitRepositoryKind, (repo, old, event) => (event !== "delete" && repo.status?.artifact?.revision !== old?.status?.artifact?.revision ? [`GitRepository/${objectKey(repo)}`] : []), { via: sourceIndex })
+    .watches<Bucket>(BucketKind, (b, old, event) => (event !== "delete" && b.status?.artifact?.revision !== old?.status?.artifact?.revision ? [`Bucket/${objectKey(b)}`] : []), { via: sourceIndex })
     // A Kustomization that became Ready (or applied a new revision) releases the ones waiting on it.
     .watches<Kustomization>(KustomizationKind, (ks, old, event) => (event !== "delete" && readyAtNewRevision(ks, old) ? [objectKey(ks)] : []), { via: dependsOnIndex })
     // A labelled ConfigMap or Secret that changed makes the Kustomizations that use it reconcile.

@@ -16,6 +16,8 @@ import { OCIRepositoryKind, type OCIRepository } from "../api/source-oci";
 import { OCIRepositoryReconciler, ociRepositoryErrorPolicy } from "./ocirepository";
 import { HelmRepositoryReconciler, helmRepositoryErrorPolicy } from "./helmrepository";
 import { Storage, defaultRetention, type Retention } from "./storage";
+import { BucketKind, type Bucket } from "../api/source-bucket";
+import { BucketReconciler, bucketErrorPolicy } from "./bucket";
 
 export { GitRepositoryReconciler, SourceFinalizer, parseGitUrl } from "./gitrepository";
 export { Storage } from "./storage";
@@ -29,6 +31,8 @@ export interface SourceControllerOptions {
   concurrent?: number;
   /** How long and how many superseded artifacts are kept (--artifact-retention-ttl/-records); unset: Flux's defaults. */
   retention?: { [K in keyof Retention]?: Retention[K] };
+  /** Largest Bucket object accepted, in bytes (default 100 MiB). */
+  bucketMaxObjectSize?: number;
   /**
    * Scratch root for checkouts and git credentials files. Default: a directory under the OS temp directory
    * named after the storage path, so a restarted controller finds (and wipes) what a killed one left.
@@ -99,6 +103,14 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
     })
     .errorPolicy(ociRepositoryErrorPolicy)
     .complete(new OCIRepositoryReconciler({ storage: () => storage, tempDir: tempPath }));
+  mgr
+    .controller<Bucket>(BucketKind, {
+      name: "bucket",
+      concurrency: o.concurrent ?? 2,
+      reconcileTimeoutMs: (obj) => Math.max(120_000, durationOr(obj.spec.timeout, 60_000) * 3),
+    })
+    .errorPolicy(bucketErrorPolicy)
+    .complete(new BucketReconciler({ storage: () => storage, tempDir: tempPath, maxObjectSize: o.bucketMaxObjectSize }));
   // Retried: a git process of a killed instance may still be writing into the scratch root while it dies.
   const removeScratch = () => fs.promises.rm(tempPath, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   mgr.addRunnable(async (signal) => {
