@@ -6,6 +6,7 @@ import { OCIRepositoryKind } from "./source-oci";
 import { KustomizationKind } from "./kustomize";
 import { HelmReleaseKind } from "./helm";
 import { AlertKind, ProviderKind, ReceiverKind } from "./notification";
+import { ImagePolicyKind, ImageRepositoryKind, ImageUpdateAutomationKind } from "./image";
 
 export * from "./source";
 export * from "./source-helm";
@@ -19,6 +20,8 @@ export * from "./helm";
 export * from "./helm-rbac";
 export * from "./notification";
 export * from "./notification-rbac";
+export * from "./image";
+export * from "./image-rbac";
 export { crdFor, defineKind, type CustomResourceDefinition, type PrinterColumn, type KindDefinition } from "./crd";
 export * as schema from "./schema";
 
@@ -34,5 +37,8 @@ export function crds(): CustomResourceDefinition[] {
     crdFor(AlertKind),
     crdFor(ProviderKind),
     crdFor(ReceiverKind),
+    crdFor(ImageRepositoryKind),
+    crdFor(ImagePolicyKind),
+    crdFor(ImageUpdateAutomationKind),
   ];
 }

@@ -1,0 +1,225 @@
+// The image controllers on the real control plane, each with its own ServiceAccount (the RBAC the install
+// renders), against a real registry (Debian's docker-registry with htpasswd auth) and a real smart-HTTP git
+// server: a pushed tag is scanned, chosen by the policy and committed at its marker; then each bad input
+// (registry down, bad credentials, invalid semver range, malformed marker, a push the server refuses) gives a
+// clear condition and leaves git as it was. The flux CLI reads and drives the objects.
+import { after, before, describe, test } from "node:test";
+import * as assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import {
+  imageAutomationControllerRbac,
+  imageReflectorControllerRbac,
+  ImagePolicyKind,
+  ImageRepositoryKind,
+  ImageUpdateAutomationKind,
+  GitRepositoryKind,
+  type ImagePolicy,
+  type ImageRepository,
+  type ImageUpdateAutomation,
+} from "../../../controllers/api";
+import { KubeClient, type ResourceRef } from "../../../controllers/runtime/kube";
+import { newLogger } from "../../../controllers/runtime/log";
+import { startControllers, type RunningControllers } from "../../../controllers/main";
+import { newNamespace, serviceAccountKubeconfig, testKubeConfig, waitFor } from "../../harness/cluster";
+import { toolPath } from "../../../local/tools";
+import { startRegistry, type Registry } from "../../fixtures/registry/registry";
+import { pushTags } from "../../fixtures/registry/push";
+import { TestRepo } from "../../fixtures/gitserver/repo";
+import { startHttpGitServer, type HttpGitServer } from "../../fixtures/gitserver/http";
+import { apply, createSecret, installCrds } from "../source/env";
+
+const run = promisify(execFile);
+const creds = { username: "puller", password: "registry-pass-4471" };
+const gitCreds = { username: "bot", password: "git-pass-9922" };
+type Flux = ImageRepository | ImagePolicy | ImageUpdateAutomation;
+const ready = (o: Flux) => o.status?.conditions?.find((c) => c.type === "Ready");
+
+const deployment = (image: string, marker = '{"$imagepolicy": "NS:app"}') => `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app # the demo app
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: "${image}" # ${marker}
+          args: [--port, "8080"]
+`;
+
+describe("image automation (image.toolkit.fluxcd.io/v1)", () => {
+  let admin: KubeClient;
+  let ns: string;
+  let ctlNs: string;
+  let registry: Registry;
+  let scratch: string;
+  let repo: TestRepo;
+  let http: HttpGitServer;
+  const stop = new AbortController();
+  const running: RunningControllers[] = [];
+
+  const get = <T extends Flux>(ref: ResourceRef, name: string) => admin.get<T>(ref, ns, name);
+  const waitCond = <T extends Flux>(ref: ResourceRef, name: string, status: "True" | "False", extra: (o: T) => boolean = () => true, timeoutMs = 60_000) =>
+    waitFor(async () => {
+      const o = await get<T>(ref, name);
+      const r = ready(o);
+      return r?.status === status && r.observedGeneration === o.metadata.generation && extra(o) ? o : undefined;
+    }, { what: `${ref.kind} ${name} Ready=${status}`, timeoutMs, intervalMs: 250 });
+  const remoteHead = () => execFileSync("git", ["rev-parse", "main"], { cwd: repo.bare, encoding: "utf8" }).trim();
+  const remoteFile = (p: string) => execFileSync("git", ["show", `main:${p}`], { cwd: repo.bare, encoding: "utf8" });
+
+  before(async () => {
+    admin = new KubeClient(testKubeConfig());
+    await installCrds(admin);
+    ctlNs = await newNamespace("mooring-image-ctl");
+    ns = await newNamespace("mooring-image");
+    for (const o of [...imageReflectorControllerRbac(ctlNs), ...imageAutomationControllerRbac(ctlNs)]) await apply(admin, o);
+    scratch = fs.mkdtempSync(path.join(os.tmpdir(), "mooring-image-"));
+    registry = await startRegistry(path.join(scratch, "registry"), { credentials: creds });
+    repo = new TestRepo("fleet");
+    http = await startHttpGitServer(repo.root, gitCreds);
+    for (const [controller, sa] of [["image-reflector", "image-reflector-controller"], ["image-automation", "image-automation-controller"]] as const) {
+      const kc = await serviceAccountKubeconfig({ namespace: ctlNs, name: sa });
+      running.push(
+        await startControllers(
+          { controllers: [controller], kubeConfig: kc.kubeConfig, storagePath: path.join(scratch, "storage"), metricsAddr: "", healthAddr: "", concurrent: 2, logLevel: "silent", log: newLogger("silent") },
+          stop.signal,
+        ),
+      );
+    }
+    await createSecret(admin, ns, "registry", { ".dockerconfigjson": JSON.stringify({ auths: { [registry.host]: { username: creds.username, password: creds.password } } }) });
+    await createSecret(admin, ns, "git", gitCreds);
+    await apply(admin, { apiVersion: GitRepositoryKind.apiVersion, kind: "GitRepository", metadata: { name: "fleet", namespace: ns }, spec: { url: `${http.url}/fleet.git`, interval: "10m", ref: { branch: "main" }, secretRef: { name: "git" } } } as never);
+  });
+
+  after(async () => {
+    stop.abort();
+    await Promise.all(running.map((r) => r.done));
+    await registry?.close();
+    await http?.close();
+    repo?.cleanup();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  });
+
+  const imageRepository = (name: string, spec: Partial<ImageRepository["spec"]>) =>
+    apply(admin, { apiVersion: ImageRepositoryKind.apiVersion, kind: "ImageRepository", metadata: { name, namespace: ns }, spec: { image: `${registry.host}/team/app`, interval: "10m", insecure: true, secretRef: { name: "registry" }, ...spec } } as never);
+  const imagePolicy = (name: string, spec: Partial<ImagePolicy["spec"]>, labels: Record<string, string> = { auto: "yes" }) =>
+    apply(admin, { apiVersion: ImagePolicyKind.apiVersion, kind: "ImagePolicy", metadata: { name, namespace: ns, labels }, spec: { imageRepositoryRef: { name: "app" }, policy: { semver: { range: ">=1.0.0" } }, ...spec } } as never);
+  const automation = (name: string, spec: Partial<ImageUpdateAutomation["spec"]>) =>
+    apply(admin, {
+      apiVersion: ImageUpdateAutomationKind.apiVersion,
+      kind: "ImageUpdateAutomation",
+      metadata: { name, namespace: ns },
+      spec: {
+        sourceRef: { kind: "GitRepository", name: "fleet" },
+        interval: "10m",
+        git: { commit: { author: { name: "image bot", email: "bot@example.invalid" }, messageTemplate: "{{ range .Changed.Changes }}{{ .OldValue }} -> {{ .NewValue }}\n{{ end }}" }, push: { branch: "main" } },
+        update: { path: "./apps", strategy: "Setters" },
+        policySelector: { matchLabels: { auto: "yes" } },
+        ...spec,
+      },
+    } as never);
+  const requestReconcile = (ref: ResourceRef, name: string) => admin.patch(ref, ns, name, { metadata: { annotations: { "reconcile.fluxcd.io/requestedAt": `${Date.now()}` } } });
+
+  test("a pushed tag is scanned, chosen, and committed at its marker; no commit when nothing changed", async () => {
+    repo.commit({ "apps/deploy.yaml": deployment(`${registry.host}/team/app:1.2.2`).replace("NS", ns), "README.md": "fleet\n" }, "init");
+    await pushTags(registry.host, "team/app", ["1.2.2", "1.2.3", "latest", "1.2.3.sig"], { credentials: creds });
+    await imageRepository("app", {});
+    const scanned = await waitCond<ImageRepository>(ImageRepositoryKind.resource, "app", "True");
+    assert.equal(scanned.status?.canonicalImageName, `${registry.host}/team/app`);
+    assert.equal(scanned.status?.lastScanResult?.tagCount, 3, "the .sig tag is excluded by default");
+    assert.deepEqual(scanned.status?.lastScanResult?.latestTags, ["latest", "1.2.3", "1.2.2"]);
+    assert.equal(ready(scanned)?.message, "successful scan: found 3 tags");
+
+    await imagePolicy("app", { digestReflectionPolicy: "IfNotPresent" });
+    const policy = await waitCond<ImagePolicy>(ImagePolicyKind.resource, "app", "True", (p) => p.status?.latestRef?.tag === "1.2.3");
+    assert.equal(policy.status?.latestRef?.name, `${registry.host}/team/app`);
+    assert.match(policy.status?.latestRef?.digest ?? "", /^sha256:[0-9a-f]{64}$/);
+
+    await automation("auto", {});
+    const first = await waitCond<ImageUpdateAutomation>(ImageUpdateAutomationKind.resource, "auto", "True", (a) => !!a.status?.lastPushCommit);
+    assert.equal(first.status?.lastPushCommit, remoteHead());
+    assert.equal(remoteFile("apps/deploy.yaml"), deployment(`${registry.host}/team/app:1.2.3@${policy.status!.latestRef!.digest}`).replace("NS", ns));
+    assert.deepEqual(Object.keys(first.status?.observedPolicies ?? {}), ["app"]);
+
+    // Without digests the marker gets name:tag; a new tag flows through.
+    await imagePolicy("app", { digestReflectionPolicy: "Never" });
+    await pushTags(registry.host, "team/app", ["1.2.4"], { credentials: creds });
+    await requestReconcile(ImageRepositoryKind.resource, "app");
+    await waitCond<ImagePolicy>(ImagePolicyKind.resource, "app", "True", (p) => p.status?.latestRef?.tag === "1.2.4" && !p.status.latestRef.digest);
+    const second = await waitCond<ImageUpdateAutomation>(ImageUpdateAutomationKind.resource, "auto", "True", (a) => a.status?.lastPushCommit !== first.status?.lastPushCommit && !!a.status?.lastPushCommit);
+    assert.equal(second.status?.lastPushCommit, remoteHead());
+    assert.equal(remoteFile("apps/deploy.yaml"), deployment(`${registry.host}/team/app:1.2.4`).replace("NS", ns));
+    const message = execFileSync("git", ["log", "-1", "--format=%B", "main"], { cwd: repo.bare, encoding: "utf8" }).trim();
+    assert.equal(message, `${registry.host}/team/app:1.2.3@${policy.status!.latestRef!.digest} -> ${registry.host}/team/app:1.2.4`);
+    assert.deepEqual(second.status?.observedPolicies?.app, { name: `${registry.host}/team/app`, tag: "1.2.4" });
+
+    const head = remoteHead();
+    await requestReconcile(ImageUpdateAutomationKind.resource, "auto");
+    await waitCond<ImageUpdateAutomation>(ImageUpdateAutomationKind.resource, "auto", "True", (a) => ready(a)?.message === "repository up-to-date");
+    assert.equal(remoteHead(), head, "no commit when nothing changed");
+  });
+
+  test("flux get images all / flux reconcile image repository|update", async () => {
+    const flux = await toolPath("flux");
+    const env = { ...process.env, KUBECONFIG: process.env.MOORING_TEST_KUBECONFIG! };
+    const got = await run(flux, ["get", "images", "all", "-n", ns], { env });
+    assert.match(got.stdout, /imagerepository\/app\s+.*True/);
+    assert.match(got.stdout, /imagepolicy\/app\s+.*1\.2\.4/);
+    assert.match(got.stdout, /imageupdateautomation\/auto\s+.*True/);
+    const r1 = await run(flux, ["reconcile", "image", "repository", "app", "-n", ns, "--timeout=60s"], { env });
+    assert.match(r1.stdout + r1.stderr, /ImageRepository reconciliation completed/);
+    const r2 = await run(flux, ["reconcile", "image", "update", "auto", "-n", ns, "--timeout=60s"], { env });
+    assert.match(r2.stdout + r2.stderr, /ImageUpdateAutomation reconciliation completed/);
+  });
+
+  test("registry down and bad credentials are clear conditions", async () => {
+    await imageRepository("down", { image: "127.0.0.1:9/team/app" });
+    const down = await waitCond<ImageRepository>(ImageRepositoryKind.resource, "down", "False");
+    assert.equal(ready(down)?.reason, "ReadOperationFailed");
+    assert.match(ready(down)!.message, /failed to list tags of '127\.0\.0\.1:9\/team\/app': .*ECONNREFUSED/);
+    await createSecret(admin, ns, "wrong", { ".dockerconfigjson": JSON.stringify({ auths: { [registry.host]: { username: creds.username, password: "not-the-password" } } }) });
+    await imageRepository("badcreds", { secretRef: { name: "wrong" } });
+    const bad = await waitCond<ImageRepository>(ImageRepositoryKind.resource, "badcreds", "False");
+    assert.equal(ready(bad)?.reason, "AuthenticationFailed");
+    assert.match(ready(bad)!.message, /401 Unauthorized \(the registry refused the credentials\)/);
+    assert.doesNotMatch(JSON.stringify(bad.status), /not-the-password/);
+  });
+
+  test("an invalid semver range stalls the policy", async () => {
+    await imagePolicy("badrange", { policy: { semver: { range: ">=>1.0" } } }, {});
+    const p = await waitCond<ImagePolicy>(ImagePolicyKind.resource, "badrange", "False");
+    assert.equal(ready(p)?.reason, "InvalidPolicy");
+    assert.match(ready(p)!.message, /invalid semver range '>=>1\.0'/);
+    assert.equal(p.status?.conditions?.find((c) => c.type === "Stalled")?.status, "True");
+  });
+
+  test("a malformed marker fails the update and nothing is written to git", async () => {
+    const head = repo.commit({ "broken/a.yaml": deployment(`${registry.host}/team/app:1.0.0`).replace("NS", ns), "broken/b.yaml": deployment("x:1", '{"$imagepolicy": "no-namespace"}') }, "broken markers");
+    await automation("broken", { update: { path: "./broken", strategy: "Setters" } });
+    const a = await waitCond<ImageUpdateAutomation>(ImageUpdateAutomationKind.resource, "broken", "False");
+    assert.equal(ready(a)?.reason, "UpdateFailed");
+    assert.match(ready(a)!.message, /broken\/b\.yaml:10: malformed image policy marker 'no-namespace'/);
+    assert.equal(remoteHead(), head);
+  });
+
+  test("a push the git server refuses is a clear condition and the branch stays as it was", async () => {
+    const head = repo.commit({ "refused/a.yaml": deployment(`${registry.host}/team/app:1.0.0`).replace("NS", ns) }, "refused");
+    const hook = path.join(repo.bare, "hooks", "pre-receive");
+    fs.writeFileSync(hook, "#!/bin/sh\necho 'main is protected' >&2\nexit 1\n", { mode: 0o755 });
+    try {
+      await automation("refused", { update: { path: "./refused", strategy: "Setters" } });
+      const a = await waitCond<ImageUpdateAutomation>(ImageUpdateAutomationKind.resource, "refused", "False");
+      assert.equal(ready(a)?.reason, "GitOperationFailed");
+      assert.match(ready(a)!.message, /push refused by the git server: .*pre-receive hook declined/);
+      assert.doesNotMatch(ready(a)!.message, new RegExp(gitCreds.password));
+      assert.equal(remoteHead(), head);
+    } finally {
+      fs.rmSync(hook);
+    }
+  });
+});
