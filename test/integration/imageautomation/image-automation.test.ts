@@ -62,6 +62,8 @@ describe("image automation (image.toolkit.fluxcd.io/v1)", () => {
   const stop = new AbortController();
   const running: RunningControllers[] = [];
 
+  const applyAs = (ref: ResourceRef, obj: { metadata: { name: string } }) =>
+    admin.patch(ref, ns, obj.metadata.name, obj, { contentType: "application/apply-patch+yaml", query: { fieldManager: "mooring-test", force: true } });
   const get = <T extends Flux>(ref: ResourceRef, name: string) => admin.get<T>(ref, ns, name);
   const waitCond = <T extends Flux>(ref: ResourceRef, name: string, status: "True" | "False", extra: (o: T) => boolean = () => true, timeoutMs = 60_000) =>
     waitFor(async () => {
@@ -70,6 +72,19 @@ describe("image automation (image.toolkit.fluxcd.io/v1)", () => {
       return r?.status === status && r.observedGeneration === o.metadata.generation && extra(o) ? o : undefined;
     }, { what: `${ref.kind} ${name} Ready=${status}`, timeoutMs, intervalMs: 250 });
   const remoteHead = () => execFileSync("git", ["rev-parse", "main"], { cwd: repo.bare, encoding: "utf8" }).trim();
+  const commitToRemote = (files: Record<string, string>, message: string): string => {
+    const work = fs.mkdtempSync(path.join(scratch, "work-"));
+    const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@x.invalid", ...args], { cwd: work, encoding: "utf8" }).trim();
+    git("clone", "-q", repo.bare, ".");
+    for (const [p, content] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(work, p)), { recursive: true });
+      fs.writeFileSync(path.join(work, p), content);
+    }
+    git("add", "-A");
+    git("commit", "-q", "-m", message);
+    git("push", "-q", "origin", "HEAD:main");
+    return git("rev-parse", "HEAD");
+  };
   const remoteFile = (p: string) => execFileSync("git", ["show", `main:${p}`], { cwd: repo.bare, encoding: "utf8" });
 
   before(async () => {
@@ -93,7 +108,7 @@ describe("image automation (image.toolkit.fluxcd.io/v1)", () => {
     }
     await createSecret(admin, ns, "registry", { ".dockerconfigjson": JSON.stringify({ auths: { [registry.host]: { username: creds.username, password: creds.password } } }) });
     await createSecret(admin, ns, "git", gitCreds);
-    await apply(admin, { apiVersion: GitRepositoryKind.apiVersion, kind: "GitRepository", metadata: { name: "fleet", namespace: ns }, spec: { url: `${http.url}/fleet.git`, interval: "10m", ref: { branch: "main" }, secretRef: { name: "git" } } } as never);
+    await applyAs(GitRepositoryKind.resource, { apiVersion: GitRepositoryKind.apiVersion, kind: "GitRepository", metadata: { name: "fleet", namespace: ns }, spec: { url: `${http.url}/fleet.git`, interval: "10m", ref: { branch: "main" }, secretRef: { name: "git" } } } as never);
   });
 
   after(async () => {
@@ -106,11 +121,11 @@ describe("image automation (image.toolkit.fluxcd.io/v1)", () => {
   });
 
   const imageRepository = (name: string, spec: Partial<ImageRepository["spec"]>) =>
-    apply(admin, { apiVersion: ImageRepositoryKind.apiVersion, kind: "ImageRepository", metadata: { name, namespace: ns }, spec: { image: `${registry.host}/team/app`, interval: "10m", insecure: true, secretRef: { name: "registry" }, ...spec } } as never);
+    applyAs(ImageRepositoryKind.resource, { apiVersion: ImageRepositoryKind.apiVersion, kind: "ImageRepository", metadata: { name, namespace: ns }, spec: { image: `${registry.host}/team/app`, interval: "10m", insecure: true, secretRef: { name: "registry" }, ...spec } } as never);
   const imagePolicy = (name: string, spec: Partial<ImagePolicy["spec"]>, labels: Record<string, string> = { auto: "yes" }) =>
-    apply(admin, { apiVersion: ImagePolicyKind.apiVersion, kind: "ImagePolicy", metadata: { name, namespace: ns, labels }, spec: { imageRepositoryRef: { name: "app" }, policy: { semver: { range: ">=1.0.0" } }, ...spec } } as never);
+    applyAs(ImagePolicyKind.resource, { apiVersion: ImagePolicyKind.apiVersion, kind: "ImagePolicy", metadata: { name, namespace: ns, labels }, spec: { imageRepositoryRef: { name: "app" }, policy: { semver: { range: ">=1.0.0" } }, ...spec } } as never);
   const automation = (name: string, spec: Partial<ImageUpdateAutomation["spec"]>) =>
-    apply(admin, {
+    applyAs(ImageUpdateAutomationKind.resource, {
       apiVersion: ImageUpdateAutomationKind.apiVersion,
       kind: "ImageUpdateAutomation",
       metadata: { name, namespace: ns },
@@ -151,11 +166,12 @@ describe("image automation (image.toolkit.fluxcd.io/v1)", () => {
     await pushTags(registry.host, "team/app", ["1.2.4"], { credentials: creds });
     await requestReconcile(ImageRepositoryKind.resource, "app");
     await waitCond<ImagePolicy>(ImagePolicyKind.resource, "app", "True", (p) => p.status?.latestRef?.tag === "1.2.4" && !p.status.latestRef.digest);
-    const second = await waitCond<ImageUpdateAutomation>(ImageUpdateAutomationKind.resource, "auto", "True", (a) => a.status?.lastPushCommit !== first.status?.lastPushCommit && !!a.status?.lastPushCommit);
-    assert.equal(second.status?.lastPushCommit, remoteHead());
-    assert.equal(remoteFile("apps/deploy.yaml"), deployment(`${registry.host}/team/app:1.2.4`).replace("NS", ns));
+    const expected = deployment(`${registry.host}/team/app:1.2.4`).replace("NS", ns);
+    await waitFor(() => remoteFile("apps/deploy.yaml") === expected, { what: "the 1.2.4 commit on main", timeoutMs: 60_000, intervalMs: 250 });
+    const second = await waitCond<ImageUpdateAutomation>(ImageUpdateAutomationKind.resource, "auto", "True", (a) => a.status?.lastPushCommit === remoteHead());
+    assert.notEqual(second.status?.lastPushCommit, first.status?.lastPushCommit);
     const message = execFileSync("git", ["log", "-1", "--format=%B", "main"], { cwd: repo.bare, encoding: "utf8" }).trim();
-    assert.equal(message, `${registry.host}/team/app:1.2.3@${policy.status!.latestRef!.digest} -> ${registry.host}/team/app:1.2.4`);
+    assert.match(message, new RegExp(`^${registry.host}/team/app:1\\.2\\.3(@sha256:[0-9a-f]{64})? -> ${registry.host}/team/app:1\\.2\\.4$`));
     assert.deepEqual(second.status?.observedPolicies?.app, { name: `${registry.host}/team/app`, tag: "1.2.4" });
 
     const head = remoteHead();
@@ -172,13 +188,15 @@ describe("image automation (image.toolkit.fluxcd.io/v1)", () => {
     assert.match(got.stdout, /imagepolicy\/app\s+.*1\.2\.4/);
     assert.match(got.stdout, /imageupdateautomation\/auto\s+.*True/);
     const r1 = await run(flux, ["reconcile", "image", "repository", "app", "-n", ns, "--timeout=60s"], { env });
-    assert.match(r1.stdout + r1.stderr, /ImageRepository reconciliation completed/);
+    assert.match(r1.stdout + r1.stderr, /✔ scan fetched 4 tags/);
     const r2 = await run(flux, ["reconcile", "image", "update", "auto", "-n", ns, "--timeout=60s"], { env });
-    assert.match(r2.stdout + r2.stderr, /ImageUpdateAutomation reconciliation completed/);
+    const out2 = (r2.stdout + r2.stderr).trim().split("\n");
+    assert.match(out2.join("\n"), /waiting for ImageUpdateAutomation reconciliation/);
+    assert.match(out2[out2.length - 1]!, /^✔ /, out2.join("\n"));
   });
 
   test("registry down and bad credentials are clear conditions", async () => {
-    await imageRepository("down", { image: "127.0.0.1:9/team/app" });
+    await imageRepository("down", { image: "127.0.0.1:9/team/app", secretRef: undefined });
     const down = await waitCond<ImageRepository>(ImageRepositoryKind.resource, "down", "False");
     assert.equal(ready(down)?.reason, "ReadOperationFailed");
     assert.match(ready(down)!.message, /failed to list tags of '127\.0\.0\.1:9\/team\/app': .*ECONNREFUSED/);
@@ -199,7 +217,7 @@ describe("image automation (image.toolkit.fluxcd.io/v1)", () => {
   });
 
   test("a malformed marker fails the update and nothing is written to git", async () => {
-    const head = repo.commit({ "broken/a.yaml": deployment(`${registry.host}/team/app:1.0.0`).replace("NS", ns), "broken/b.yaml": deployment("x:1", '{"$imagepolicy": "no-namespace"}') }, "broken markers");
+    const head = commitToRemote({ "broken/a.yaml": deployment(`${registry.host}/team/app:1.0.0`).replace("NS", ns), "broken/b.yaml": deployment("x:1", '{"$imagepolicy": "no-namespace"}') }, "broken markers");
     await automation("broken", { update: { path: "./broken", strategy: "Setters" } });
     const a = await waitCond<ImageUpdateAutomation>(ImageUpdateAutomationKind.resource, "broken", "False");
     assert.equal(ready(a)?.reason, "UpdateFailed");
@@ -208,7 +226,7 @@ describe("image automation (image.toolkit.fluxcd.io/v1)", () => {
   });
 
   test("a push the git server refuses is a clear condition and the branch stays as it was", async () => {
-    const head = repo.commit({ "refused/a.yaml": deployment(`${registry.host}/team/app:1.0.0`).replace("NS", ns) }, "refused");
+    const head = commitToRemote({ "refused/a.yaml": deployment(`${registry.host}/team/app:1.0.0`).replace("NS", ns) }, "refused");
     const hook = path.join(repo.bare, "hooks", "pre-receive");
     fs.writeFileSync(hook, "#!/bin/sh\necho 'main is protected' >&2\nexit 1\n", { mode: 0o755 });
     try {
