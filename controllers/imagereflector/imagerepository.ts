@@ -69,6 +69,12 @@ export class ImageRepositoryReconciler implements Reconciler<ImageRepository> {
     } catch (err) {
       throw new ReconcileError(ImageURLInvalidReason, `invalid image '${obj.spec.image}': ${errorMessage(err)}`, { stalled: true });
     }
+    const unsupported = [
+      obj.spec.provider && obj.spec.provider !== "generic" ? `provider '${obj.spec.provider}'` : undefined,
+      obj.spec.serviceAccountName ? "serviceAccountName" : undefined,
+      obj.spec.proxySecretRef ? "proxySecretRef" : undefined,
+    ].filter((x) => x !== undefined);
+    if (unsupported.length) throw new ReconcileError(ReadOperationFailedReason, `not supported by Mooring yet: ${unsupported.join(", ")} (use secretRef with a kubernetes.io/dockerconfigjson Secret)`, { stalled: true });
     const exclusions = obj.spec.exclusionList ?? defaultExclusionList;
     let excluded: RegExp[];
     try {

@@ -206,6 +206,10 @@ describe("image automation (image.toolkit.fluxcd.io/v1)", () => {
     assert.equal(ready(bad)?.reason, "AuthenticationFailed");
     assert.match(ready(bad)!.message, /401 Unauthorized \(the registry refused the credentials\)/);
     assert.doesNotMatch(JSON.stringify(bad.status), /not-the-password/);
+    await imageRepository("cloud", { provider: "gcp" });
+    const cloud = await waitCond<ImageRepository>(ImageRepositoryKind.resource, "cloud", "False");
+    assert.match(ready(cloud)!.message, /not supported by Mooring yet: provider 'gcp'/);
+    assert.equal(cloud.status?.conditions?.find((c) => c.type === "Stalled")?.status, "True");
   });
 
   test("an invalid semver range stalls the policy", async () => {
