@@ -5,7 +5,10 @@
 //  - scan: an ImageRepository of a repository with --tags tags: time from creation to Ready (the scan pages
 //    through the registry's tag list and writes the tag store), and the controller process's peak RSS.
 //  - loop: a tag is pushed to the registry and the ImageRepository asked to scan (as a registry webhook does);
-//    each sample runs from the tag push until the commit with the new tag is on the branch.
+//    each sample runs from the tag push until the commit with the new tag is on the branch and, on a cluster
+//    with a real node, until the pod runs the new tag: source- and kustomize-controller then run in the same
+//    local process, the GitRepository polls every second, and the demo app image built offline is on the node
+//    under each tag (pull policy Never: nothing is pulled).
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { promises as fs, existsSync } from "node:fs";
 import * as net from "node:net";
@@ -14,7 +17,10 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { startGitHttpServer } from "../local/githost";
-import { crds, GitRepositoryKind, ImagePolicyKind, ImageRepositoryKind, ImageUpdateAutomationKind, type ImageRepository } from "../controllers/api";
+import { status as clusterStatus } from "../local/controlplane";
+import { ensureDemoAppImage } from "../local/image";
+import { importImage } from "../local/nodeimages";
+import { crds, GitRepositoryKind, KustomizationKind, ImagePolicyKind, ImageRepositoryKind, ImageUpdateAutomationKind, type ImageRepository } from "../controllers/api";
 import { KubeClient, isNotFound, loadKubeConfig, type ResourceRef } from "../controllers/runtime/kube";
 import { readPeakRssMiB } from "./procstat";
 import { summarize, type LatencySummary } from "./stats";
@@ -104,6 +110,7 @@ export interface ImageBenchResult {
   machine: { cpus: number; memGiB: number };
   scan: { tags: number; seconds: number; controllerPeakRssMiB?: number; controllerRssBeforeMiB?: number };
   loop: { what: string; latency: LatencySummary };
+  rollout?: { what: string; latency: LatencySummary };
 }
 
 export async function image(argv: string[]): Promise<number> {
@@ -129,18 +136,31 @@ export async function image(argv: string[]): Promise<number> {
     // The repository with --tags tags, and the app's tags for the loop.
     const pushBig = await imagePusher(registry.host, "bench/many");
     for (let i = 0; i < a.tags; i += 50) await Promise.all(Array.from({ length: Math.min(50, a.tags - i) }, (_, j) => pushBig(`1.0.${i + j}`)));
+    const node = (await clusterStatus({ dir: a.dir })).realNode;
+    const pods = node?.ready === true;
+    if (pods) {
+      for (let i = 0; i <= a.samples; i++) await importImage(a.dir, (await ensureDemoAppImage({ ref: `${registry.host}/bench/app:1.0.${i}` })).archive);
+    }
     const pushApp = await imagePusher(registry.host, "bench/app");
     await pushApp("1.0.0");
     const work = path.join(root, "work");
     git(work, "clone", "-q", path.join(root, "fleet.git"), ".");
     await fs.mkdir(path.join(work, "apps"));
-    await fs.writeFile(path.join(work, "apps", "deploy.yaml"), `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ${registry.host}/bench/app:1.0.0 # {"$imagepolicy": "${ns}:app"}\n`);
+    await fs.writeFile(
+      path.join(work, "apps", "deploy.yaml"),
+      `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: ${ns}\nspec:\n  selector:\n    matchLabels: { app: bench }\n  template:\n    metadata:\n      labels: { app: bench }\n    spec:\n      nodeSelector: { type: real }\n      containers:\n        - name: app\n          image: ${registry.host}/bench/app:1.0.0 # {"$imagepolicy": "${ns}:app"}\n          imagePullPolicy: Never\n`,
+    );
     git(work, "add", "-A");
     git(work, "commit", "-q", "-m", "init");
     git(work, "push", "-q", "origin", "main");
 
     const storage = path.join(scratch, "storage");
-    controllers = spawn(process.execPath, [path.join(__dirname, "..", "controllers", "main.js"), "--controllers=image-reflector,image-automation", `--kubeconfig=${kubeconfig}`, `--storage-path=${storage}`, "--metrics-addr=0", "--health-addr=0", "--log-level=error"], { stdio: "ignore" });
+    const which = pods ? "source,kustomize,image-reflector,image-automation" : "image-reflector,image-automation";
+    controllers = spawn(
+      process.execPath,
+      [path.join(__dirname, "..", "controllers", "main.js"), `--controllers=${which}`, `--kubeconfig=${kubeconfig}`, `--storage-path=${storage}`, `--storage-addr=127.0.0.1:${await freePort()}`, "--metrics-addr=0", "--health-addr=0", "--log-level=error"],
+      { stdio: "ignore" },
+    );
     await new Promise((r) => setTimeout(r, 3_000));
     const mib = (v: number | undefined) => (v === undefined ? undefined : Math.round(v * 10) / 10);
     const rssBefore = mib(await readPeakRssMiB(controllers.pid!));
@@ -157,7 +177,17 @@ export async function image(argv: string[]): Promise<number> {
     if (scanned.status?.lastScanResult?.tagCount !== a.tags) throw new Error(`scan found ${scanned.status?.lastScanResult?.tagCount} tags, not ${a.tags}`);
 
     // The loop.
-    await apply(GitRepositoryKind.resource, { apiVersion: GitRepositoryKind.apiVersion, kind: "GitRepository", metadata: { name: "fleet" }, spec: { url: `${gitServer.url}/fleet.git`, interval: "1h", ref: { branch: "main" } } } as never);
+    await apply(GitRepositoryKind.resource, { apiVersion: GitRepositoryKind.apiVersion, kind: "GitRepository", metadata: { name: "fleet" }, spec: { url: `${gitServer.url}/fleet.git`, interval: pods ? "1s" : "1h", ref: { branch: "main" } } } as never);
+    if (pods) {
+      await apply(KustomizationKind.resource, { apiVersion: KustomizationKind.apiVersion, kind: "Kustomization", metadata: { name: "apps" }, spec: { interval: "1h", path: "./apps", prune: true, sourceRef: { kind: "GitRepository", name: "fleet" } } } as never);
+    }
+    const Pods: ResourceRef = { kind: "Pod", group: "", version: "v1", plural: "pods", namespaced: true };
+    const runningTag = async (): Promise<string | undefined> => {
+      const list = await admin.list<{ metadata: { deletionTimestamp?: string }; spec: { containers: { image: string }[] }; status?: { phase?: string; conditions?: { type: string; status: string }[] } }>(Pods, ns, { query: { labelSelector: "app=bench" } });
+      const live = list.items.filter((p) => !p.metadata.deletionTimestamp && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+      return live.length === 1 ? live[0]!.spec.containers[0]!.image.split(":").pop() : undefined;
+    };
+    if (pods) await until("the pod running 1.0.0", 300_000, async () => ((await runningTag()) === "1.0.0" ? true : undefined), 200);
     await apply(ImageRepositoryKind.resource, { apiVersion: ImageRepositoryKind.apiVersion, kind: "ImageRepository", metadata: { name: "app" }, spec: { image: `${registry.host}/bench/app`, interval: "1h", insecure: true } } as never);
     await apply(ImagePolicyKind.resource, { apiVersion: ImagePolicyKind.apiVersion, kind: "ImagePolicy", metadata: { name: "app" }, spec: { imageRepositoryRef: { name: "app" }, policy: { semver: { range: ">=1.0.0" } } } } as never);
     await apply(ImageUpdateAutomationKind.resource, {
@@ -168,7 +198,9 @@ export async function image(argv: string[]): Promise<number> {
     } as never);
     const deployed = () => execFileSync("git", ["show", "main:apps/deploy.yaml"], { cwd: path.join(root, "fleet.git"), encoding: "utf8" });
     const seconds: number[] = [];
+    const rollout: number[] = [];
     let timedOut = 0;
+    let rolloutTimedOut = 0;
     for (let i = 1; i <= a.samples; i++) {
       const tag = `1.0.${i}`;
       const start = Date.now();
@@ -179,6 +211,14 @@ export async function image(argv: string[]): Promise<number> {
         seconds.push((Date.now() - start) / 1000);
       } catch {
         timedOut++;
+        continue;
+      }
+      if (!pods) continue;
+      try {
+        await until(`the pod running ${tag}`, 180_000, async () => ((await runningTag()) === tag ? true : undefined), 50);
+        rollout.push((Date.now() - start) / 1000);
+      } catch {
+        rolloutTimedOut++;
       }
     }
     const result: ImageBenchResult = {
@@ -186,6 +226,7 @@ export async function image(argv: string[]): Promise<number> {
       machine: { cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30) },
       scan: { tags: a.tags, seconds: Math.round(scanSeconds * 1000) / 1000, controllerPeakRssMiB: peak, controllerRssBeforeMiB: rssBefore },
       loop: { what: "tag pushed (and ImageRepository asked to scan) → commit with the tag on the branch", latency: summarize(seconds, timedOut) },
+      ...(pods ? { rollout: { what: "tag pushed → the Deployment's pod runs the tag and is Ready (GitRepository polling every 1s)", latency: summarize(rollout, rolloutTimedOut) } } : {}),
     };
     const day = result.date.slice(0, 10);
     await fs.mkdir(a.out, { recursive: true });
@@ -193,18 +234,21 @@ export async function image(argv: string[]): Promise<number> {
     const md = [
       `# Image automation (${day})`,
       "",
-      `Machine: ${result.machine.cpus} CPUs, ${result.machine.memGiB} GiB. Controllers: image-reflector and image-automation in one local process; Debian's docker-registry; the local git host.`,
+      `Machine: ${result.machine.cpus} CPUs, ${result.machine.memGiB} GiB. Controllers: ${which} in one local process; Debian's docker-registry; the local git host${pods ? "; pods on the real node" : ""}.`,
       "",
       "| measure | value |",
       "| --- | --- |",
       `| ImageRepository scan of ${a.tags} tags (creation → Ready) | ${result.scan.seconds} s |`,
       `| controller peak RSS before / after the scan | ${rssBefore ?? "?"} MiB / ${peak ?? "?"} MiB |`,
       `| tag pushed → commit on the branch, p50 of ${a.samples} | ${result.loop.latency.medianSeconds ?? "-"} s (p95 ${result.loop.latency.p95Seconds ?? "-"} s, max ${result.loop.latency.maxSeconds ?? "-"} s, timed out ${timedOut}) |`,
+      ...(result.rollout
+        ? [`| tag pushed → pod Ready on the real node, p50 of ${a.samples} | ${result.rollout.latency.medianSeconds ?? "-"} s (p95 ${result.rollout.latency.p95Seconds ?? "-"} s, max ${result.rollout.latency.maxSeconds ?? "-"} s, timed out ${rolloutTimedOut}) |`]
+        : ["| tag pushed → pod running | not measured: the cluster has no real node |"]),
       "",
     ].join("\n");
     await fs.writeFile(path.join(a.out, `${day}-image.md`), md);
     process.stdout.write(md);
-    return timedOut ? 1 : 0;
+    return timedOut || rolloutTimedOut ? 1 : 0;
   } finally {
     controllers?.kill("SIGTERM");
     registry.child.kill("SIGTERM");
