@@ -59,8 +59,20 @@ describe("image automation (image.toolkit.fluxcd.io/v1)", () => {
   let scratch: string;
   let repo: TestRepo;
   let http: HttpGitServer;
-  const stop = new AbortController();
+  let registryClosed = false;
+  const stops: AbortController[] = [];
   const running: RunningControllers[] = [];
+  const startController = async (controller: "image-reflector" | "image-automation", sa: string) => {
+    const kc = await serviceAccountKubeconfig({ namespace: ctlNs, name: sa });
+    const stop = new AbortController();
+    stops.push(stop);
+    const r = await startControllers(
+      { controllers: [controller], kubeConfig: kc.kubeConfig, storagePath: path.join(scratch, "storage"), metricsAddr: "", healthAddr: "", concurrent: 2, logLevel: "silent", log: newLogger("silent") },
+      stop.signal,
+    );
+    running.push(r);
+    return { stop, done: r.done };
+  };
 
   const applyAs = (ref: ResourceRef, obj: { metadata: { name: string } }) =>
     admin.patch(ref, ns, obj.metadata.name, obj, { contentType: "application/apply-patch+yaml", query: { fieldManager: "mooring-test", force: true } });
@@ -97,24 +109,17 @@ describe("image automation (image.toolkit.fluxcd.io/v1)", () => {
     registry = await startRegistry(path.join(scratch, "registry"), { credentials: creds });
     repo = new TestRepo("fleet");
     http = await startHttpGitServer(repo.root, gitCreds);
-    for (const [controller, sa] of [["image-reflector", "image-reflector-controller"], ["image-automation", "image-automation-controller"]] as const) {
-      const kc = await serviceAccountKubeconfig({ namespace: ctlNs, name: sa });
-      running.push(
-        await startControllers(
-          { controllers: [controller], kubeConfig: kc.kubeConfig, storagePath: path.join(scratch, "storage"), metricsAddr: "", healthAddr: "", concurrent: 2, logLevel: "silent", log: newLogger("silent") },
-          stop.signal,
-        ),
-      );
-    }
+    await startController("image-reflector", "image-reflector-controller");
+    await startController("image-automation", "image-automation-controller");
     await createSecret(admin, ns, "registry", { ".dockerconfigjson": JSON.stringify({ auths: { [registry.host]: { username: creds.username, password: creds.password } } }) });
     await createSecret(admin, ns, "git", gitCreds);
     await applyAs(GitRepositoryKind.resource, { apiVersion: GitRepositoryKind.apiVersion, kind: "GitRepository", metadata: { name: "fleet", namespace: ns }, spec: { url: `${http.url}/fleet.git`, interval: "10m", ref: { branch: "main" }, secretRef: { name: "git" } } } as never);
   });
 
   after(async () => {
-    stop.abort();
+    for (const stop of stops) stop.abort();
     await Promise.all(running.map((r) => r.done));
-    await registry?.close();
+    if (!registryClosed) await registry?.close();
     await http?.close();
     repo?.cleanup();
     fs.rmSync(scratch, { recursive: true, force: true });
@@ -243,5 +248,22 @@ describe("image automation (image.toolkit.fluxcd.io/v1)", () => {
     } finally {
       fs.rmSync(hook);
     }
+  });
+
+  test("a restarted image-reflector keeps its scan results on disk: policies resolve without a rescan", async () => {
+    const before = await get<ImageRepository>(ImageRepositoryKind.resource, "app");
+    // The registry goes away: a rescan could only fail.
+    await registry.close();
+    registryClosed = true;
+    const first = running[0]!;
+    stops[0]!.abort();
+    await first.done;
+    await startController("image-reflector", "image-reflector-controller");
+    await imagePolicy("app", { policy: { semver: { range: "<1.2.4" } }, digestReflectionPolicy: "Never" });
+    const p = await waitCond<ImagePolicy>(ImagePolicyKind.resource, "app", "True", (x) => x.status?.latestRef?.tag === "1.2.3");
+    assert.equal(p.status?.observedPreviousRef?.tag, "1.2.4");
+    const after = await get<ImageRepository>(ImageRepositoryKind.resource, "app");
+    assert.equal(after.status?.lastScanResult?.scanTime, before.status?.lastScanResult?.scanTime, "no rescan after the restart");
+    assert.equal(ready(after)?.status, "True");
   });
 });
