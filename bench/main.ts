@@ -3,6 +3,7 @@ import { mttp } from "./mttp";
 import { webhook } from "./webhook";
 import { helmBench } from "./helm";
 import { bucket } from "./bucket";
+import { image } from "./image";
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -15,6 +16,8 @@ export async function main(argv: string[]): Promise<number> {
       return helmBench(rest);
     case "bucket":
       return bucket(rest);
+    case "image":
+      return image(rest);
     default:
       process.stderr.write(
         [
@@ -22,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
           "       npm run bench -- webhook --dir <cluster dir> [--commits 20]",
           "       npm run bench -- helm [--n 100,500,1000] [--vs flux]",
           "       npm run bench -- bucket [--objects 1000] [--runs 5] [--dir <cluster dir>]",
+          "       npm run bench -- image --dir <cluster dir> [--samples 10] [--tags 5000]",
         ].join("\n") + "\n",
       );
       return 2;

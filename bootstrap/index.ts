@@ -3,6 +3,8 @@ export { BootstrapError, isBootstrapError, type BootstrapReason } from "./errors
 export { toYamlDocument, toYamlStream, type KubeObject, type ManifestInput, type ObjectMeta } from "./manifests/objects";
 export {
   allControllers,
+  installableControllers,
+  optionalControllers,
   controllerDeploymentName,
   type ControllerName,
   type ImageRef,

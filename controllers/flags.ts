@@ -7,7 +7,7 @@ import type { ControllerName, ControllersOptions, LogEncoding, LogLevel } from "
 
 export { FlagError } from "./flagset";
 
-export const knownControllers: readonly ControllerName[] = ["source", "kustomize", "helm", "notification"];
+export const knownControllers: readonly ControllerName[] = ["source", "kustomize", "helm", "notification", "image-reflector", "image-automation"];
 export const logLevels: readonly LogLevel[] = ["trace", "debug", "info", "error"];
 export const logEncodings: readonly LogEncoding[] = ["json", "console"];
 
@@ -70,7 +70,7 @@ const gateList = Object.entries(featureGates)
 
 /** The flags, in `--help` order. */
 export const controllerFlags: readonly FlagSpec[] = [
-  { name: "controllers", type: "list", usage: "controllers to run in this process: source, kustomize, helm, notification", defaultText: "source" },
+  { name: "controllers", type: "list", usage: "controllers to run in this process: source, kustomize, helm, notification, image-reflector, image-automation", defaultText: "source" },
   { name: "kubeconfig", type: "string", usage: "kubeconfig file; without it $KUBECONFIG, else the in-cluster ServiceAccount" },
   { name: "concurrent", type: "int", usage: "reconciles at once per controller", defaultText: "2 (source), 4 (kustomize)" },
   { name: "watch-all-namespaces", type: "bool", usage: "watch every namespace; false watches only the runtime namespace ($RUNTIME_NAMESPACE)", defaultText: "true" },
@@ -92,7 +92,7 @@ export const controllerFlags: readonly FlagSpec[] = [
   { name: "leader-election-lease-duration", type: "duration", usage: "how long a Lease is valid without renewal", defaultText: flagDefaults.leaseDuration, group: "Leader election" },
   { name: "leader-election-renew-deadline", type: "duration", usage: "how long the leader retries renewing before it gives up", defaultText: flagDefaults.renewDeadline, group: "Leader election" },
   { name: "leader-election-retry-period", type: "duration", usage: "wait between attempts to take or renew the Lease", defaultText: flagDefaults.retryPeriod, group: "Leader election" },
-  { name: "storage-path", type: "string", usage: "directory of the artifact storage", defaultText: "/data in a cluster, else <tmp>/mooring/storage", group: "source" },
+  { name: "storage-path", type: "string", usage: "directory of the artifact storage (source) and of the scanned tags (image-reflector)", defaultText: "/data in a cluster, else <tmp>/mooring/storage", group: "source" },
   { name: "storage-addr", type: "string", usage: "artifact server listen address", defaultText: flagDefaults.storageAddr, group: "source" },
   { name: "storage-adv-addr", type: "string", usage: "host[:port] written in artifact URLs; $(VAR) is expanded from the environment", defaultText: "the pod's hostname and the storage port", group: "source" },
   { name: "artifact-retention-ttl", type: "duration", usage: "how long artifacts of earlier revisions are kept", defaultText: flagDefaults.artifactRetentionTtl, group: "source" },

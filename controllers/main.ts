@@ -16,7 +16,7 @@ import { FlagError, knownControllers, parseControllersArgs } from "./flags";
 
 export { knownControllers } from "./flags";
 export type { LogEncoding, LogLevel } from "./runtime/log";
-export type ControllerName = "source" | "kustomize" | "helm" | "notification";
+export type ControllerName = "source" | "kustomize" | "helm" | "notification" | "image-reflector" | "image-automation";
 
 /** The kustomize-controller's own flags (--kustomize-path, --no-cross-namespace-refs, …). */
 type KustomizeFlags = Omit<KustomizeControllerOptions, "kubeConfig" | "concurrent">;
@@ -199,6 +199,17 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
       concurrent: o.concurrent,
     });
     inProcess.sink = notification.sink;
+  }
+  if (o.controllers.includes("image-reflector")) {
+    const { addImageReflectorController } = await import("./imagereflector/index.js");
+    addImageReflectorController(mgr, {
+      storagePath: o.storagePath ?? (process.env.KUBERNETES_SERVICE_HOST ? "/data" : path.join(os.tmpdir(), "mooring", "storage")),
+      concurrent: o.concurrent,
+    });
+  }
+  if (o.controllers.includes("image-automation")) {
+    const { addImageAutomationController } = await import("./imageautomation/index.js");
+    addImageAutomationController(mgr, { concurrent: o.concurrent });
   }
   return { manager: mgr, done: mgr.run(signal), kustomize, helm, notification };
 }

@@ -5,6 +5,7 @@ import type { KubeObject, ManifestInput } from "./objects";
 import { toYamlStream } from "./objects";
 import {
   allControllers,
+  installableControllers,
   controllerDeploymentName,
   type ControllerName,
   type ImageRef,
@@ -25,13 +26,15 @@ const defaultResources: Record<ControllerName, ResourceSettings> = {
   kustomize: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
   helm: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
   notification: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
+  "image-reflector": { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
+  "image-automation": { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
 };
 
 /** The uid and gid the controllers run as: nobody, as in the image. */
 export const controllerUid = 65534;
 
 // Flux gives kustomize-controller and helm-controller more time to finish an apply or a release on shutdown.
-const terminationGraceSeconds: Record<ControllerName, number> = { source: 10, kustomize: 60, helm: 600, notification: 10 };
+const terminationGraceSeconds: Record<ControllerName, number> = { source: 10, kustomize: 60, helm: 600, notification: 10, "image-reflector": 10, "image-automation": 10 };
 
 // Which controller serves an API group: the CRD gets that controller's component label.
 const groupComponent: Record<string, ControllerName> = {
@@ -39,6 +42,7 @@ const groupComponent: Record<string, ControllerName> = {
   "kustomize.toolkit.fluxcd.io": "kustomize",
   "helm.toolkit.fluxcd.io": "helm",
   "notification.toolkit.fluxcd.io": "notification",
+  "image.toolkit.fluxcd.io": "image-reflector",
 };
 
 const namespacedRbacKinds = new Set(["Role", "RoleBinding", "ServiceAccount"]);
@@ -69,15 +73,15 @@ function resolve(options: InstallOptions): Resolved {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63) {
     throw new BootstrapError("InvalidInput", `install: namespace "${namespace}" is not a valid DNS-1123 label`);
   }
-  const controllers = allControllers.filter((c) => (options.controllers ?? allControllers).includes(c));
+  const controllers = installableControllers.filter((c) => (options.controllers ?? allControllers).includes(c));
   for (const c of options.controllers ?? []) {
-    if (!allControllers.includes(c)) {
-      throw new BootstrapError("InvalidInput", `install: unknown controller "${c}" (known: ${allControllers.join(", ")})`);
+    if (!installableControllers.includes(c)) {
+      throw new BootstrapError("InvalidInput", `install: unknown controller "${c}" (known: ${installableControllers.join(", ")})`);
     }
   }
   for (const [c, n] of Object.entries(options.replicas ?? {})) {
-    if (!allControllers.includes(c as ControllerName)) {
-      throw new BootstrapError("InvalidInput", `install: replicas: unknown controller "${c}" (known: ${allControllers.join(", ")})`);
+    if (!installableControllers.includes(c as ControllerName)) {
+      throw new BootstrapError("InvalidInput", `install: replicas: unknown controller "${c}" (known: ${installableControllers.join(", ")})`);
     }
     if (n === undefined) continue;
     if (!Number.isInteger(n) || n < 0) throw new BootstrapError("InvalidInput", `install: replicas.${c} must be a whole number of at least 0, got ${n}`);
@@ -276,6 +280,7 @@ export function controllerArgs(
       `--storage-adv-addr=${controllerDeploymentName("source")}.$(RUNTIME_NAMESPACE).svc.${domain}.`,
     );
   }
+  if (controller === "image-reflector") args.push("--storage-path=/data");
   if (controller === "notification") args.push(`--events-addr=:${ports.events}`, `--receiverAddr=:${ports.webhook}`);
   else if (r.eventsTo) args.push(`--events-addr=${r.eventsTo}`);
   return [...args, ...(r.extraArgs ?? [])];
@@ -295,8 +300,9 @@ function deployment(r: Resolved, controller: ControllerName): KubeObject {
     { containerPort: ports.metrics, name: "http-prom", protocol: "TCP" },
     { containerPort: ports.health, name: "healthz", protocol: "TCP" },
   ];
-  const volumes = [...(controller === "source" ? [{ name: "data", emptyDir: {} }] : []), { name: "temp", emptyDir: {} }];
-  const mounts = [...(controller === "source" ? [{ name: "data", mountPath: "/data" }] : []), { name: "temp", mountPath: "/tmp" }];
+  const storage = controller === "source" || controller === "image-reflector";
+  const volumes = [...(storage ? [{ name: "data", emptyDir: {} }] : []), { name: "temp", emptyDir: {} }];
+  const mounts = [...(storage ? [{ name: "data", mountPath: "/data" }] : []), { name: "temp", mountPath: "/tmp" }];
   const container = {
     name: "manager",
     image: r.image,

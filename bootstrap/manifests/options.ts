@@ -2,9 +2,15 @@
 import type { ManifestInput } from "./objects";
 
 /** The controllers the install can run. Each is one Deployment and one ServiceAccount of the same name. */
-export type ControllerName = "source" | "kustomize" | "helm" | "notification";
+export type ControllerName = "source" | "kustomize" | "helm" | "notification" | "image-reflector" | "image-automation";
 
 export const allControllers: readonly ControllerName[] = ["source", "kustomize", "helm", "notification"];
+
+/** Components installed only when asked for, as in Flux: the image automation controllers. */
+export const optionalControllers: readonly ControllerName[] = ["image-reflector", "image-automation"];
+
+/** Every controller the install can render: the default ones, then the optional ones. */
+export const installableControllers: readonly ControllerName[] = [...allControllers, ...optionalControllers];
 
 /** The Deployment / ServiceAccount name of a controller, as Flux names them. */
 export function controllerDeploymentName(controller: ControllerName): string {

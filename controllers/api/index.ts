@@ -7,6 +7,7 @@ import { BucketKind } from "./source-bucket";
 import { KustomizationKind } from "./kustomize";
 import { HelmReleaseKind } from "./helm";
 import { AlertKind, ProviderKind, ReceiverKind } from "./notification";
+import { ImagePolicyKind, ImageRepositoryKind, ImageUpdateAutomationKind } from "./image";
 
 export * from "./source";
 export * from "./source-helm";
@@ -21,6 +22,8 @@ export * from "./helm";
 export * from "./helm-rbac";
 export * from "./notification";
 export * from "./notification-rbac";
+export * from "./image";
+export * from "./image-rbac";
 export { crdFor, defineKind, type CustomResourceDefinition, type PrinterColumn, type KindDefinition } from "./crd";
 export * as schema from "./schema";
 
@@ -37,5 +40,8 @@ export function crds(): CustomResourceDefinition[] {
     crdFor(AlertKind),
     crdFor(ProviderKind),
     crdFor(ReceiverKind),
+    crdFor(ImageRepositoryKind),
+    crdFor(ImagePolicyKind),
+    crdFor(ImageUpdateAutomationKind),
   ];
 }

@@ -31,6 +31,10 @@ export interface RegistryOptions {
   cert?: string;
   key?: string;
   signal: AbortSignal;
+  /** User-Agent of the requests (default "mooring-source-controller"). */
+  userAgent?: string;
+  /** Tags asked for per page of the tag list (default 1000). */
+  pageSize?: number;
 }
 
 export interface Descriptor {
@@ -112,7 +116,7 @@ export class RegistryClient {
 
   async tags(): Promise<string[]> {
     const out: string[] = [];
-    let next: string | undefined = `/v2/${this.o.repository}/tags/list?n=1000`;
+    let next: string | undefined = `/v2/${this.o.repository}/tags/list?n=${this.o.pageSize ?? 1000}`;
     for (let page = 0; next && page < 100; page++) {
       const res = await this.request("GET", next, { accept: "application/json" }, 16 << 20);
       const list = JSON.parse(res.body.toString("utf8")) as { tags?: string[] | null };
@@ -178,7 +182,7 @@ export class RegistryClient {
   private send(method: string, pathAndQuery: string, headers: Record<string, string>, maxBytes: number, origin: string, hops = 0): Promise<Response> {
     const url = new URL(pathAndQuery, origin);
     const sameOrigin = url.origin === this.base;
-    const h: Record<string, string> = { "user-agent": "mooring-source-controller", ...headers };
+    const h: Record<string, string> = { "user-agent": this.o.userAgent ?? "mooring-source-controller", ...headers };
     if (sameOrigin && this.authorization && !h.authorization) h.authorization = this.authorization;
     const secure = url.protocol === "https:";
     const options: https.RequestOptions = {

@@ -24,7 +24,8 @@ test("inputs are normalised: v-prefixed version, ./path/, Flux controller names"
 });
 
 test("unknown or missing controllers are refused with the known names", () => {
-  assert.throws(() => controllerNames(["source", "image-reflector-controller"], []), /component "image-reflector" is not available.*source-controller, kustomize-controller, helm-controller/);
+  assert.throws(() => controllerNames(["source", "tf-controller"], []), /component "tf" is not available.*source-controller, kustomize-controller, helm-controller.*image-reflector-controller, image-automation-controller/);
+  assert.deepEqual(controllerNames(["source", "kustomize"], ["image-reflector-controller", "image-automation-controller"]), ["source", "kustomize", "image-reflector", "image-automation"]);
   assert.throws(() => controllerNames(["kustomize"], []), /must include source-controller/);
 });
 
