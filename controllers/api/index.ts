@@ -3,6 +3,8 @@ import { crdFor, type CustomResourceDefinition } from "./crd";
 import { GitRepositoryKind } from "./source";
 import { HelmChartKind, HelmRepositoryKind } from "./source-helm";
 import { OCIRepositoryKind } from "./source-oci";
+import { ExternalArtifactKind } from "./source-external";
+import { ArtifactGeneratorKind } from "./source-extensions";
 import { KustomizationKind } from "./kustomize";
 import { HelmReleaseKind } from "./helm";
 import { AlertKind, ProviderKind, ReceiverKind } from "./notification";
@@ -10,6 +12,8 @@ import { AlertKind, ProviderKind, ReceiverKind } from "./notification";
 export * from "./source";
 export * from "./source-helm";
 export * from "./source-oci";
+export * from "./source-external";
+export * from "./source-extensions";
 export * from "./meta";
 export * from "./duration";
 export * from "./rbac";
@@ -29,6 +33,8 @@ export function crds(): CustomResourceDefinition[] {
     crdFor(HelmRepositoryKind),
     crdFor(HelmChartKind),
     crdFor(OCIRepositoryKind),
+    crdFor(ExternalArtifactKind),
+    crdFor(ArtifactGeneratorKind),
     crdFor(KustomizationKind),
     crdFor(HelmReleaseKind),
     crdFor(AlertKind),
