@@ -14,6 +14,7 @@ export * from "./source-helm";
 export * from "./source-oci";
 export * from "./source-external";
 export * from "./source-extensions";
+export * from "./source-watcher-rbac";
 export * from "./meta";
 export * from "./duration";
 export * from "./rbac";
