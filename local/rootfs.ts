@@ -21,7 +21,7 @@ export interface RootfsSpec {
 export const rootfsSpec: RootfsSpec = {
   suite: "bookworm",
   variant: "minbase",
-  packages: ["git", "openssh-client", "ca-certificates", "tini"],
+  packages: ["git", "openssh-client", "gpg", "ca-certificates", "tini"],
   dpkgOptions: [
     "path-exclude=/usr/share/man/*",
     "path-exclude=/usr/share/doc/*",

@@ -46,19 +46,19 @@ export type GitRepositoryInclude = s.Infer<typeof gitRepositoryInclude>;
 export const gitRepositorySpec = s.object(
   {
     url: s.string({ pattern: "^(http|https|ssh)://.*$", description: "URL of the Git repository (http, https or ssh)." }),
-    secretRef: s.object({ name: s.string() }, { required: ["name"], description: "Secret with authentication credentials: username/password or bearerToken (HTTPS), identity and known_hosts (SSH)." }),
+    secretRef: s.object({ name: s.string() }, { required: ["name"], description: "Secret with authentication credentials: username/password or bearerToken, ca.crt, tls.crt/tls.key (HTTPS); identity, known_hosts and password (SSH)." }),
     provider: s.enumOf(["generic", "azure", "github"] as const, { description: "OIDC provider for authentication; 'generic' uses secretRef." }),
     interval: s.string({ pattern: durationPattern, description: "How often to check the repository for updates." }),
     timeout: s.string({ pattern: "^([0-9]+(\\.[0-9]+)?(ms|s|m))+$", default: "60s", description: "Timeout for Git operations." }),
     ref: gitRepositoryRef,
     verify: s.object(
       { mode: s.enumOf(["head", "HEAD", "Tag", "TagAndHEAD"] as const), secretRef: localObjectReference },
-      { required: ["secretRef"], description: "OpenPGP verification of commits/tags (not supported by Mooring yet)." },
+      { required: ["secretRef"], description: "Verification of the signatures of the HEAD commit and/or the tag: OpenPGP keys (*.asc) and SSH keys (*.sshpub) in the Secret." },
     ),
     proxySecretRef: localObjectReference,
     ignore: s.string({ description: "Ignore overrides the set of excluded patterns in .sourceignore format." }),
     suspend: s.boolean({ description: "Suspend stops the reconciliation of this object." }),
-    recurseSubmodules: s.boolean({ description: "Initialise and fetch submodules (not supported by Mooring yet)." }),
+    recurseSubmodules: s.boolean({ description: "Initialise and fetch all submodules, recursively, with the same credentials." }),
     include: s.array(gitRepositoryInclude, { description: "Other GitRepository artifacts to include in this artifact." }),
     sparseCheckout: s.array(s.string(), { description: "Directories to check out (sparse checkout)." }),
   },
@@ -107,6 +107,7 @@ export const ArtifactOutdatedCondition = "ArtifactOutdated";
 export const FetchFailedCondition = "FetchFailed";
 export const IncludeUnavailableCondition = "IncludeUnavailable";
 export const StorageOperationFailedCondition = "StorageOperationFailed";
+export const SourceVerifiedCondition = "SourceVerified";
 
 export const GitOperationFailedReason = "GitOperationFailed";
 export const GitOperationSucceedReason = "GitOperationSucceed";

@@ -11,10 +11,23 @@ export interface GitAuth {
   bearerToken?: string;
   /** PEM CA bundle for HTTPS. */
   caFile?: string;
+  /** PEM client certificate and key for HTTPS mutual TLS. */
+  tlsCert?: string;
+  tlsKey?: string;
   /** SSH private key (OpenSSH or PEM). */
   identity?: string;
+  /** Passphrase of an encrypted SSH private key. */
+  passphrase?: string;
   knownHosts?: string;
+  /** Proxy for every remote operation: http://, https:// or socks5:// with optional user:password@. */
+  proxy?: string;
 }
+
+/** Proxy variables passed through from the controller's environment (the Deployment's HTTPS_PROXY, …). */
+const proxyEnv = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy"];
+
+/** The program ssh runs as ProxyCommand to tunnel through an HTTP CONNECT or SOCKS5 proxy. */
+const sshProxyCommand = path.join(__dirname, "proxycommand.js");
 
 const maxOutput = 64 * 1024 * 1024;
 
@@ -50,13 +63,33 @@ export class GitSession {
       LANG: "C",
       LC_ALL: "C",
     };
+    for (const k of proxyEnv) if (process.env[k] !== undefined) env[k] = process.env[k];
     const config: [string, string][] = [["protocol.version", "2"], ["credential.helper", ""]];
     if (url.protocol === "ssh:") {
-      const args = ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=15"];
+      const args = ["ssh", "-F", "/dev/null", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=15"];
       if (auth.identity) {
         const key = path.join(dir, "identity");
         await fs.promises.writeFile(key, auth.identity.endsWith("\n") ? auth.identity : auth.identity + "\n", { mode: 0o600 });
         args.push("-i", key);
+      }
+      if (auth.passphrase !== undefined) {
+        // ssh asks its askpass program for the key's passphrase; the program reads it from a private file, so
+        // the passphrase is never in argv or the environment. Every other prompt is switched off.
+        const secret = path.join(dir, "passphrase");
+        await fs.promises.writeFile(secret, auth.passphrase, { mode: 0o600 });
+        const askpass = path.join(dir, "askpass");
+        await fs.promises.writeFile(askpass, `#!/bin/sh\nexec cat '${secret}'\n`, { mode: 0o700 });
+        env.SSH_ASKPASS = askpass;
+        env.SSH_ASKPASS_REQUIRE = "force";
+        args.push("-o", "BatchMode=no", "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no", "-o", "PreferredAuthentications=publickey", "-o", "NumberOfPasswordPrompts=1");
+      } else {
+        args.push("-o", "BatchMode=yes");
+      }
+      const proxy = auth.proxy ?? process.env.ALL_PROXY ?? process.env.all_proxy;
+      if (proxy) {
+        // The proxy URL (it may hold credentials) reaches the ProxyCommand through the environment only.
+        env.MOORING_GIT_PROXY = proxy;
+        args.push("-o", `ProxyCommand=${shellQuote(process.execPath)} ${shellQuote(sshProxyCommand)} %h %p`);
       }
       if (auth.knownHosts) {
         const kh = path.join(dir, "known_hosts");
@@ -66,18 +99,26 @@ export class GitSession {
         // Without known_hosts the host cannot be verified; refuse rather than trust on first use.
         args.push("-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes");
       }
-      env.GIT_SSH_COMMAND = args.join(" ");
+      env.GIT_SSH_COMMAND = args.map(shellQuote).join(" ");
     } else {
-      if (auth.bearerToken) config.push(["http.extraHeader", `Authorization: Bearer ${auth.bearerToken}`]);
+      // Credentials go only to the repository's own host (submodules elsewhere do not receive them).
+      const origin = `${url.protocol}//${url.host}/`;
+      if (auth.bearerToken) config.push([`http.${origin}.extraHeader`, `Authorization: Bearer ${auth.bearerToken}`]);
       else if (auth.username !== undefined || auth.password !== undefined) {
         const basic = Buffer.from(`${auth.username ?? ""}:${auth.password ?? ""}`).toString("base64");
-        config.push(["http.extraHeader", `Authorization: Basic ${basic}`]);
+        config.push([`http.${origin}.extraHeader`, `Authorization: Basic ${basic}`]);
       }
-      if (auth.caFile) {
-        const ca = path.join(dir, "ca.crt");
-        await fs.promises.writeFile(ca, auth.caFile, { mode: 0o600 });
-        config.push(["http.sslCAInfo", ca]);
+      const file = async (name: string, content: string) => {
+        const p = path.join(dir, name);
+        await fs.promises.writeFile(p, content, { mode: 0o600 });
+        return p;
+      };
+      if (auth.caFile) config.push(["http.sslCAInfo", await file("ca.crt", auth.caFile)]);
+      if (auth.tlsCert && auth.tlsKey) {
+        config.push([`http.${origin}.sslCert`, await file("tls.crt", auth.tlsCert)]);
+        config.push([`http.${origin}.sslKey`, await file("tls.key", auth.tlsKey)]);
       }
+      if (auth.proxy) config.push(["http.proxy", auth.proxy]);
     }
     // GIT_CONFIG_COUNT keeps secrets out of argv (visible in ps) while still configuring git.
     env.GIT_CONFIG_COUNT = String(config.length);
@@ -139,10 +180,54 @@ export class GitSession {
   }
 
   /** Fetches one ref (or commit) into a fresh repository at `dir` and checks it out; returns HEAD's sha. */
-  async checkout(url: string, dir: string, target: { fetchRef?: string; commit?: string }, signal: AbortSignal): Promise<string> {
+  async checkout(url: string, dir: string, target: { fetchRef?: string; commit?: string }, signal: AbortSignal, opts: CheckoutOptions = {}): Promise<string> {
     const what = `unable to fetch '${redactUrl(url)}'`;
     await this.run(["init", "-q", dir], { signal, what });
     const git = (args: string[]) => this.run(args, { cwd: dir, signal, what });
+    // "origin" anchors relative submodule URLs; the fetches below still name the URL.
+    await git(["remote", "add", "origin", url]);
+    if (opts.sparse?.length) {
+      await git(["config", "core.sparseCheckout", "true"]);
+      await fs.promises.writeFile(path.join(dir, ".git", "info", "sparse-checkout"), opts.sparse.map((d) => `/${d.replace(/^\.?\/+|\/+$/g, "")}/\n`).join(""));
+    }
+    const sha = await this.checkoutTarget(url, git, target);
+    if (opts.sparse?.length) {
+      for (const d of opts.sparse) {
+        const rel = d.replace(/^\.?\/+|\/+$/g, "");
+        if (!fs.existsSync(path.join(dir, rel))) throw new GitError(`sparse checkout directory '${d}' does not exist in the checked out revision`, "notfound");
+      }
+    }
+    if (opts.recurseSubmodules) {
+      await git(["-c", "protocol.file.allow=never", "submodule", "update", "--init", "--recursive", "--recommend-shallow"]);
+    }
+    return sha;
+  }
+
+  /** The type of an object in a checked-out repository ("commit", "tag", …). */
+  async objectType(dir: string, rev: string, signal: AbortSignal): Promise<string> {
+    return (await this.run(["cat-file", "-t", rev], { cwd: dir, signal, what: "git cat-file" })).trim();
+  }
+
+  /**
+   * Runs git in `dir` and returns its exit code with stdout and stderr (first 64 KiB each), never throwing on
+   * a non-zero exit: for commands whose failure is an answer (verify-commit, verify-tag).
+   */
+  probe(args: string[], dir: string, signal: AbortSignal, extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn("git", args, { cwd: dir, env: { ...this.env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"], signal });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      const keep = (list: Buffer[]) => (c: Buffer) => {
+        if (list.reduce((n, b) => n + b.length, 0) < 65536) list.push(c);
+      };
+      child.stdout.on("data", keep(out));
+      child.stderr.on("data", keep(err));
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }));
+    });
+  }
+
+  private async checkoutTarget(url: string, git: (args: string[]) => Promise<string>, target: { fetchRef?: string; commit?: string }): Promise<string> {
     if (target.fetchRef && target.commit) {
       // A commit on a branch needs the branch's history, not only its tip.
       await git(["fetch", "-q", "--no-tags", "--", url, target.fetchRef]);
@@ -165,6 +250,10 @@ export class GitSession {
       } catch {
         throw new GitError(`commit '${target.commit}' not found`, "notfound");
       }
+    } else if (target.fetchRef!.startsWith("refs/tags/")) {
+      // The tag is kept as a local ref: its object (annotated, maybe signed) is what verification reads.
+      await git(["fetch", "-q", "--depth", "1", "--no-tags", "--", url, `+${target.fetchRef}:${target.fetchRef}`]);
+      await git(["-c", "advice.detachedHead=false", "checkout", "-q", `${target.fetchRef}^{commit}`]);
     } else {
       await git(["fetch", "-q", "--depth", "1", "--no-tags", "--", url, target.fetchRef!]);
       await git(["-c", "advice.detachedHead=false", "checkout", "-q", "FETCH_HEAD"]);
@@ -175,6 +264,18 @@ export class GitSession {
   async commitSubject(dir: string, signal: AbortSignal): Promise<string> {
     return (await this.run(["log", "-1", "--format=%s"], { cwd: dir, signal, what: "git log" })).trim();
   }
+}
+
+export interface CheckoutOptions {
+  /** Directories to check out (sparse checkout); the rest of the tree is left out. */
+  sparse?: string[];
+  /** Initialise and fetch the submodules, recursively. */
+  recurseSubmodules?: boolean;
+}
+
+/** Quotes a word for the POSIX shell (GIT_SSH_COMMAND and ProxyCommand are run by a shell). */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_./=:@%+,-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
 }
 
 /** Removes passwords from URLs and Authorization values from text. */

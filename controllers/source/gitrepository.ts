@@ -9,7 +9,7 @@ import { withDeadline } from "../runtime/abort";
 import type { Action, ErrorPolicy, Reconciler } from "../runtime/controller";
 import type { Session } from "../runtime/session";
 import { ReconcileError, errorMessage } from "../runtime/errors";
-import { markReady, markTrue, removeCondition } from "../runtime/conditions";
+import { isTrue, markReady, markTrue, removeCondition, setCondition } from "../runtime/conditions";
 import { FluxFinalizer, ProgressingReason, SucceededReason } from "../api/meta";
 import { parseDuration } from "../api/duration";
 import {
@@ -22,15 +22,17 @@ import {
   IncludeUnavailableCondition,
   NewRevisionReason,
   SourceGroup,
+  SourceVerifiedCondition,
   StorageOperationFailedCondition,
   StorageOperationFailedReason,
   URLInvalidReason,
   type Artifact,
   type GitRepository,
 } from "../api/source";
-import { GitError, GitSession, redactUrl } from "./git";
+import { GitError, GitSession, redactUrl, type GitAuth } from "./git";
+import { normalizeMode, trustedKeys, VerificationError, verifiedMessage, verifyCheckout } from "./gitverify";
 import { formatRevision, parseLsRemote, RefError, selectCheckout, type Checkout } from "./refs";
-import { loadGitAuth } from "./secrets";
+import { loadGitAuth, loadProxy, readSecretData } from "./secrets";
 import { copyIncludes, resolveIncludes, type ResolvedInclude } from "./include";
 import { buildMatcher } from "./sourceignore";
 import { writeArchive } from "./tarball";
@@ -97,6 +99,12 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
     status.includedArtifacts = outcome.included.length ? outcome.included : undefined;
     status.observedIgnore = obj.spec.ignore;
     status.observedInclude = obj.spec.include;
+    status.observedRecurseSubmodules = obj.spec.recurseSubmodules || undefined;
+    status.observedSparseCheckout = obj.spec.sparseCheckout?.length ? obj.spec.sparseCheckout : undefined;
+    if (!obj.spec.verify) {
+      status.sourceVerificationMode = undefined;
+      removeCondition(obj, SourceVerifiedCondition);
+    }
     for (const c of [FetchFailedCondition, IncludeUnavailableCondition, StorageOperationFailedCondition, ArtifactOutdatedCondition]) removeCondition(obj, c);
     markTrue(obj, ArtifactInStorageCondition, SucceededReason, message);
     markReady(obj, SucceededReason, message);
@@ -119,7 +127,8 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
     const { obj, client } = s;
     const url = parseGitUrl(obj.spec.url);
     return withDeadline(s.signal, parseDuration(obj.spec.timeout ?? "60s"), async (signal) => {
-      const auth = obj.spec.secretRef ? await loadGitAuth(client, obj.metadata.namespace!, obj.spec.secretRef.name, url, signal) : {};
+      const auth: GitAuth = obj.spec.secretRef ? await loadGitAuth(client, obj.metadata.namespace!, obj.spec.secretRef.name, url, signal) : {};
+      if (obj.spec.proxySecretRef) auth.proxy = await loadProxy(client, obj.metadata.namespace!, obj.spec.proxySecretRef.name, signal);
       const session = await GitSession.open(url, auth, this.opts.tempDir);
       try {
         const checkout = await this.resolveRef(obj, session, signal);
@@ -130,7 +139,7 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
           return { artifact: { ...current, url: this.storage.url(current.path) }, included: includes.map((i) => i.artifact), stored: false, fetched: false };
         }
         this.markProgress(s, expected);
-        return await this.fetchAndStore(obj, session, checkout, includes, signal);
+        return await this.fetchAndStore(s, session, checkout, includes, signal);
       } finally {
         await session.dispose();
       }
@@ -159,6 +168,37 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
     return gitArtifactPath(obj.metadata.namespace!, obj.metadata.name, revision);
   }
 
+  /**
+   * Checks the signatures .spec.verify asks for; on failure SourceVerified=False with Flux's reason and nothing
+   * is stored. On success SourceVerified=True names the objects and keys, and the mode is recorded.
+   */
+  private async verify(s: Session<GitRepository>, session: GitSession, tree: string, checkout: Checkout, signal: AbortSignal): Promise<void> {
+    const { obj } = s;
+    const verify = obj.spec.verify!;
+    const mode = normalizeMode(verify.mode);
+    const failed = (reason: string, message: string, stalled = false, cause?: unknown): ReconcileError => {
+      setCondition(obj, SourceVerifiedCondition, "False", reason, message);
+      return new ReconcileError(reason, message, { stalled, cause });
+    };
+    let data: Record<string, string>;
+    try {
+      data = await readSecretData(s.client, obj.metadata.namespace!, verify.secretRef.name, signal, (m, cause) => new Error(m, { cause }));
+    } catch (err) {
+      throw failed("VerificationError", `public keys secret error: ${errorMessage(err)}`, false, err);
+    }
+    const tagRef = checkout.fetchRef?.startsWith("refs/tags/") ? checkout.fetchRef : undefined;
+    try {
+      const verified = await verifyCheckout(session, tree, mode, tagRef, trustedKeys(data), signal);
+      const message = verifiedMessage(verified);
+      markTrue(obj, SourceVerifiedCondition, SucceededReason, message);
+      obj.status!.sourceVerificationMode = mode;
+      s.log.info({ verified: verified.map((v) => `${v.object} ${v.name} key ${v.key}`) }, "signatures verified");
+    } catch (err) {
+      if (err instanceof VerificationError) throw failed(err.reason, err.message, err.stalled, err);
+      throw failed("VerificationError", `signature verification failed: ${errorMessage(err)}`, false, err);
+    }
+  }
+
   private async resolveRef(obj: GitRepository, session: GitSession, signal: AbortSignal): Promise<Checkout> {
     const bareCommit = obj.spec.ref?.commit && !obj.spec.ref.branch;
     let refs;
@@ -181,24 +221,30 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
     const st = obj.status ?? {};
     if ((st.observedIgnore ?? undefined) !== (obj.spec.ignore ?? undefined)) return false;
     if (JSON.stringify(st.observedInclude ?? []) !== JSON.stringify(obj.spec.include ?? [])) return false;
+    if (Boolean(st.observedRecurseSubmodules) !== Boolean(obj.spec.recurseSubmodules)) return false;
+    if (JSON.stringify(st.observedSparseCheckout ?? []) !== JSON.stringify(obj.spec.sparseCheckout ?? [])) return false;
+    // A verified artifact stays only while the same verification still holds for it.
+    if (obj.spec.verify && (st.sourceVerificationMode !== normalizeMode(obj.spec.verify.mode) || !isTrue(obj, SourceVerifiedCondition))) return false;
     const was = (st.includedArtifacts ?? []).map((a) => a.digest).join(",");
     return was === includes.map((i) => i.artifact.digest).join(",");
   }
 
-  private async fetchAndStore(obj: GitRepository, session: GitSession, checkout: Checkout, includes: ResolvedInclude[], signal: AbortSignal): Promise<SyncOutcome> {
+  private async fetchAndStore(s: Session<GitRepository>, session: GitSession, checkout: Checkout, includes: ResolvedInclude[], signal: AbortSignal): Promise<SyncOutcome> {
     const { storage } = this;
+    const { obj } = s;
     const scratch = await fs.promises.mkdtemp(path.join(this.opts.tempDir ?? os.tmpdir(), "mooring-src-"));
     try {
       const tree = path.join(scratch, "tree");
       let sha: string;
       try {
-        sha = await session.checkout(obj.spec.url, tree, checkout, signal);
+        sha = await session.checkout(obj.spec.url, tree, checkout, signal, { sparse: obj.spec.sparseCheckout, recurseSubmodules: obj.spec.recurseSubmodules });
       } catch (err) {
         throw gitFailure(err);
       }
       const revision = formatRevision(checkout.name, sha);
+      if (obj.spec.verify) await this.verify(s, session, tree, checkout, signal);
       const commitSubject = await session.commitSubject(tree, signal).catch(() => undefined);
-      await fs.promises.rm(path.join(tree, ".git"), { recursive: true, force: true });
+      await removeGitMetadata(tree);
       await copyIncludes(includes, storage, tree, scratch);
       const matcher = await buildMatcher(tree, obj.spec.ignore);
       const dir = this.objectDir(obj);
@@ -226,6 +272,21 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
       await fs.promises.rm(scratch, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * Removes git's metadata from a checkout: the repository's .git directory and the `.git` files and
+ * directories of submodules, which the archive must not carry.
+ */
+async function removeGitMetadata(tree: string): Promise<void> {
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await fs.promises.readdir(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.name === ".git") await fs.promises.rm(p, { recursive: true, force: true });
+      else if (e.isDirectory()) await walk(p);
+    }
+  };
+  await walk(tree);
 }
 
 /** Validates .spec.url beyond the CRD pattern: it must parse and name a host. */

@@ -42,7 +42,7 @@ describe("rootfs from this machine's apt configuration", () => {
 
   it("builds with mmdebstrap: variant, packages, tar output, carried options, sources files last", () => {
     const args = mmdebstrapArgs(rootfsSpec, apt.options, ["/w/0-debian.sources"], "/w/rootfs.tar");
-    assert.deepEqual(args.slice(0, 3), ["--variant=minbase", "--include=git,openssh-client,ca-certificates,tini", "--format=tar"]);
+    assert.deepEqual(args.slice(0, 3), ["--variant=minbase", "--include=git,openssh-client,gpg,ca-certificates,tini", "--format=tar"]);
     assert.ok(args.includes('--aptopt=Acquire::Check-Valid-Until "false";'));
     assert.ok(args.includes("--dpkgopt=path-exclude=/usr/share/doc/*"));
     assert.deepEqual(args.slice(-3), ["bookworm", "/w/rootfs.tar", "/w/0-debian.sources"]);
