@@ -1,6 +1,6 @@
 // Pure resolution of the Bootstrap's plain (non-secret) inputs into what the resources need: defaults
 // applied, names checked, errors that say how to fix the input.
-import { allControllers, normalizeRepoPath, toSshUrl, type ControllerName, type ImageRef, type InstallOptions } from "../bootstrap";
+import { allControllers, defaultControllers, normalizeRepoPath, toSshUrl, type ControllerName, type ImageRef, type InstallOptions } from "../bootstrap";
 
 export interface PlainSettingsInput {
   mode: "git" | "github";
@@ -38,7 +38,7 @@ export class SettingsError extends Error {
 
 /** `source`, `source-controller` → `source`; unknown names are an error naming the known ones. */
 export function controllerNames(components: readonly string[] | undefined, extra: readonly string[] | undefined): ControllerName[] {
-  const wanted = [...(components ?? allControllers), ...(extra ?? [])].map((c) => c.trim().replace(/-controller$/, ""));
+  const wanted = [...(components ?? defaultControllers), ...(extra ?? [])].map((c) => c.trim().replace(/-controller$/, ""));
   for (const c of wanted) {
     if (!(allControllers as readonly string[]).includes(c)) {
       throw new SettingsError(`Bootstrap: component "${c}" is not available (Mooring ships: ${allControllers.map((n) => `${n}-controller`).join(", ")})`);

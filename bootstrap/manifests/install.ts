@@ -5,6 +5,7 @@ import type { KubeObject, ManifestInput } from "./objects";
 import { toYamlStream } from "./objects";
 import {
   allControllers,
+  defaultControllers,
   controllerDeploymentName,
   type ControllerName,
   type ImageRef,
@@ -25,13 +26,14 @@ const defaultResources: Record<ControllerName, ResourceSettings> = {
   kustomize: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
   helm: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
   notification: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
+  "source-watcher": { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
 };
 
 /** The uid and gid the controllers run as: nobody, as in the image. */
 export const controllerUid = 65534;
 
 // Flux gives kustomize-controller and helm-controller more time to finish an apply or a release on shutdown.
-const terminationGraceSeconds: Record<ControllerName, number> = { source: 10, kustomize: 60, helm: 600, notification: 10 };
+const terminationGraceSeconds: Record<ControllerName, number> = { source: 10, kustomize: 60, helm: 600, notification: 10, "source-watcher": 10 };
 
 // Which controller serves an API group: the CRD gets that controller's component label.
 const groupComponent: Record<string, ControllerName> = {
@@ -39,6 +41,7 @@ const groupComponent: Record<string, ControllerName> = {
   "kustomize.toolkit.fluxcd.io": "kustomize",
   "helm.toolkit.fluxcd.io": "helm",
   "notification.toolkit.fluxcd.io": "notification",
+  "source.extensions.fluxcd.io": "source-watcher",
 };
 
 const namespacedRbacKinds = new Set(["Role", "RoleBinding", "ServiceAccount"]);
@@ -69,7 +72,7 @@ function resolve(options: InstallOptions): Resolved {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63) {
     throw new BootstrapError("InvalidInput", `install: namespace "${namespace}" is not a valid DNS-1123 label`);
   }
-  const controllers = allControllers.filter((c) => (options.controllers ?? allControllers).includes(c));
+  const controllers = allControllers.filter((c) => (options.controllers ?? defaultControllers).includes(c));
   for (const c of options.controllers ?? []) {
     if (!allControllers.includes(c)) {
       throw new BootstrapError("InvalidInput", `install: unknown controller "${c}" (known: ${allControllers.join(", ")})`);
@@ -228,12 +231,12 @@ function clusterReconcilerBinding(r: Resolved, controllers: ControllerName[]): K
   };
 }
 
-function sourceService(r: Resolved): KubeObject {
-  const name = controllerDeploymentName("source");
+function sourceService(r: Resolved, controller: "source" | "source-watcher" = "source"): KubeObject {
+  const name = controllerDeploymentName(controller);
   return {
     apiVersion: "v1",
     kind: "Service",
-    metadata: { name, namespace: r.namespace, labels: { ...componentLabels(r, "source"), "control-plane": "controller" } },
+    metadata: { name, namespace: r.namespace, labels: { ...componentLabels(r, controller), "control-plane": "controller" } },
     spec: {
       ports: [{ name: "http", port: 80, protocol: "TCP", targetPort: "http" }],
       selector: { app: name },
@@ -268,12 +271,12 @@ export function controllerArgs(
     `--metrics-addr=:${ports.metrics}`,
     `--health-addr=:${ports.health}`,
   ];
-  if (controller === "source") {
+  if (controller === "source" || controller === "source-watcher") {
     const domain = r.clusterDomain ?? "cluster.local";
     args.push(
       "--storage-path=/data",
       `--storage-addr=:${ports.storage}`,
-      `--storage-adv-addr=${controllerDeploymentName("source")}.$(RUNTIME_NAMESPACE).svc.${domain}.`,
+      `--storage-adv-addr=${controllerDeploymentName(controller)}.$(RUNTIME_NAMESPACE).svc.${domain}.`,
     );
   }
   if (controller === "notification") args.push(`--events-addr=:${ports.events}`, `--receiverAddr=:${ports.webhook}`);
@@ -285,7 +288,7 @@ function deployment(r: Resolved, controller: ControllerName): KubeObject {
   const name = controllerDeploymentName(controller);
   const o = r.options;
   const containerPorts = [
-    ...(controller === "source" ? [{ containerPort: ports.storage, name: "http", protocol: "TCP" }] : []),
+    ...(controller === "source" || controller === "source-watcher" ? [{ containerPort: ports.storage, name: "http", protocol: "TCP" }] : []),
     ...(controller === "notification"
       ? [
           { containerPort: ports.events, name: "http", protocol: "TCP" },
@@ -295,8 +298,9 @@ function deployment(r: Resolved, controller: ControllerName): KubeObject {
     { containerPort: ports.metrics, name: "http-prom", protocol: "TCP" },
     { containerPort: ports.health, name: "healthz", protocol: "TCP" },
   ];
-  const volumes = [...(controller === "source" ? [{ name: "data", emptyDir: {} }] : []), { name: "temp", emptyDir: {} }];
-  const mounts = [...(controller === "source" ? [{ name: "data", mountPath: "/data" }] : []), { name: "temp", mountPath: "/tmp" }];
+  const storing = controller === "source" || controller === "source-watcher";
+  const volumes = [...(storing ? [{ name: "data", emptyDir: {} }] : []), { name: "temp", emptyDir: {} }];
+  const mounts = [...(storing ? [{ name: "data", mountPath: "/data" }] : []), { name: "temp", mountPath: "/tmp" }];
   const container = {
     name: "manager",
     image: r.image,
@@ -368,6 +372,7 @@ export function renderInstall(inputs: InstallInputs, options: InstallOptions): K
     ...r.controllers.map((c) => serviceAccount(r, c)),
     ...rbacObjects(r, inputs.rbac),
     ...(r.controllers.includes("source") ? [sourceService(r)] : []),
+    ...(r.controllers.includes("source-watcher") ? [sourceService(r, "source-watcher")] : []),
     ...(r.controllers.includes("notification") ? notificationServices(r) : []),
     ...r.controllers.map((c) => deployment(r, c)),
     ...(r.options.networkPolicy === false ? [] : networkPolicies(r)),

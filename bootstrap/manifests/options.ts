@@ -2,13 +2,16 @@
 import type { ManifestInput } from "./objects";
 
 /** The controllers the install can run. Each is one Deployment and one ServiceAccount of the same name. */
-export type ControllerName = "source" | "kustomize" | "helm" | "notification";
+export type ControllerName = "source" | "kustomize" | "helm" | "notification" | "source-watcher";
 
-export const allControllers: readonly ControllerName[] = ["source", "kustomize", "helm", "notification"];
+export const allControllers: readonly ControllerName[] = ["source", "kustomize", "helm", "notification", "source-watcher"];
 
-/** The Deployment / ServiceAccount name of a controller, as Flux names them. */
+/** The controllers installed unless asked otherwise; source-watcher is an optional extra component, as in Flux. */
+export const defaultControllers: readonly ControllerName[] = ["source", "kustomize", "helm", "notification"];
+
+/** The Deployment / ServiceAccount name of a controller, as Flux names them (`source-watcher` has no suffix). */
 export function controllerDeploymentName(controller: ControllerName): string {
-  return `${controller}-controller`;
+  return controller === "source-watcher" ? controller : `${controller}-controller`;
 }
 
 /** Where the controllers image comes from. The reference is `<repository>:<tag>`, `<repository>` being `<registry>/<name>`. */
