@@ -4,6 +4,7 @@ import { webhook } from "./webhook";
 import { helmBench } from "./helm";
 import { bucket } from "./bucket";
 import { image } from "./image";
+import { artifactGenerator } from "./artifactgenerator";
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -18,6 +19,8 @@ export async function main(argv: string[]): Promise<number> {
       return bucket(rest);
     case "image":
       return image(rest);
+    case "artifactgenerator":
+      return artifactGenerator(rest);
     default:
       process.stderr.write(
         [
@@ -26,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
           "       npm run bench -- helm [--n 100,500,1000] [--vs flux]",
           "       npm run bench -- bucket [--objects 1000] [--runs 5] [--dir <cluster dir>]",
           "       npm run bench -- image --dir <cluster dir> [--samples 10] [--tags 5000]",
+          "       npm run bench -- artifactgenerator [--files 10000]",
         ].join("\n") + "\n",
       );
       return 2;

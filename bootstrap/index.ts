@@ -3,7 +3,7 @@ export { BootstrapError, isBootstrapError, type BootstrapReason } from "./errors
 export { toYamlDocument, toYamlStream, type KubeObject, type ManifestInput, type ObjectMeta } from "./manifests/objects";
 export {
   allControllers,
-  installableControllers,
+  defaultControllers,
   optionalControllers,
   controllerDeploymentName,
   type ControllerName,

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { checkFlags, parseArgs, stringFlag } from "./args";
-import { crds, helmControllerRbac, kustomizeControllerRbac, notificationControllerRbac, sourceControllerRbac } from "../controllers/api";
+import { crds, helmControllerRbac, kustomizeControllerRbac, notificationControllerRbac, sourceControllerRbac, sourceWatcherRbac, imageReflectorControllerRbac, imageAutomationControllerRbac } from "../controllers/api";
 import { renderInstallYaml, type ControllerName } from "../bootstrap";
 
 const usage = `usage: mooring manifests [--namespace NS] [--version V] [--components source,kustomize,notification] [--network-policy=false]
@@ -21,6 +21,9 @@ function installInputs(namespace: string) {
       kustomize: kustomizeControllerRbac(namespace, { clusterAdmin: false }),
       helm: helmControllerRbac(namespace, { clusterAdmin: false }),
       notification: notificationControllerRbac(namespace),
+      "source-watcher": sourceWatcherRbac(namespace),
+      "image-reflector": imageReflectorControllerRbac(namespace),
+      "image-automation": imageAutomationControllerRbac(namespace),
     },
   };
 }

@@ -7,7 +7,7 @@ import type { ControllerName, ControllersOptions, LogEncoding, LogLevel } from "
 
 export { FlagError } from "./flagset";
 
-export const knownControllers: readonly ControllerName[] = ["source", "kustomize", "helm", "notification", "image-reflector", "image-automation"];
+export const knownControllers: readonly ControllerName[] = ["source", "kustomize", "helm", "notification", "source-watcher", "image-reflector", "image-automation"];
 export const logLevels: readonly LogLevel[] = ["trace", "debug", "info", "error"];
 export const logEncodings: readonly LogEncoding[] = ["json", "console"];
 
@@ -70,7 +70,7 @@ const gateList = Object.entries(featureGates)
 
 /** The flags, in `--help` order. */
 export const controllerFlags: readonly FlagSpec[] = [
-  { name: "controllers", type: "list", usage: "controllers to run in this process: source, kustomize, helm, notification, image-reflector, image-automation", defaultText: "source" },
+  { name: "controllers", type: "list", usage: "controllers to run in this process: source, kustomize, helm, notification, source-watcher, image-reflector, image-automation", defaultText: "source" },
   { name: "kubeconfig", type: "string", usage: "kubeconfig file; without it $KUBECONFIG, else the in-cluster ServiceAccount" },
   { name: "concurrent", type: "int", usage: "reconciles at once per controller", defaultText: "2 (source), 4 (kustomize)" },
   { name: "watch-all-namespaces", type: "bool", usage: "watch every namespace; false watches only the runtime namespace ($RUNTIME_NAMESPACE)", defaultText: "true" },

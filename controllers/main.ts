@@ -16,7 +16,7 @@ import { FlagError, knownControllers, parseControllersArgs } from "./flags";
 
 export { knownControllers } from "./flags";
 export type { LogEncoding, LogLevel } from "./runtime/log";
-export type ControllerName = "source" | "kustomize" | "helm" | "notification" | "image-reflector" | "image-automation";
+export type ControllerName = "source" | "kustomize" | "helm" | "notification" | "source-watcher" | "image-reflector" | "image-automation";
 
 /** The kustomize-controller's own flags (--kustomize-path, --no-cross-namespace-refs, …). */
 type KustomizeFlags = Omit<KustomizeControllerOptions, "kubeConfig" | "concurrent">;
@@ -117,7 +117,7 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
   for (const c of o.controllers) if (!knownControllers.includes(c)) throw new Error(`unknown controller "${c}" (known: ${knownControllers.join(", ")})`);
   const log = o.log ?? newLogger(o.logLevel ?? "info", undefined, o.logEncoding ?? "json");
   const kubeConfig = o.kubeConfig ?? (await readKubeConfig(o.kubeconfigPath));
-  const component = o.controllers.length === 1 ? `${o.controllers[0]}-controller` : "mooring-controllers";
+  const component = o.controllers.length === 1 ? (o.controllers[0] === "source-watcher" ? "source-watcher" : `${o.controllers[0]}-controller`) : "mooring-controllers";
   // Without --events-addr, a notification-controller in this process takes the other controllers' events directly.
   const inProcess: { sink?: EventSink } = {};
   const eventSink: EventSink | undefined = o.eventsAddr
@@ -150,14 +150,28 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
       : undefined,
   });
   // Each controller's code is loaded only when it runs in this process (less code and memory per process).
+  let sourceStorage: (() => import("./source/storage").Storage | undefined) | undefined;
   if (o.controllers.includes("source")) {
     const { addSourceController } = await import("./source/index.js");
-    addSourceController(mgr, {
+    sourceStorage = addSourceController(mgr, {
       storagePath: o.storagePath ?? (process.env.KUBERNETES_SERVICE_HOST ? "/data" : path.join(os.tmpdir(), "mooring", "storage")),
       storageAddr: o.storageAddr ?? ":9090",
       storageAdvAddr: o.storageAdvAddr,
       concurrent: o.concurrent,
       retention: { ttlMs: o.artifactRetentionTtlMs, records: o.artifactRetentionRecords },
+    }).storage;
+  }
+  if (o.controllers.includes("source-watcher")) {
+    const { addSourceWatcher } = await import("./sourcewatcher/index.js");
+    // With the source-controller in this process, its storage and server serve the generated artifacts too.
+    addSourceWatcher(mgr, {
+      sharedStorage: sourceStorage,
+      storagePath: o.storagePath ?? (process.env.KUBERNETES_SERVICE_HOST ? "/data" : path.join(os.tmpdir(), "mooring", "storage")),
+      storageAddr: o.storageAddr ?? ":9090",
+      storageAdvAddr: o.storageAdvAddr,
+      retention: { ttlMs: o.artifactRetentionTtlMs, records: o.artifactRetentionRecords },
+      concurrent: o.concurrent,
+      noCrossNamespaceRefs: o.noCrossNamespaceRefs,
     });
   }
   let kustomize: KustomizeControllerHandle | undefined;

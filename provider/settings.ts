@@ -1,6 +1,6 @@
 // Pure resolution of the Bootstrap's plain (non-secret) inputs into what the resources need: defaults
 // applied, names checked, errors that say how to fix the input.
-import { allControllers, installableControllers, normalizeRepoPath, toSshUrl, type ControllerName, type ImageRef, type InstallOptions } from "../bootstrap";
+import { allControllers, controllerDeploymentName, defaultControllers, normalizeRepoPath, toSshUrl, type ControllerName, type ImageRef, type InstallOptions } from "../bootstrap";
 
 export interface PlainSettingsInput {
   mode: "git" | "github";
@@ -38,14 +38,14 @@ export class SettingsError extends Error {
 
 /** `source`, `source-controller` → `source`; unknown names are an error naming the known ones. */
 export function controllerNames(components: readonly string[] | undefined, extra: readonly string[] | undefined): ControllerName[] {
-  const wanted = [...(components ?? allControllers), ...(extra ?? [])].map((c) => c.trim().replace(/-controller$/, ""));
+  const wanted = [...(components ?? defaultControllers), ...(extra ?? [])].map((c) => c.trim().replace(/-controller$/, ""));
   for (const c of wanted) {
-    if (!(installableControllers as readonly string[]).includes(c)) {
-      throw new SettingsError(`Bootstrap: component "${c}" is not available (Mooring ships: ${installableControllers.map((n) => `${n}-controller`).join(", ")})`);
+    if (!(allControllers as readonly string[]).includes(c)) {
+      throw new SettingsError(`Bootstrap: component "${c}" is not available (Mooring ships: ${allControllers.map(controllerDeploymentName).join(", ")})`);
     }
   }
   if (!wanted.includes("source")) throw new SettingsError("Bootstrap: components must include source-controller (the sync GitRepository needs it)");
-  return installableControllers.filter((c) => wanted.includes(c));
+  return allControllers.filter((c) => wanted.includes(c));
 }
 
 const unitSeconds: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };

@@ -5,7 +5,7 @@ import type { KubeObject, ManifestInput } from "./objects";
 import { toYamlStream } from "./objects";
 import {
   allControllers,
-  installableControllers,
+  defaultControllers,
   controllerDeploymentName,
   type ControllerName,
   type ImageRef,
@@ -28,13 +28,14 @@ const defaultResources: Record<ControllerName, ResourceSettings> = {
   notification: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
   "image-reflector": { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
   "image-automation": { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
+  "source-watcher": { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "1000m", memory: "1Gi" } },
 };
 
 /** The uid and gid the controllers run as: nobody, as in the image. */
 export const controllerUid = 65534;
 
 // Flux gives kustomize-controller and helm-controller more time to finish an apply or a release on shutdown.
-const terminationGraceSeconds: Record<ControllerName, number> = { source: 10, kustomize: 60, helm: 600, notification: 10, "image-reflector": 10, "image-automation": 10 };
+const terminationGraceSeconds: Record<ControllerName, number> = { source: 10, kustomize: 60, helm: 600, notification: 10, "source-watcher": 10, "image-reflector": 10, "image-automation": 10 };
 
 // Which controller serves an API group: the CRD gets that controller's component label.
 const groupComponent: Record<string, ControllerName> = {
@@ -43,6 +44,7 @@ const groupComponent: Record<string, ControllerName> = {
   "helm.toolkit.fluxcd.io": "helm",
   "notification.toolkit.fluxcd.io": "notification",
   "image.toolkit.fluxcd.io": "image-reflector",
+  "source.extensions.fluxcd.io": "source-watcher",
 };
 
 const namespacedRbacKinds = new Set(["Role", "RoleBinding", "ServiceAccount"]);
@@ -73,15 +75,15 @@ function resolve(options: InstallOptions): Resolved {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63) {
     throw new BootstrapError("InvalidInput", `install: namespace "${namespace}" is not a valid DNS-1123 label`);
   }
-  const controllers = installableControllers.filter((c) => (options.controllers ?? allControllers).includes(c));
+  const controllers = allControllers.filter((c) => (options.controllers ?? defaultControllers).includes(c));
   for (const c of options.controllers ?? []) {
-    if (!installableControllers.includes(c)) {
-      throw new BootstrapError("InvalidInput", `install: unknown controller "${c}" (known: ${installableControllers.join(", ")})`);
+    if (!allControllers.includes(c)) {
+      throw new BootstrapError("InvalidInput", `install: unknown controller "${c}" (known: ${allControllers.join(", ")})`);
     }
   }
   for (const [c, n] of Object.entries(options.replicas ?? {})) {
-    if (!installableControllers.includes(c as ControllerName)) {
-      throw new BootstrapError("InvalidInput", `install: replicas: unknown controller "${c}" (known: ${installableControllers.join(", ")})`);
+    if (!allControllers.includes(c as ControllerName)) {
+      throw new BootstrapError("InvalidInput", `install: replicas: unknown controller "${c}" (known: ${allControllers.join(", ")})`);
     }
     if (n === undefined) continue;
     if (!Number.isInteger(n) || n < 0) throw new BootstrapError("InvalidInput", `install: replicas.${c} must be a whole number of at least 0, got ${n}`);
@@ -232,12 +234,12 @@ function clusterReconcilerBinding(r: Resolved, controllers: ControllerName[]): K
   };
 }
 
-function sourceService(r: Resolved): KubeObject {
-  const name = controllerDeploymentName("source");
+function sourceService(r: Resolved, controller: "source" | "source-watcher" = "source"): KubeObject {
+  const name = controllerDeploymentName(controller);
   return {
     apiVersion: "v1",
     kind: "Service",
-    metadata: { name, namespace: r.namespace, labels: { ...componentLabels(r, "source"), "control-plane": "controller" } },
+    metadata: { name, namespace: r.namespace, labels: { ...componentLabels(r, controller), "control-plane": "controller" } },
     spec: {
       ports: [{ name: "http", port: 80, protocol: "TCP", targetPort: "http" }],
       selector: { app: name },
@@ -272,12 +274,12 @@ export function controllerArgs(
     `--metrics-addr=:${ports.metrics}`,
     `--health-addr=:${ports.health}`,
   ];
-  if (controller === "source") {
+  if (controller === "source" || controller === "source-watcher") {
     const domain = r.clusterDomain ?? "cluster.local";
     args.push(
       "--storage-path=/data",
       `--storage-addr=:${ports.storage}`,
-      `--storage-adv-addr=${controllerDeploymentName("source")}.$(RUNTIME_NAMESPACE).svc.${domain}.`,
+      `--storage-adv-addr=${controllerDeploymentName(controller)}.$(RUNTIME_NAMESPACE).svc.${domain}.`,
     );
   }
   if (controller === "image-reflector") args.push("--storage-path=/data");
@@ -290,7 +292,7 @@ function deployment(r: Resolved, controller: ControllerName): KubeObject {
   const name = controllerDeploymentName(controller);
   const o = r.options;
   const containerPorts = [
-    ...(controller === "source" ? [{ containerPort: ports.storage, name: "http", protocol: "TCP" }] : []),
+    ...(controller === "source" || controller === "source-watcher" ? [{ containerPort: ports.storage, name: "http", protocol: "TCP" }] : []),
     ...(controller === "notification"
       ? [
           { containerPort: ports.events, name: "http", protocol: "TCP" },
@@ -300,9 +302,9 @@ function deployment(r: Resolved, controller: ControllerName): KubeObject {
     { containerPort: ports.metrics, name: "http-prom", protocol: "TCP" },
     { containerPort: ports.health, name: "healthz", protocol: "TCP" },
   ];
-  const storage = controller === "source" || controller === "image-reflector";
-  const volumes = [...(storage ? [{ name: "data", emptyDir: {} }] : []), { name: "temp", emptyDir: {} }];
-  const mounts = [...(storage ? [{ name: "data", mountPath: "/data" }] : []), { name: "temp", mountPath: "/tmp" }];
+  const storing = controller === "source" || controller === "source-watcher" || controller === "image-reflector";
+  const volumes = [...(storing ? [{ name: "data", emptyDir: {} }] : []), { name: "temp", emptyDir: {} }];
+  const mounts = [...(storing ? [{ name: "data", mountPath: "/data" }] : []), { name: "temp", mountPath: "/tmp" }];
   const container = {
     name: "manager",
     image: r.image,
@@ -374,6 +376,7 @@ export function renderInstall(inputs: InstallInputs, options: InstallOptions): K
     ...r.controllers.map((c) => serviceAccount(r, c)),
     ...rbacObjects(r, inputs.rbac),
     ...(r.controllers.includes("source") ? [sourceService(r)] : []),
+    ...(r.controllers.includes("source-watcher") ? [sourceService(r, "source-watcher")] : []),
     ...(r.controllers.includes("notification") ? notificationServices(r) : []),
     ...r.controllers.map((c) => deployment(r, c)),
     ...(r.options.networkPolicy === false ? [] : networkPolicies(r)),

@@ -2,19 +2,20 @@
 import type { ManifestInput } from "./objects";
 
 /** The controllers the install can run. Each is one Deployment and one ServiceAccount of the same name. */
-export type ControllerName = "source" | "kustomize" | "helm" | "notification" | "image-reflector" | "image-automation";
+export type ControllerName = "source" | "kustomize" | "helm" | "notification" | "source-watcher" | "image-reflector" | "image-automation";
 
-export const allControllers: readonly ControllerName[] = ["source", "kustomize", "helm", "notification"];
+/** The controllers installed unless asked otherwise: Flux's default components. */
+export const defaultControllers: readonly ControllerName[] = ["source", "kustomize", "helm", "notification"];
 
-/** Components installed only when asked for, as in Flux: the image automation controllers. */
-export const optionalControllers: readonly ControllerName[] = ["image-reflector", "image-automation"];
+/** Components installed only when asked for, as in Flux: source-watcher and the image automation controllers. */
+export const optionalControllers: readonly ControllerName[] = ["source-watcher", "image-reflector", "image-automation"];
 
 /** Every controller the install can render: the default ones, then the optional ones. */
-export const installableControllers: readonly ControllerName[] = [...allControllers, ...optionalControllers];
+export const allControllers: readonly ControllerName[] = [...defaultControllers, ...optionalControllers];
 
-/** The Deployment / ServiceAccount name of a controller, as Flux names them. */
+/** The Deployment / ServiceAccount name of a controller, as Flux names them (`source-watcher` has no suffix). */
 export function controllerDeploymentName(controller: ControllerName): string {
-  return `${controller}-controller`;
+  return controller === "source-watcher" ? controller : `${controller}-controller`;
 }
 
 /** Where the controllers image comes from. The reference is `<repository>:<tag>`, `<repository>` being `<registry>/<name>`. */

@@ -4,6 +4,8 @@ import { GitRepositoryKind } from "./source";
 import { HelmChartKind, HelmRepositoryKind } from "./source-helm";
 import { OCIRepositoryKind } from "./source-oci";
 import { BucketKind } from "./source-bucket";
+import { ExternalArtifactKind } from "./source-external";
+import { ArtifactGeneratorKind } from "./source-extensions";
 import { KustomizationKind } from "./kustomize";
 import { HelmReleaseKind } from "./helm";
 import { AlertKind, ProviderKind, ReceiverKind } from "./notification";
@@ -13,6 +15,9 @@ export * from "./source";
 export * from "./source-helm";
 export * from "./source-oci";
 export * from "./source-bucket";
+export * from "./source-external";
+export * from "./source-extensions";
+export * from "./source-watcher-rbac";
 export * from "./meta";
 export * from "./duration";
 export * from "./rbac";
@@ -35,6 +40,8 @@ export function crds(): CustomResourceDefinition[] {
     crdFor(HelmChartKind),
     crdFor(OCIRepositoryKind),
     crdFor(BucketKind),
+    crdFor(ExternalArtifactKind),
+    crdFor(ArtifactGeneratorKind),
     crdFor(KustomizationKind),
     crdFor(HelmReleaseKind),
     crdFor(AlertKind),

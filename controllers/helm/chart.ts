@@ -13,6 +13,7 @@ import { HelmNameLabel, HelmNamespaceLabel, type HelmRelease } from "../api/helm
 
 export const HelmChartRef: ResourceRef = { kind: "HelmChart", group: SourceGroup, version: "v1", plural: "helmcharts", namespaced: true };
 export const OCIRepositoryRef: ResourceRef = { kind: "OCIRepository", group: SourceGroup, version: "v1", plural: "ocirepositories", namespaced: true };
+export const ExternalArtifactRef: ResourceRef = { kind: "ExternalArtifact", group: SourceGroup, version: "v1", plural: "externalartifacts", namespaced: true };
 
 export interface ChartSource {
   apiVersion: string;
@@ -24,7 +25,7 @@ export interface ChartSource {
 
 /** The source a HelmRelease reads its chart from: kind, namespace and name. */
 export interface SourceId {
-  kind: "HelmChart" | "OCIRepository";
+  kind: "HelmChart" | "OCIRepository" | "ExternalArtifact";
   namespace: string;
   name: string;
 }
@@ -36,8 +37,8 @@ export function chartSourceOf(hr: HelmRelease): SourceId {
   const ns = hr.metadata.namespace!;
   if (hr.spec.chartRef) {
     const { kind, name, namespace } = hr.spec.chartRef;
-    if (kind !== "HelmChart" && kind !== "OCIRepository") {
-      throw new ReconcileError(ArtifactFailedReason, `chartRef kind '${kind}' is not supported (OCIRepository or HelmChart)`, { stalled: true });
+    if (kind !== "HelmChart" && kind !== "OCIRepository" && kind !== "ExternalArtifact") {
+      throw new ReconcileError(ArtifactFailedReason, `chartRef kind '${kind}' is not supported (OCIRepository, HelmChart or ExternalArtifact)`, { stalled: true });
     }
     return { kind, namespace: namespace || ns, name };
   }
@@ -72,7 +73,7 @@ export function helmChartFor(hr: HelmRelease): ChartSource {
   };
 }
 
-const refOf = (kind: SourceId["kind"]): ResourceRef => (kind === "HelmChart" ? HelmChartRef : OCIRepositoryRef);
+const refOf = (kind: SourceId["kind"]): ResourceRef => (kind === "HelmChart" ? HelmChartRef : kind === "ExternalArtifact" ? ExternalArtifactRef : OCIRepositoryRef);
 
 export interface ResolveOptions {
   client: KubeClient;

@@ -10,7 +10,7 @@ import { KustomizationKind, type Kustomization } from "../api/kustomize";
 import { ReadyCondition } from "../api/meta";
 import { parseDuration } from "../api/duration";
 import { HelmReleaseReconciler, helmReleaseErrorPolicy } from "./reconciler";
-import { ChartCache, HelmChartRef, OCIRepositoryRef, chartSourceOf, sourceIdKey, type ChartSource } from "./chart";
+import { ChartCache, ExternalArtifactRef, HelmChartRef, OCIRepositoryRef, chartSourceOf, sourceIdKey, type ChartSource } from "./chart";
 import { dependencyKey, dependencyKind } from "./dependencies";
 import { HelmHelper, connectionOf, type HelmConnection } from "./helper";
 import { readFileSync } from "node:fs";
@@ -56,6 +56,7 @@ export function addHelmController(mgr: Manager, o: HelmControllerOptions): HelmC
     driftEvents.push(ev);
     if (driftEvents.length > 1000) driftEvents.shift();
   });
+  const externalArtifacts = mgr.informer<ChartSource>(ExternalArtifactRef);
   const reconciler = new HelmReleaseReconciler({
     helper,
     drift,
@@ -65,7 +66,7 @@ export function addHelmController(mgr: Manager, o: HelmControllerOptions): HelmC
     noCrossNamespaceRefs: o.noCrossNamespaceRefs,
     requeueDependencyMs: parseDuration(o.requeueDependency ?? "5s"),
     lookupDependency: (kind, key) => (kind === "HelmRelease" ? releases.get(key) : kustomizations.get(key)),
-    lookupSource: (id) => (id.kind === "HelmChart" ? helmCharts : ociRepositories).get(`${id.namespace}/${id.name}`),
+    lookupSource: (id) => (id.kind === "HelmChart" ? helmCharts : id.kind === "ExternalArtifact" ? externalArtifacts : ociRepositories).get(`${id.namespace}/${id.name}`),
   });
   const sourceChanged = (src: ChartSource, old: ChartSource | undefined, event: string) =>
     event !== "delete" && (src.status?.artifact?.digest !== old?.status?.artifact?.digest || readyChanged(src, old)) ? [`${src.kind}/${objectKey(src)}`] : [];
@@ -87,6 +88,7 @@ export function addHelmController(mgr: Manager, o: HelmControllerOptions): HelmC
     .index(dependsOnIndex, (hr) => (hr.spec.dependsOn ?? []).map((d) => `${dependencyKind(d)}/${dependencyKey(hr, d)}`))
     .watches<ChartSource>({ resource: HelmChartRef }, (src, old, event) => sourceChanged({ ...src, kind: "HelmChart" }, old, event), { via: sourceIndex })
     .watches<ChartSource>({ resource: OCIRepositoryRef }, (src, old, event) => sourceChanged({ ...src, kind: "OCIRepository" }, old, event), { via: sourceIndex })
+    .watches<ChartSource>({ resource: ExternalArtifactRef }, (src, old, event) => sourceChanged({ ...src, kind: "ExternalArtifact" }, old, event), { via: sourceIndex })
     .watches<HelmRelease>(HelmReleaseKind, (hr, old, event) => (event !== "delete" && becameReady(hr, old) ? [`HelmRelease/${objectKey(hr)}`] : []), { via: dependsOnIndex })
     .watches<Kustomization>(KustomizationKind, (ks, old, event) => (event !== "delete" && becameReady(ks, old) ? [`Kustomization/${objectKey(ks)}`] : []), { via: dependsOnIndex })
     // A change to an object of a release with drift detection on reconciles the release at once.

@@ -11,6 +11,7 @@ import type { EventSource } from "../runtime/builder";
 import { getCondition } from "../runtime/conditions";
 import { GitRepositoryKind, type GitRepository } from "../api/source";
 import { BucketKind, type Bucket } from "../api/source-bucket";
+import { ExternalArtifactKind, type ExternalArtifact } from "../api/source-external";
 import { KustomizationKind, type Kustomization } from "../api/kustomize";
 import { ReadyCondition, WatchEnabledValue, WatchLabel } from "../api/meta";
 import { parseDuration } from "../api/duration";
@@ -59,6 +60,7 @@ export interface KustomizeControllerHandle {
 export function addKustomizeController(mgr: Manager, o: KustomizeControllerOptions): KustomizeControllerHandle {
   const kustomizations = mgr.informer<Kustomization>(KustomizationKind.resource);
   const gitRepositories = mgr.informer<GitRepository>(GitRepositoryKind.resource);
+  const externalArtifacts = mgr.informer<ExternalArtifact>(ExternalArtifactKind.resource);
   const mapper = new RestMapper(mgr.client);
   const impersonating = new Map<string, Promise<KubeClient>>();
   const clientFor = (sa: string | undefined, namespace: string): Promise<KubeClient> => {
@@ -89,7 +91,7 @@ export function addKustomizeController(mgr: Manager, o: KustomizeControllerOptio
     mapper,
     clientFor,
     lookupKustomization: (key) => kustomizations.get(key),
-    lookupSource: (kind, key) => (kind === "GitRepository" ? (gitRepositories.get(key) as SourceObject | undefined) : undefined),
+    lookupSource: (kind, key) => (kind === "GitRepository" ? (gitRepositories.get(key) as SourceObject | undefined) : kind === "ExternalArtifact" ? (externalArtifacts.get(key) as SourceObject | undefined) : undefined),
     drift,
     artifacts: new ArtifactCache(),
   });
@@ -107,6 +109,7 @@ export function addKustomizeController(mgr: Manager, o: KustomizeControllerOptio
     // A source's new artifact makes the Kustomizations that use it reconcile.
     .watches<GitRepository>(GitRepositoryKind, (repo, old, event) => (event !== "delete" && repo.status?.artifact?.revision !== old?.status?.artifact?.revision ? [`GitRepository/${objectKey(repo)}`] : []), { via: sourceIndex })
     .watches<Bucket>(BucketKind, (b, old, event) => (event !== "delete" && b.status?.artifact?.revision !== old?.status?.artifact?.revision ? [`Bucket/${objectKey(b)}`] : []), { via: sourceIndex })
+    .watches<ExternalArtifact>(ExternalArtifactKind, (ea, old, event) => (event !== "delete" && ea.status?.artifact?.revision !== old?.status?.artifact?.revision ? [`ExternalArtifact/${objectKey(ea)}`] : []), { via: sourceIndex })
     // A Kustomization that became Ready (or applied a new revision) releases the ones waiting on it.
     .watches<Kustomization>(KustomizationKind, (ks, old, event) => (event !== "delete" && readyAtNewRevision(ks, old) ? [objectKey(ks)] : []), { via: dependsOnIndex })
     // A labelled ConfigMap or Secret that changed makes the Kustomizations that use it reconcile.

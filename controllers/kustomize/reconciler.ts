@@ -164,6 +164,7 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
       return { requeueAfter: 1 };
     }
     status.lastAppliedRevision = revision;
+    status.lastAppliedOriginRevision = originRevisionOf(artifact);
     markReady(obj, ReconciliationSucceededReason, `Applied revision: ${revision}`);
     record(ReconciliationSucceededReason);
     const finished = `Reconciliation finished in ${formatDuration(Date.now() - s.startedAt)}, next run in ${formatDuration(parseDuration(obj.spec.interval))}`;

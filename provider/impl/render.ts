@@ -16,7 +16,7 @@ import {
   type KubeObject,
   type SyncOptions,
 } from "../../bootstrap";
-import { crds, helmControllerRbac, imageAutomationControllerRbac, imageReflectorControllerRbac, kustomizeControllerRbac, notificationControllerRbac, sourceControllerRbac } from "../../controllers/api";
+import { crds, helmControllerRbac, imageAutomationControllerRbac, imageReflectorControllerRbac, kustomizeControllerRbac, notificationControllerRbac, sourceControllerRbac, sourceWatcherRbac } from "../../controllers/api";
 
 /** The Mooring objects the install holds, as the other modules define them. */
 export function installInputs(namespace: string): InstallInputs {
@@ -28,6 +28,7 @@ export function installInputs(namespace: string): InstallInputs {
       kustomize: kustomizeControllerRbac(namespace, { clusterAdmin: false }),
       helm: helmControllerRbac(namespace, { clusterAdmin: false }),
       notification: notificationControllerRbac(namespace),
+      "source-watcher": sourceWatcherRbac(namespace),
       "image-reflector": imageReflectorControllerRbac(namespace),
       "image-automation": imageAutomationControllerRbac(namespace),
     },

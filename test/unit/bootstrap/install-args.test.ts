@@ -3,7 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { renderInstall, controllerUid } from "../../../bootstrap/manifests/install";
-import { allControllers, controllerDeploymentName, type ControllerName, type InstallOptions } from "../../../bootstrap/manifests/options";
+import { allControllers, controllerDeploymentName, defaultControllers, type ControllerName, type InstallOptions } from "../../../bootstrap/manifests/options";
 import type { KubeObject } from "../../../bootstrap/manifests/objects";
 import { parseControllersArgs } from "../../../controllers/flags";
 import type { ControllersOptions } from "../../../controllers/main";
@@ -36,6 +36,7 @@ const optionSets: [string, InstallOptions][] = [
   ["another namespace, cluster domain and log level", { version: "1.2.3", namespace: "gitops", clusterDomain: "k8s.internal", logLevel: "debug" }],
   ["error logs, no network policies, an image by repository", { version: "0.2.0", logLevel: "error", networkPolicy: false, image: { repository: "127.0.0.1:5000/mooring/controllers", tag: "dev" } }],
   ["source only", { version: "0.1.0", controllers: ["source"] }],
+  ["with the source-watcher", { version: "0.1.0", controllers: ["source", "kustomize", "source-watcher"] }],
   ["two kustomize-controllers", { version: "0.1.0", replicas: { kustomize: 2 } }],
   [
     "extra args",
@@ -85,7 +86,7 @@ describe("the install's container args, through the controllers' parser", () => 
       const objects = renderInstall(inputs, options);
       const namespace = options.namespace ?? "flux-system";
       const rendered = deployments(objects);
-      assert.deepEqual(rendered.map((r) => r.controller), options.controllers ?? allControllers);
+      assert.deepEqual(rendered.map((r) => r.controller), options.controllers ?? defaultControllers);
       for (const { controller, d, pod, c } of rendered) {
         const o = parseContainer(c, namespace);
         const port = (name: string) => c.ports.find((p) => p.name === name)?.containerPort;
@@ -105,7 +106,7 @@ describe("the install's container args, through the controllers' parser", () => 
         assert.equal(d.metadata.labels?.["app.kubernetes.io/part-of"], "flux");
         assert.deepEqual((d.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels, pod.metadata.labels);
         assert.equal(o.kubeconfigPath, undefined, "in a Pod the ServiceAccount is the identity");
-        if (controller === "source") {
+        if (controller === "source" || controller === "source-watcher") {
           const data = c.volumeMounts.find((m) => m.mountPath === o.storagePath);
           assert.ok(data, "the storage path is a mounted volume");
           assert.ok(pod.spec.volumes.find((v) => v.name === data.name)?.emptyDir, "an emptyDir (the root filesystem is read-only)");

@@ -185,7 +185,7 @@ describe("Flux's flags and defaults", () => {
 
 describe("validation errors say what is accepted", () => {
   const cases: [string[], RegExp][] = [
-    [["--controllers=image"], /unknown controller "image" \(known: source, kustomize, helm, notification, image-reflector, image-automation\)/],
+    [["--controllers=image"], /unknown controller "image" \(known: source, kustomize, helm, notification, source-watcher, image-reflector, image-automation\)/],
     [["--controllers="], /give at least one of source, kustomize/],
     [["--log-level=warning"], /invalid argument "warning" for --log-level: must be one of trace, debug, info, error/],
     [["--log-encoding=text"], /must be one of json, console/],

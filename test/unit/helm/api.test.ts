@@ -83,7 +83,8 @@ test("spec.chart makes the HelmChart <namespace>-<name> in the source's namespac
   assert.equal(chart.metadata.labels!["helm.toolkit.fluxcd.io/name"], "podinfo");
   assert.deepEqual(chartSourceOf(hr({ chartRef: { kind: "OCIRepository", name: "podinfo" } })), { kind: "OCIRepository", namespace: "apps", name: "podinfo" });
   assert.throws(() => chartSourceOf(hr()), (e: unknown) => e instanceof ReconcileError && e.stalled && /spec.chart or spec.chartRef/.test(e.message));
-  assert.throws(() => chartSourceOf(hr({ chartRef: { kind: "ExternalArtifact", name: "x" } })), /not supported/);
+  assert.deepEqual(chartSourceOf(hr({ chartRef: { kind: "ExternalArtifact", name: "podinfo-composite" } })), { kind: "ExternalArtifact", namespace: "apps", name: "podinfo-composite" });
+  assert.throws(() => chartSourceOf(hr({ chartRef: { kind: "GitRepository" as "HelmChart", name: "x" } })), /not supported/);
 });
 
 test("dependsOn: HelmReleases by default, Kustomizations by kind; ready means Ready=True at the current generation", () => {
