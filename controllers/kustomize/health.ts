@@ -57,7 +57,32 @@ export function healthOf(o: Obj, exprs?: HealthExprs): Health {
   return generic(o);
 }
 
+/**
+ * Flux kinds whose controllers always report Ready: until their controller has observed them they are not
+ * current, so `wait` and dependents never run ahead of a release or source that was just applied.
+ */
+const reconciledFluxKinds = new Set([
+  "source.toolkit.fluxcd.io/GitRepository",
+  "source.toolkit.fluxcd.io/OCIRepository",
+  "source.toolkit.fluxcd.io/HelmChart",
+  "source.toolkit.fluxcd.io/Bucket",
+  "source.toolkit.fluxcd.io/HelmRepository",
+  "kustomize.toolkit.fluxcd.io/Kustomization",
+  "helm.toolkit.fluxcd.io/HelmRelease",
+  "source.extensions.fluxcd.io/ArtifactGenerator",
+]);
+
+function unobservedFluxObject(o: Obj): boolean {
+  const group = o.apiVersion?.split("/")[0] ?? "";
+  if (!reconciledFluxKinds.has(`${group}/${o.kind}`)) return false;
+  if (o.spec?.suspend === true) return false;
+  // An OCI HelmRepository is a static object: no controller writes its status.
+  if (o.kind === "HelmRepository" && o.spec?.type === "oci") return false;
+  return o.status?.observedGeneration === undefined && cond(o, "Ready") === undefined;
+}
+
 function generic(o: Obj): Health {
+  if (unobservedFluxObject(o)) return progressing(`generation ${o.metadata?.generation ?? 1} not yet observed by its controller`);
   const stalled = cond(o, "Stalled");
   if (stalled?.status === "True") return failed(stalled.message || stalled.reason || "Stalled");
   const ready = cond(o, "Ready");

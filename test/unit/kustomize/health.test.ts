@@ -37,6 +37,17 @@ test("any object with Ready/Stalled conditions; plain objects are Current", () =
   assert.equal(healthOf({ kind: "ConfigMap", metadata: { deletionTimestamp: "x" } }).status, "InProgress");
 });
 
+test("a Flux object its controller has not observed yet is InProgress, unless suspended or static (OCI HelmRepository)", () => {
+  const hr = { apiVersion: "helm.toolkit.fluxcd.io/v2", kind: "HelmRelease", metadata: { generation: 1 } };
+  assert.equal(healthOf(hr).status, "InProgress");
+  assert.match(healthOf(hr).message, /not yet observed by its controller/);
+  assert.equal(healthOf({ ...hr, status: { observedGeneration: 1, conditions: [{ type: "Ready", status: "True" }] } }).status, "Current");
+  assert.equal(healthOf({ ...hr, spec: { suspend: true } }).status, "Current");
+  assert.equal(healthOf({ apiVersion: "source.toolkit.fluxcd.io/v1", kind: "OCIRepository", metadata: { generation: 1 }, spec: {} }).status, "InProgress");
+  assert.equal(healthOf({ apiVersion: "source.toolkit.fluxcd.io/v1", kind: "HelmRepository", metadata: { generation: 1 }, spec: { type: "oci" } }).status, "Current");
+  assert.equal(healthOf({ apiVersion: "notification.toolkit.fluxcd.io/v1beta3", kind: "Alert", metadata: { generation: 1 } }).status, "Current", "Alerts have no status in Flux");
+});
+
 test("drift projection keeps only the fields the manifest sets", () => {
   const desired = { spec: { replicas: 2, template: { spec: { containers: [{ name: "a", image: "x" }] } } } };
   const live = { spec: { replicas: 5, strategy: {}, template: { spec: { containers: [{ name: "a", image: "x", imagePullPolicy: "Always" }], dnsPolicy: "ClusterFirst" } } }, status: { ready: 1 } };
