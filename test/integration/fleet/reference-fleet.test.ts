@@ -27,7 +27,7 @@ import {
   type Kustomization,
 } from "../../../controllers/api";
 import { projectRoot, toolPath } from "../../../local/tools";
-import { serviceAccountKubeconfig, waitFor } from "../../harness/cluster";
+import { newNamespace, serviceAccountKubeconfig, waitFor } from "../../harness/cluster";
 import { TestRepo } from "../../fixtures/gitserver/repo";
 import { startHttpGitServer, type HttpGitServer } from "../../fixtures/gitserver/http";
 import { startRegistry, type Registry } from "../../fixtures/registry/registry";
@@ -195,4 +195,58 @@ test("the reference fleet reconciles as written: generator → ExternalArtifacts
   assert.equal(infraAfter.status?.lastAppliedRevision, infra.status?.lastAppliedRevision, "the infrastructure artifact did not change, so it was not re-applied");
   const gitRepo = await env.admin.get<GitRepository>(GitRepos, "flux-system", "flux-system");
   assert.equal(gitRepo.status?.artifact?.revision, `main@sha1:${next}`);
+});
+
+test("a HelmRelease from an ExternalArtifact: the generator packs a chart directory from git, the release installs it and upgrades on the next commit", async (t) => {
+  const ns = await newNamespace(t);
+  const chartRepo = new TestRepo("charts");
+  const chartGit = await startHttpGitServer(chartRepo.root);
+  t.after(async () => {
+    await env.admin.delete(HelmReleaseKind.resource, ns, "podinfo").catch(() => undefined);
+    await waitFor(async () => {
+      try {
+        await env.admin.get(HelmReleaseKind.resource, ns, "podinfo");
+        return false;
+      } catch (err) {
+        return isNotFound(err);
+      }
+    }, { what: "HelmRelease uninstalled", timeoutMs: 60_000 }).catch(() => undefined);
+    await env.admin.delete(ArtifactGeneratorKind.resource, ns, "charts").catch(() => undefined);
+    await chartGit.close();
+    chartRepo.cleanup();
+  });
+  const chartFiles = (version: string, extra = ""): Record<string, string> => {
+    const files: Record<string, string> = {};
+    for (const rel of ["Chart.yaml", "values.yaml", "templates/configmap.yaml"]) {
+      let text = fs.readFileSync(path.join(chartsDir, "podinfo", rel), "utf8");
+      if (rel === "Chart.yaml") text = text.replace(/^version: .*$/m, `version: ${version}`);
+      if (rel === "templates/configmap.yaml") text += extra;
+      files[`charts/podinfo/${rel}`] = text;
+    }
+    return files;
+  };
+  chartRepo.commit(chartFiles("6.9.2"), "podinfo chart");
+  await env.admin.create(GitRepos, ns, { apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", metadata: { name: "charts", namespace: ns }, spec: { url: `${chartGit.url}/charts.git`, interval: "1h", ref: { branch: "main" } } });
+  await env.admin.create(ArtifactGeneratorKind.resource, ns, {
+    apiVersion: ArtifactGeneratorKind.apiVersion,
+    kind: "ArtifactGenerator",
+    metadata: { name: "charts", namespace: ns },
+    spec: { sources: [{ alias: "repo", kind: "GitRepository", name: "charts" }], artifacts: [{ name: "podinfo-chart", originRevision: "@repo", copy: [{ from: "@repo/charts/podinfo/", to: "@artifact/" }] }] },
+  });
+  await env.admin.create(HelmReleaseKind.resource, ns, {
+    apiVersion: HelmReleaseKind.apiVersion,
+    kind: "HelmRelease",
+    metadata: { name: "podinfo", namespace: ns },
+    spec: { interval: "1h", chartRef: { kind: "ExternalArtifact", name: "podinfo-chart" }, values: { httpRoute: { hostnames: ["ea.example"] } } },
+  });
+  const hr = await waitObject<HelmRelease>(HelmReleaseKind.resource, ns, "podinfo", isReady, "HelmRelease from an ExternalArtifact Ready");
+  assert.equal(hr.status?.history?.[0]?.chartVersion, "6.9.2");
+  assert.equal((await env.admin.get<{ data: Record<string, string> }>(ConfigMaps, ns, "podinfo")).data.hostnames, "ea.example");
+
+  // A new chart version in git: a new ExternalArtifact revision, and the release follows without waiting for its interval.
+  chartRepo.commit(chartFiles("6.9.3", "  generation: \"two\"\n"), "podinfo chart 6.9.3");
+  await env.admin.patch(GitRepos, ns, "charts", { metadata: { annotations: { "reconcile.fluxcd.io/requestedAt": `${Date.now()}` } } });
+  const upgraded = await waitObject<HelmRelease>(HelmReleaseKind.resource, ns, "podinfo", (h) => isReady(h) && h.status?.history?.[0]?.chartVersion === "6.9.3", "HelmRelease upgraded to 6.9.3");
+  assert.equal(upgraded.status?.history?.length, 2);
+  assert.equal((await env.admin.get<{ data: Record<string, string> }>(ConfigMaps, ns, "podinfo")).data.generation, "two");
 });
