@@ -9,7 +9,7 @@ import type { Session } from "../runtime/session";
 import type { KubeClient } from "../runtime/kube";
 import { ReconcileError, errorMessage } from "../runtime/errors";
 import { markReady, rfc3339 } from "../runtime/conditions";
-import { ProgressingReason, SucceededReason } from "../api/meta";
+import { SucceededReason } from "../api/meta";
 import { parseDuration } from "../api/duration";
 import { AuthenticationFailedReason } from "../api/source";
 import { ReadOperationFailedReason } from "../api/source-oci";
@@ -91,9 +91,7 @@ export class ImageRepositoryReconciler implements Reconciler<ImageRepository> {
     if (unchanged && !s.requested && Number.isFinite(last) && Date.now() - last < interval) {
       return { requeueAfter: Math.max(1_000, interval - (Date.now() - last)) };
     }
-    if (status.observedGeneration !== undefined && status.observedGeneration !== obj.metadata.generation) {
-      s.progressing(ProgressingReason, `processing object: new generation ${status.observedGeneration} -> ${obj.metadata.generation}`);
-    }
+    s.progressingOnNewGeneration();
     const tags = await withDeadline(s.signal, scanTimeoutMs(obj), async (signal) => {
       const auth = await registryAuth(s.client, obj, image, signal);
       const client = new RegistryClient({ registry: image.registry, repository: image.repository, ...auth, insecure: obj.spec.insecure, signal, userAgent });

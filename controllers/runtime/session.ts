@@ -3,7 +3,7 @@
 // the single status commit at the end, the finalizer and suspend lifecycle, and the one mapping from an
 // error to Flux's conditions. A reconciler only works on `session.obj` and returns what to do next.
 import type { Logger } from "pino";
-import { FluxFinalizer, ReadyCondition, ReconcileRequestAnnotation } from "../api/meta";
+import { FluxFinalizer, ProgressingReason, ReadyCondition, ReconcileRequestAnnotation } from "../api/meta";
 import { isNotFound, type KubeClient, type KubeObject, type ResourceRef } from "./kube";
 import { objectKey } from "./informer";
 import { getCondition, markFailed, markReconciling, markTrue, type Condition } from "./conditions";
@@ -160,6 +160,13 @@ export class Session<T extends ReconcilableObject> {
     this.requested = requestedAt !== undefined && obj.status.lastHandledReconcileAt !== requestedAt;
     if (requestedAt) obj.status.lastHandledReconcileAt = requestedAt;
     return apply();
+  }
+
+  /** Reconciling (Progressing) with Flux's message when the spec changed since the status was last written. */
+  progressingOnNewGeneration(): void {
+    const observed = this.obj.status?.observedGeneration;
+    const generation = this.obj.metadata.generation;
+    if (observed !== undefined && observed !== generation) this.progressing(ProgressingReason, `processing object: new generation ${observed} -> ${generation}`);
   }
 
   /**

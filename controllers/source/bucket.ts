@@ -3,11 +3,12 @@
 // and only when that revision differs from the stored artifact download the objects (bounded concurrency, a
 // size limit per object, unsafe keys refused) and store them as "bucket/<ns>/<name>/<hex>.tar.gz".
 import { setMaxListeners } from "node:events";
+import { ArtifactReconciler } from "./artifactreconciler";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { withDeadline } from "../runtime/abort";
-import type { Action, ErrorPolicy, Reconciler } from "../runtime/controller";
+import type { Action, ErrorPolicy } from "../runtime/controller";
 import type { Session } from "../runtime/session";
 import type { KubeClient } from "../runtime/kube";
 import { ReconcileError, errorMessage } from "../runtime/errors";
@@ -83,35 +84,19 @@ interface Connection {
   client: S3Client;
 }
 
-export class BucketReconciler implements Reconciler<Bucket> {
-  constructor(private readonly opts: BucketReconcilerOptions) {}
-
-  reconcile(s: Session<Bucket>): Promise<Action | void> {
-    return s.withFinalizer(
-      () => this.sync(s),
-      async () => {
-        await this.storage.removeDir(this.objectDir(s.obj));
-        s.log.info("artifacts removed, finalizer released");
-      },
-    );
+export class BucketReconciler extends ArtifactReconciler<Bucket> {
+  constructor(private readonly opts: BucketReconcilerOptions) {
+    super(() => opts.storage(), BucketKind.kind);
   }
 
-  private get storage(): Storage {
-    const storage = this.opts.storage();
-    if (!storage) throw new Error("artifact storage is not started");
-    return storage;
-  }
-
-  private objectDir(obj: Bucket): string {
-    return this.storage.objectDir(BucketKind.kind, obj.metadata.namespace!, obj.metadata.name);
+  protected produce(s: Session<Bucket>): Promise<Action> {
+    return this.sync(s);
   }
 
   private async sync(s: Session<Bucket>): Promise<Action> {
     const { obj } = s;
     const status = (obj.status ??= {});
-    if (status.observedGeneration !== undefined && status.observedGeneration !== obj.metadata.generation) {
-      s.progressing(ProgressingReason, `processing object: new generation ${status.observedGeneration} -> ${obj.metadata.generation}`);
-    }
+    s.progressingOnNewGeneration();
     const spec = obj.spec;
     const timeoutMs = parseDuration(spec.timeout ?? "60s");
     const scratch = await fs.promises.mkdtemp(path.join(this.opts.tempDir ?? os.tmpdir(), "mooring-bucket-"));

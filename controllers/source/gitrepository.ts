@@ -3,10 +3,11 @@
 // superseded ones kept per the retention), and report Flux's conditions: Reconciling=True while it works,
 // ArtifactOutdated on a new upstream revision, then Ready and ArtifactInStorage.
 import * as fs from "node:fs";
+import { ArtifactReconciler } from "./artifactreconciler";
 import * as os from "node:os";
 import * as path from "node:path";
 import { withDeadline } from "../runtime/abort";
-import type { Action, ErrorPolicy, Reconciler } from "../runtime/controller";
+import type { Action, ErrorPolicy } from "../runtime/controller";
 import type { Session } from "../runtime/session";
 import { ReconcileError, errorMessage } from "../runtime/errors";
 import { isTrue, markReady, markTrue, removeCondition, setCondition } from "../runtime/conditions";
@@ -67,26 +68,20 @@ const fetchError = (reason: string, message: string, cause?: unknown) => new Rec
 /** How a GitRepository's failures are reported: FetchFailed with GitOperationFailed unless the error says otherwise. */
 export const gitRepositoryErrorPolicy: ErrorPolicy<GitRepository> = { reason: GitOperationFailedReason, condition: FetchFailedCondition };
 
-export class GitRepositoryReconciler implements Reconciler<GitRepository> {
-  constructor(private readonly opts: GitRepositoryReconcilerOptions) {}
+export class GitRepositoryReconciler extends ArtifactReconciler<GitRepository> {
+  constructor(private readonly opts: GitRepositoryReconcilerOptions) {
+    super(() => opts.storage(), GitRepositoryKind.kind);
+  }
 
-  reconcile(s: Session<GitRepository>): Promise<Action | void> {
-    return s.withFinalizer(
-      () => this.storeArtifact(s),
-      async () => {
-        await this.storage.removeDir(this.objectDir(s.obj));
-        s.log.info("artifacts removed, finalizer released");
-      },
-    );
+  protected produce(s: Session<GitRepository>): Promise<Action> {
+    return this.storeArtifact(s);
   }
 
   /** Fetch (when the ref moved or the inputs changed), archive, store; then Ready and ArtifactInStorage. */
   private async storeArtifact(s: Session<GitRepository>): Promise<Action> {
     const { obj } = s;
     const status = (obj.status ??= {});
-    if (status.observedGeneration !== undefined && status.observedGeneration !== obj.metadata.generation) {
-      s.progressing(ProgressingReason, `processing object: new generation ${status.observedGeneration} -> ${obj.metadata.generation}`);
-    }
+    s.progressingOnNewGeneration();
     const outcome = await this.sync(s);
     s.eventMetadata[revisionMetadataKey] = outcome.artifact.revision;
     const removed = await this.storage.garbageCollect(this.objectDir(obj), outcome.artifact.path).catch((err: unknown) => {
@@ -111,16 +106,6 @@ export class GitRepositoryReconciler implements Reconciler<GitRepository> {
     s.log.info({ revision: outcome.artifact.revision, fetched: outcome.fetched, stored: outcome.stored, ms: Date.now() - s.startedAt }, outcome.stored ? "stored new artifact" : "artifact up to date");
     if (outcome.stored) s.event("Normal", "NewArtifact", outcome.commitSubject ? `stored artifact for commit '${outcome.commitSubject}'` : message);
     return { requeueAfter: parseDuration(obj.spec.interval) };
-  }
-
-  private get storage(): Storage {
-    const storage = this.opts.storage();
-    if (!storage) throw new Error("artifact storage is not started");
-    return storage;
-  }
-
-  private objectDir(obj: GitRepository): string {
-    return this.storage.objectDir(GitRepositoryKind.kind, obj.metadata.namespace!, obj.metadata.name);
   }
 
   private async sync(s: Session<GitRepository>): Promise<SyncOutcome> {

@@ -4,8 +4,9 @@
 // valuesFiles, repackaged with the merged values and the version "<version>+<generation>", as Flux does.
 // From a GitRepository: package the chart directory at spec.chart in the source artifact (see gitchart.ts).
 import * as fs from "node:fs";
+import { ArtifactReconciler } from "./artifactreconciler";
 import { withDeadline } from "../runtime/abort";
-import type { Action, ErrorPolicy, Reconciler } from "../runtime/controller";
+import type { Action, ErrorPolicy } from "../runtime/controller";
 import type { Session } from "../runtime/session";
 import { ReconcileError, errorMessage } from "../runtime/errors";
 import { markReady, markTrue, removeCondition } from "../runtime/conditions";
@@ -80,37 +81,21 @@ interface RemoteChart {
 /** The layer media type of a Helm chart in an OCI registry. */
 export const helmChartLayerMediaType = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 
-export class HelmChartReconciler implements Reconciler<HelmChart> {
+export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
   private readonly indexes = new Map<string, HelmIndex>();
 
-  constructor(private readonly opts: HelmChartReconcilerOptions) {}
-
-  reconcile(s: Session<HelmChart>): Promise<Action | void> {
-    return s.withFinalizer(
-      () => this.build(s),
-      async () => {
-        await this.storage.removeDir(this.objectDir(s.obj));
-        s.log.info("artifacts removed, finalizer released");
-      },
-    );
+  constructor(private readonly opts: HelmChartReconcilerOptions) {
+    super(() => opts.storage(), HelmChartKind.kind);
   }
 
-  private get storage(): Storage {
-    const storage = this.opts.storage();
-    if (!storage) throw new Error("artifact storage is not started");
-    return storage;
-  }
-
-  private objectDir(obj: HelmChart): string {
-    return this.storage.objectDir(HelmChartKind.kind, obj.metadata.namespace!, obj.metadata.name);
+  protected produce(s: Session<HelmChart>): Promise<Action> {
+    return this.build(s);
   }
 
   private async build(s: Session<HelmChart>): Promise<Action> {
     const { obj } = s;
     const status = (obj.status ??= {});
-    if (status.observedGeneration !== undefined && status.observedGeneration !== obj.metadata.generation) {
-      s.progressing(ProgressingReason, `processing object: new generation ${status.observedGeneration} -> ${obj.metadata.generation}`);
-    }
+    s.progressingOnNewGeneration();
     const ref = obj.spec.sourceRef;
     const key = `${obj.metadata.namespace}/${ref.name}`;
     let result: ChartBuild;

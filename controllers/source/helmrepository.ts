@@ -3,6 +3,7 @@
 // "helmrepository/<ns>/<name>/index-<hex>.yaml", with an "index.yaml" link beside it (status.url). type 'oci':
 // a static data container, as in Flux: not reconciled, no status of its own.
 import * as fs from "node:fs";
+import { requireStorage } from "./artifactreconciler";
 import { withDeadline } from "../runtime/abort";
 import type { Action, ErrorPolicy, Reconciler } from "../runtime/controller";
 import type { Session } from "../runtime/session";
@@ -90,17 +91,13 @@ export class HelmRepositoryReconciler implements Reconciler<HelmRepository> {
   }
 
   private get storage(): Storage {
-    const storage = this.opts.storage();
-    if (!storage) throw new Error("artifact storage is not started");
-    return storage;
+    return requireStorage(this.opts.storage());
   }
 
   private async storeArtifact(s: Session<HelmRepository>): Promise<Action> {
     const { obj } = s;
     const status = (obj.status ??= {});
-    if (status.observedGeneration !== undefined && status.observedGeneration !== obj.metadata.generation) {
-      s.progressing(ProgressingReason, `processing object: new generation ${status.observedGeneration} -> ${obj.metadata.generation}`);
-    }
+    s.progressingOnNewGeneration();
     const url = indexUrl(obj.spec.url);
     const bytes = await withDeadline(s.signal, parseDuration(obj.spec.timeout ?? "60s"), async (signal) => {
       const auth = await loadHelmAuth(s.client, obj, signal);

@@ -3,13 +3,14 @@
 // writes it — pull the selected layer (first, or by media type), and store it as
 // "ocirepository/<ns>/<name>/<hex>.tar.gz": extracted and archived again without ignored files, or copied as is.
 import * as fs from "node:fs";
+import { ArtifactReconciler } from "./artifactreconciler";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
 import { withDeadline } from "../runtime/abort";
-import type { Action, ErrorPolicy, Reconciler } from "../runtime/controller";
+import type { Action, ErrorPolicy } from "../runtime/controller";
 import type { Session } from "../runtime/session";
 import { ReconcileError, errorMessage } from "../runtime/errors";
 import { markReady, markTrue, removeCondition } from "../runtime/conditions";
@@ -99,27 +100,13 @@ export async function extractLayer(blob: Buffer, dir: string, max: number): Prom
   if (problem) throw problem;
 }
 
-export class OCIRepositoryReconciler implements Reconciler<OCIRepository> {
-  constructor(private readonly opts: OCIRepositoryReconcilerOptions) {}
-
-  reconcile(s: Session<OCIRepository>): Promise<Action | void> {
-    return s.withFinalizer(
-      () => this.storeArtifact(s),
-      async () => {
-        await this.storage.removeDir(this.objectDir(s.obj));
-        s.log.info("artifacts removed, finalizer released");
-      },
-    );
+export class OCIRepositoryReconciler extends ArtifactReconciler<OCIRepository> {
+  constructor(private readonly opts: OCIRepositoryReconcilerOptions) {
+    super(() => opts.storage(), OCIRepositoryKind.kind);
   }
 
-  private get storage(): Storage {
-    const storage = this.opts.storage();
-    if (!storage) throw new Error("artifact storage is not started");
-    return storage;
-  }
-
-  private objectDir(obj: OCIRepository): string {
-    return this.storage.objectDir(OCIRepositoryKind.kind, obj.metadata.namespace!, obj.metadata.name);
+  protected produce(s: Session<OCIRepository>): Promise<Action> {
+    return this.storeArtifact(s);
   }
 
   private contentConfigUnchanged(obj: OCIRepository): boolean {
@@ -130,9 +117,7 @@ export class OCIRepositoryReconciler implements Reconciler<OCIRepository> {
   private async storeArtifact(s: Session<OCIRepository>): Promise<Action> {
     const { obj } = s;
     const status = (obj.status ??= {});
-    if (status.observedGeneration !== undefined && status.observedGeneration !== obj.metadata.generation) {
-      s.progressing(ProgressingReason, `processing object: new generation ${status.observedGeneration} -> ${obj.metadata.generation}`);
-    }
+    s.progressingOnNewGeneration();
     let target;
     try {
       target = parseOciUrl(obj.spec.url);

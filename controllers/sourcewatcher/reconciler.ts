@@ -5,6 +5,7 @@
 // generated → inventory and conditions. A failure anywhere before the applies leaves every ExternalArtifact
 // as it was.
 import * as fs from "node:fs";
+import { requireStorage } from "../source/artifactreconciler";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
@@ -146,9 +147,7 @@ export class ArtifactGeneratorReconciler implements Reconciler<ArtifactGenerator
   }
 
   private get storage(): Storage {
-    const storage = this.opts.storage();
-    if (!storage) throw new Error("artifact storage is not started");
-    return storage;
+    return requireStorage(this.opts.storage());
   }
 
   private async generate(s: Session<ArtifactGenerator>): Promise<Action> {
