@@ -47,6 +47,28 @@ export function describeError(err: unknown): string {
   return err instanceof Error ? err.message.split("\n")[0]! : String(err);
 }
 
+/**
+ * Runs a request again while the apiserver answers 429 or 503, e.g. "storage is (re)initializing" for a
+ * custom resource whose CRD was just created or changed: after its Retry-After (1 s by default, at most 5 s),
+ * for up to `budgetMs` in all. Other errors, and the last throttled one, are thrown as they are.
+ */
+export async function retryThrottled<T>(fn: () => Promise<T>, budgetMs = 30_000, sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))): Promise<T> {
+  const deadline = Date.now() + budgetMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = statusCode(err);
+      if (code !== 429 && code !== 503) throw err;
+      const headers = (err as { headers?: Record<string, string> }).headers ?? {};
+      const after = Number(headers["retry-after"] ?? headers["Retry-After"]);
+      const wait = Math.min(Number.isFinite(after) && after > 0 ? after * 1000 : 1000, 5000);
+      if (Date.now() + wait > deadline) throw err;
+      await sleep(wait);
+    }
+  }
+}
+
 export class Cluster {
   readonly objects: k8s.KubernetesObjectApi;
   readonly server: string;
@@ -64,7 +86,7 @@ export class Cluster {
   async apply(object: KubeObject): Promise<k8s.KubernetesObject> {
     const body = JSON.parse(JSON.stringify(object)) as k8s.KubernetesObject;
     try {
-      return await this.objects.patch(body, undefined, undefined, fieldManager, true, k8s.PatchStrategy.ServerSideApply);
+      return await retryThrottled(() => this.objects.patch(body, undefined, undefined, fieldManager, true, k8s.PatchStrategy.ServerSideApply));
     } catch (err) {
       throw new Error(`apply ${object.kind} ${object.metadata.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata.name}: ${describeError(err)}`);
     }
@@ -72,7 +94,7 @@ export class Cluster {
 
   async get<T extends k8s.KubernetesObject>(apiVersion: string, kind: string, name: string, namespace?: string): Promise<T | undefined> {
     try {
-      return (await this.objects.read({ apiVersion, kind, metadata: { name, namespace } })) as T;
+      return (await retryThrottled(() => this.objects.read({ apiVersion, kind, metadata: { name, namespace } }))) as T;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       // A kind whose CRD is gone answers 404 from discovery with a different shape.
@@ -83,7 +105,7 @@ export class Cluster {
 
   async list<T extends k8s.KubernetesObject>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<T[]> {
     try {
-      const result = await this.objects.list<T>(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
+      const result = await retryThrottled(() => this.objects.list<T>(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector));
       return result.items;
     } catch (err) {
       if (isNotFound(err) || /not found|no matches|Unrecognized resource/i.test(describeError(err))) return [];
@@ -94,7 +116,7 @@ export class Cluster {
   /** Delete; an object already gone is not an error. Returns whether it existed. */
   async delete(apiVersion: string, kind: string, name: string, namespace?: string): Promise<boolean> {
     try {
-      await this.objects.delete({ apiVersion, kind, metadata: { name, namespace } }, undefined, undefined, undefined, undefined, "Background");
+      await retryThrottled(() => this.objects.delete({ apiVersion, kind, metadata: { name, namespace } }, undefined, undefined, undefined, undefined, "Background"));
       return true;
     } catch (err) {
       if (isNotFound(err) || /not found|no matches|Unrecognized resource/i.test(describeError(err))) return false;
@@ -107,7 +129,7 @@ export class Cluster {
     const extraMeta = (patch.metadata ?? {}) as Record<string, unknown>;
     const body = { ...patch, apiVersion, kind, metadata: { ...extraMeta, name, namespace } } as k8s.KubernetesObject;
     try {
-      await this.objects.patch(body, undefined, undefined, fieldManager, undefined, k8s.PatchStrategy.MergePatch);
+      await retryThrottled(() => this.objects.patch(body, undefined, undefined, fieldManager, undefined, k8s.PatchStrategy.MergePatch));
     } catch (err) {
       if (isNotFound(err)) return;
       throw new Error(`patch ${kind} ${namespace ? `${namespace}/` : ""}${name}: ${describeError(err)}`);
