@@ -5,46 +5,16 @@
 // signing keys), Events. Both take Leases in their own namespace for leader election.
 import { ImageGroup } from "./image";
 import { SourceGroup } from "./source";
-import type { RbacObject, RbacRule } from "./rbac";
+import { reconcilerRbac, type RbacObject, type RbacRule } from "./rbac";
 
 export const ImageReflectorControllerName = "image-reflector-controller";
 export const ImageAutomationControllerName = "image-automation-controller";
-
-function identity(controller: string, namespace: string, rules: RbacRule[], serviceAccountName: string): RbacObject[] {
-  const labels = { "app.kubernetes.io/part-of": "mooring", "app.kubernetes.io/component": controller };
-  const clusterRole = `mooring-${controller}`;
-  const leaderRole = `${controller}-leader-election`;
-  return [
-    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: serviceAccountName, namespace, labels } },
-    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: clusterRole, labels }, rules },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name: `${clusterRole}-${namespace}`, labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole },
-      subjects: [{ kind: "ServiceAccount", name: serviceAccountName, namespace }],
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "Role",
-      metadata: { name: leaderRole, namespace, labels },
-      rules: [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] }],
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "RoleBinding",
-      metadata: { name: leaderRole, namespace, labels },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: leaderRole },
-      subjects: [{ kind: "ServiceAccount", name: serviceAccountName, namespace }],
-    },
-  ];
-}
 
 const events: RbacRule = { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] };
 const secretsRead: RbacRule = { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] };
 
 export function imageReflectorControllerRbac(namespace: string, serviceAccountName = ImageReflectorControllerName): RbacObject[] {
-  return identity(
+  return reconcilerRbac(
     ImageReflectorControllerName,
     namespace,
     [
@@ -55,12 +25,12 @@ export function imageReflectorControllerRbac(namespace: string, serviceAccountNa
       { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "watch"] },
       events,
     ],
-    serviceAccountName,
+    { serviceAccountName, clusterAdmin: false },
   );
 }
 
 export function imageAutomationControllerRbac(namespace: string, serviceAccountName = ImageAutomationControllerName): RbacObject[] {
-  return identity(
+  return reconcilerRbac(
     ImageAutomationControllerName,
     namespace,
     [
@@ -72,6 +42,6 @@ export function imageAutomationControllerRbac(namespace: string, serviceAccountN
       secretsRead,
       events,
     ],
-    serviceAccountName,
+    { serviceAccountName, clusterAdmin: false },
   );
 }

@@ -63,9 +63,9 @@ export interface RbacRule {
 /**
  * A reconciler's identity: its ServiceAccount, a ClusterRole with its own rules bound to it, leader election
  * Leases in its namespace, and (unless turned off) the cluster-admin binding that lets it apply anything
- * (Flux's "cluster-reconciler"), named `clusterAdminBinding`.
+ * (Flux's "cluster-reconciler"), named `clusterAdminBinding`; without a name there is none.
  */
-export function reconcilerRbac(controller: string, namespace: string, rules: RbacRule[], o: { serviceAccountName?: string; clusterAdmin?: boolean; clusterAdminBinding: string }): RbacObject[] {
+export function reconcilerRbac(controller: string, namespace: string, rules: RbacRule[], o: { serviceAccountName?: string; clusterAdmin?: boolean; clusterAdminBinding?: string }): RbacObject[] {
   const labels = { "app.kubernetes.io/part-of": "mooring", "app.kubernetes.io/component": controller };
   const sa = o.serviceAccountName ?? controller;
   const clusterRole = `mooring-${controller}`;
@@ -94,7 +94,7 @@ export function reconcilerRbac(controller: string, namespace: string, rules: Rba
       subjects,
     },
   ];
-  if (o.clusterAdmin !== false) {
+  if (o.clusterAdmin !== false && o.clusterAdminBinding) {
     objs.push({
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "ClusterRoleBinding",

@@ -20,6 +20,6 @@ export function sourceWatcherRbac(namespace: string, serviceAccountName = Source
       { apiGroups: [SourceGroup], resources: ["externalartifacts/status"], verbs: ["get", "update", "patch"] },
       { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
     ],
-    { serviceAccountName, clusterAdmin: false, clusterAdminBinding: "unused" },
+    { serviceAccountName, clusterAdmin: false },
   );
 }
