@@ -185,7 +185,7 @@ export class GitSession {
     await this.run(["init", "-q", dir], { signal, what });
     const git = (args: string[]) => this.run(args, { cwd: dir, signal, what });
     // "origin" anchors relative submodule URLs; the fetches below still name the URL.
-    await git(["remote", "add", "origin", url]);
+    if (opts.recurseSubmodules) await git(["remote", "add", "origin", url]);
     if (opts.sparse?.length) {
       await git(["config", "core.sparseCheckout", "true"]);
       await fs.promises.writeFile(path.join(dir, ".git", "info", "sparse-checkout"), opts.sparse.map((d) => `/${d.replace(/^\.?\/+|\/+$/g, "")}/\n`).join(""));
