@@ -5,7 +5,7 @@
 // run on its own fresh control plane (one kwok node) on the same machine. Seconds until all N are Ready,
 // controller CPU (the helm-controller's includes its Helm helper) and peak RSS.
 //
-//   npm run bench -- helm [--n 100,500,1000] [--vs flux] [--systems mooring,flux] [--timeout 1200] [--out dir]
+//   npm run bench -- helm [--n 100,500,1000] [--vs flux] [--systems mooring,flux] [--timeout 1200] [--out dir] [--profile dir]
 import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
@@ -20,6 +20,7 @@ import { startRegistry } from "../test/fixtures/registry/registry";
 import { apply, isReady, pool, refs, Tracker } from "./cluster";
 import { missingFluxCrds } from "./fluxcrds";
 import { cpuDelta, readCpu, readPeakRssMiB, type CpuTimes } from "./procstat";
+import { readRequestCounts, requestDelta, type RequestSummary } from "./requests";
 import { killAll, start, waitHealthy, type ControllerProcess } from "./systems";
 
 const log = (line: string) => process.stderr.write(`[bench helm ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -38,9 +39,11 @@ export interface HelmArgs {
   systems: HelmSystem[];
   timeoutSeconds: number;
   out: string;
+  /** Directory for CPU profiles of Mooring's helm-controller (Node) and its Helm helper (Go). */
+  profile?: string;
 }
 
-export const helmUsage = "usage: npm run bench -- helm [--n 100,500,1000] [--vs flux] [--systems mooring,flux] [--timeout 1200] [--out <dir>]";
+export const helmUsage = "usage: npm run bench -- helm [--n 100,500,1000] [--vs flux] [--systems mooring,flux] [--timeout 1200] [--out <dir>] [--profile <dir>]";
 
 export function parseHelmArgs(argv: readonly string[], defaults: { out: string }): HelmArgs {
   const a: HelmArgs = { ns: [100], systems: ["mooring"], timeoutSeconds: 1200, out: defaults.out };
@@ -77,6 +80,9 @@ export function parseHelmArgs(argv: readonly string[], defaults: { out: string }
       case "--out":
         a.out = path.resolve(need());
         break;
+      case "--profile":
+        a.profile = path.resolve(need());
+        break;
       default:
         throw new Error(`unknown flag ${flag}\n${helmUsage}`);
     }
@@ -93,6 +99,8 @@ export interface HelmRun {
   cpuSeconds: Record<string, number | undefined>;
   peakRssMiB: Record<string, number | undefined>;
   loadavg?: { before: number[]; after: number[] };
+  /** The apiserver's requests over the window, by verb and resource. */
+  requests?: RequestSummary;
   error?: string;
 }
 
@@ -134,7 +142,27 @@ async function installCrds(client: KubeClient, forFlux: boolean): Promise<void> 
   }
 }
 
-async function startSystem(system: HelmSystem, kubeconfig: string, dir: string): Promise<ControllerProcess<"source" | "helm">[]> {
+/** A CPU profile of the apiserver over its first `seconds` of the run (`go tool pprof <file>`); failures are logged. */
+async function profileApiserver(kubeconfig: string, file: string, seconds: number): Promise<void> {
+  const kubectl = await toolPath("kubectl");
+  await new Promise<void>((resolve) =>
+    execFile(kubectl, [`--kubeconfig=${kubeconfig}`, "get", "--raw", `/debug/pprof/profile?seconds=${seconds}`], { encoding: "buffer", maxBuffer: 256 << 20, timeout: (seconds + 60) * 1000 }, (err, stdout) => {
+      if (err) log(`apiserver profile: ${err.message.split("\n")[0]}`);
+      else void fs.writeFile(file, stdout).then(() => log(`apiserver profile: ${file}`));
+      resolve();
+    }),
+  );
+}
+
+/** A helper wrapper that runs the pinned mooring-helm with a CPU profile written to <profileDir>/helper-<pid>.pprof. */
+async function profilingHelper(dir: string, profileDir: string): Promise<string> {
+  await fs.mkdir(profileDir, { recursive: true });
+  const wrapper = path.join(dir, "mooring-helm-profiled");
+  await fs.writeFile(wrapper, `#!/bin/sh\nexec ${JSON.stringify(await toolPath("mooring-helm"))} "--cpu-profile=${profileDir}/helper-$$.pprof" "$@"\n`, { mode: 0o755 });
+  return wrapper;
+}
+
+async function startSystem(system: HelmSystem, kubeconfig: string, dir: string, profileDir?: string): Promise<ControllerProcess<"source" | "helm">[]> {
   const storagePort = await freePort();
   const storage = [`--storage-path=${path.join(dir, "storage")}`, `--storage-addr=127.0.0.1:${storagePort}`, `--storage-adv-addr=127.0.0.1:${storagePort}`];
   await fs.mkdir(path.join(dir, "storage"), { recursive: true });
@@ -142,12 +170,13 @@ async function startSystem(system: HelmSystem, kubeconfig: string, dir: string):
   if (system === "mooring") {
     const env = { ...(await toolsPathEnv()), ...controllerEnv };
     const script = path.join(projectRoot(), "bin", "mooring.js");
-    const proc = async (role: "source" | "helm", extra: string[]) => {
+    const proc = async (role: "source" | "helm", extra: string[], nodeFlags: string[] = []) => {
       const health = await freePort();
-      const args = [...controllerNodeFlags, script, "controllers", `--controllers=${role}`, `--kubeconfig=${kubeconfig}`, `--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`, ...extra];
+      const args = [...controllerNodeFlags, ...nodeFlags, script, "controllers", `--controllers=${role}`, `--kubeconfig=${kubeconfig}`, `--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`, ...extra];
       return start(role, process.execPath, args, o, env, health, "/readyz");
     };
-    return [await proc("source", storage), await proc("helm", [])];
+    const profiling = profileDir ? { flags: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`], helper: [`--helm-helper-path=${await profilingHelper(dir, profileDir)}`] } : { flags: [], helper: [] };
+    return [await proc("source", storage), await proc("helm", profiling.helper, profiling.flags)];
   }
   const tools = ["flux-source-controller", "flux-helm-controller"];
   await ensureTools({ only: tools, progress: (line) => process.stderr.write(line + "\n") });
@@ -193,12 +222,12 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
   try {
     await pushChart(registry.host, path.join(dir, "helm"));
     log(`${system} N=${n}: control plane up (${cpDir})`);
-    const cp = await up({ dir: cpDir, nodes: 1, realNode: false, timeoutMs: 180_000 });
+    const cp = await up({ dir: cpDir, nodes: 1, realNode: false, timeoutMs: 180_000, profiling: a.profile !== undefined });
     const client = new KubeClient(await loadKubeConfig(cp.kubeconfigPath));
     const apiserverPid = cp.components.find((x) => x.name === "kube-apiserver")!.pid;
     await installCrds(client, system === "flux");
     for (const ns of [benchNamespace, "flux-system"]) await apply(client, { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }, "mooring-bench");
-    controllers = await startSystem(system, cp.kubeconfigPath, dir);
+    controllers = await startSystem(system, cp.kubeconfigPath, dir, a.profile);
     await waitHealthy(controllers);
     const ready = new Tracker<KubeObject>(client, helmReleases, isReady);
     const owned = (o: KubeObject) => o.metadata.namespace === benchNamespace && o.metadata.labels?.["app.kubernetes.io/managed-by"] === "Helm";
@@ -223,6 +252,8 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
     for (const c of controllers) cpu0.set(c.role, await readCpu(c.pid));
     const api0 = await readCpu(apiserverPid);
     const helmPid = controllers.find((c) => c.role === "helm")!.pid;
+    const requests0 = await readRequestCounts(client);
+    const apiserverProfile = a.profile ? profileApiserver(cp.kubeconfigPath, path.join(a.profile, `apiserver-${system}-${n}.pprof`), 60) : undefined;
     const t0 = performance.now();
     await pool(Array.from({ length: n }, (_, i) => i + 1), 32, (i) => client.create(helmReleases, benchNamespace, helmRelease(i)).then(() => undefined));
     log(`${system} N=${n}: ${n} HelmReleases created in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
@@ -255,6 +286,8 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
       run.peakRssMiB["helm helper"] = Math.round(peaks.get(helper) ?? 0);
     }
     run.cpuSeconds.apiserver = cpuDelta(api0, await readCpu(apiserverPid));
+    run.requests = requestDelta(requests0, await readRequestCounts(client));
+    await apiserverProfile;
     for (const c of controllers) run.peakRssMiB[`${c.role}-controller`] = Math.round(peaks.get(c.pid) ?? 0);
     log(`${system} N=${n}: ${done ? `all Ready in ${run.seconds}s` : `NOT done (${run.ready} Ready, ${run.objects} objects)`}`);
   } catch (err) {

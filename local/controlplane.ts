@@ -47,6 +47,8 @@ export interface UpOptions {
    * the node lacks that manifest. Default true; ignored without a real node.
    */
   mooringImages?: boolean;
+  /** Serve the apiserver's /debug/pprof, for benchmarks that profile it. Default false. */
+  profiling?: boolean;
 }
 
 /** The real node of a control plane. */
@@ -437,7 +439,7 @@ export async function up(opts: UpOptions): Promise<ControlPlane> {
   // Preflight: a missing tool is reported before anything is written.
   await resolveBinaries(opts.nodes ?? recorded?.nodes ?? 0, realNode);
   await fs.mkdir(path.join(dir, "logs"), { recursive: true });
-  const cp = await withDirLock(dir, deadline, log, () => upLocked(dir, opts.nodes, realNode, opts.images ?? [], deadline, log));
+  const cp = await withDirLock(dir, deadline, log, () => upLocked(dir, opts.nodes, realNode, opts.images ?? [], deadline, log, opts.profiling === true));
   if (cp.realNode && opts.mooringImages !== false) {
     await provideMooringImages(dir, log).catch((err: Error) => {
       throw new Error(`the cluster in ${dir} is up, but Mooring's images are not on its node: ${err.message}\n(run up again once fixed, or pass --mooring-images=false to go without them)`);
@@ -462,7 +464,7 @@ async function wantRealNode(asked: boolean | undefined, recorded: ControlPlaneSt
   return readiness.ok;
 }
 
-async function upLocked(dir: string, requestedNodes: number | undefined, realNode: boolean, images: string[], deadline: number, log: Log): Promise<ControlPlane> {
+async function upLocked(dir: string, requestedNodes: number | undefined, realNode: boolean, images: string[], deadline: number, log: Log, profiling: boolean): Promise<ControlPlane> {
   let previous: ControlPlaneState | undefined;
   try {
     previous = await readState(dir);
@@ -510,7 +512,7 @@ async function upLocked(dir: string, requestedNodes: number | undefined, realNod
     }
     try {
       const pki = await ensurePki(dir, network?.serviceIp ?? flags.serviceIp, network ? [network.hostAddress] : []);
-      const l = flags.layout(dir, pki, network);
+      const l = flags.layout(dir, pki, network, profiling);
       const state = await startOnce(l, bins, ports, nodes, images, deadline, log);
       return toControlPlane(dir, state, false);
     } catch (err) {

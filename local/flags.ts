@@ -20,9 +20,12 @@ export interface Layout {
   kubeconfigs: { controllerManager: string; scheduler: string; kwok: string; kubelet: string; kubeProxy: string };
   /** The real node's network, when the control plane has one. */
   network?: NodeNetwork;
+  /** Serve the apiserver's /debug/pprof (benchmarks profile it); off otherwise, as in production. */
+  profiling?: boolean;
 }
 
-export const serviceCidr = "10.0.0.0/24";
+/** Services of a cluster without a real node: a /16, room for the thousands of Services the benchmarks create. */
+export const serviceCidr = "10.0.0.0/16";
 /** The first address of the service range: the `kubernetes` Service's ClusterIP. */
 export const serviceIp = "10.0.0.1";
 /** Pod IPs kwok hands out; disjoint from the service range. */
@@ -31,12 +34,13 @@ export const serviceAccountIssuer = "https://kubernetes.default.svc.cluster.loca
 /** The annotation that marks the Nodes kwok plays the kubelet for. */
 export const kwokNodeAnnotation = { key: "kwok.x-k8s.io/node", value: "fake" };
 
-export function layout(dir: string, pki: Pki, network?: NodeNetwork): Layout {
+export function layout(dir: string, pki: Pki, network?: NodeNetwork, profiling = false): Layout {
   const kc = path.join(dir, "kubeconfigs");
   return {
     dir,
     pki,
     ...(network ? { network } : {}),
+    ...(profiling ? { profiling } : {}),
     etcdData: path.join(dir, "etcd"),
     logs: path.join(dir, "logs"),
     adminKubeconfig: path.join(dir, "kubeconfig"),
@@ -99,7 +103,7 @@ export function apiserverArgs(l: Layout, p: Ports): string[] {
     `--service-account-signing-key-file=${l.pki.serviceAccountKey}`,
     ...network,
     "--allow-privileged=true",
-    "--profiling=false",
+    `--profiling=${l.profiling === true}`,
   ];
 }
 
@@ -115,6 +119,11 @@ export function controllerManagerArgs(l: Layout, p: Ports): string[] {
     `--root-ca-file=${l.pki.ca.cert}`,
     `--cluster-signing-cert-file=${l.pki.ca.cert}`,
     `--cluster-signing-key-file=${l.pki.ca.key}`,
+    // Its default, 20 requests/s per controller, lets the deployment controller (four requests per
+    // Deployment) create about five ReplicaSets a second: a thousand Deployments would wait minutes on it,
+    // whatever applied them.
+    "--kube-api-qps=200",
+    "--kube-api-burst=400",
     "--profiling=false",
   ];
 }

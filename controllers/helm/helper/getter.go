@@ -4,6 +4,8 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/kubernetes"
@@ -17,6 +19,7 @@ import (
 	"k8s.io/kubectl/pkg/validation"
 
 	"helm.sh/helm/v3/pkg/chartutil"
+	k8syaml "sigs.k8s.io/yaml"
 )
 
 // identity is everything shared by the requests made as one user (the controller itself, or one
@@ -112,8 +115,47 @@ func (f *validatorCache) Validator(directive string) (validation.Schema, error) 
 	if f.schemas == nil {
 		f.schemas = map[string]validation.Schema{}
 	}
-	f.schemas[directive] = v
-	return v, nil
+	w := &warmingSchema{Schema: v, kinds: map[schema.GroupVersionKind]*kindWarmup{}}
+	f.schemas[directive] = w
+	return w, nil
+}
+
+// warmingSchema lets one request per kind fill the validator's caches while the others of that kind wait
+// for it: the first validation of a kind parses its group-version's OpenAPI document (a megabyte of JSON for
+// the core group), and fifty releases starting at once would otherwise each parse it.
+type warmingSchema struct {
+	validation.Schema
+	mu    sync.Mutex
+	kinds map[schema.GroupVersionKind]*kindWarmup
+}
+
+type kindWarmup struct {
+	mu   sync.Mutex
+	done bool
+}
+
+func (s *warmingSchema) ValidateBytes(data []byte) error {
+	var meta metav1.TypeMeta
+	if err := k8syaml.Unmarshal(data, &meta); err != nil || meta.Kind == "" {
+		return s.Schema.ValidateBytes(data)
+	}
+	gvk := meta.GroupVersionKind()
+	s.mu.Lock()
+	w, ok := s.kinds[gvk]
+	if !ok {
+		w = &kindWarmup{}
+		s.kinds[gvk] = w
+	}
+	s.mu.Unlock()
+	w.mu.Lock()
+	if w.done {
+		w.mu.Unlock()
+		return s.Schema.ValidateBytes(data)
+	}
+	defer w.mu.Unlock()
+	err := s.Schema.ValidateBytes(data)
+	w.done = true
+	return err
 }
 
 // reset forgets the validators (after CRDs were created: new kinds, new OpenAPI documents).
