@@ -207,7 +207,7 @@ async function measureProcesses(system: "mooring" | "flux", commits: number): Pr
     const ns = "bench-webhook";
     for (const name of [ns, "flux-system"]) await apply(client, { apiVersion: "v1", kind: "Namespace", metadata: { name } }, "mooring-bench");
     const receiverPort = await freePort();
-    const o = { kubeconfig: cp.kubeconfigPath, dir: work, receiverPort };
+    const o = { kubeconfig: cp.kubeconfigPath, dir: work, notification: { receiverPort, eventsPort: await freePort() } };
     running = system === "flux" ? await startFlux({ ...o, tuned: false }) : await startMooring(o);
     await waitHealthy(running.controllers);
     log(`${system}: controllers healthy`);
