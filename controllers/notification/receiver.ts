@@ -15,9 +15,15 @@ import { receiverWebhookPath, ReceiverWebhookPathPrefix, TokenNotFoundReason, Va
 import { SecretsRef, sourceKindRefs } from "./dispatch";
 import { answer, BodyTooLargeError, maxWebhookBodyBytes, readBody } from "./server";
 import { supportedReceiverTypes, verifyWebhook } from "./webhooks";
+import { GoogleIdTokens } from "./googleid";
 
 /** The Receiver's token, read from its Secret now; a ReconcileError (TokenNotFound) when missing. */
 export async function receiverToken(client: KubeClient, r: Receiver, signal?: AbortSignal): Promise<string> {
+  return (await receiverSecret(client, r, signal)).token;
+}
+
+/** The Receiver's Secret, decoded, read now; a ReconcileError (TokenNotFound) when it or its token is missing. */
+export async function receiverSecret(client: KubeClient, r: Receiver, signal?: AbortSignal): Promise<Record<string, string> & { token: string }> {
   const ns = r.metadata.namespace!;
   const name = r.spec.secretRef.name;
   let data: Record<string, string> | undefined;
@@ -27,9 +33,9 @@ export async function receiverToken(client: KubeClient, r: Receiver, signal?: Ab
     if (isNotFound(err)) throw new ReconcileError(TokenNotFoundReason, `unable to read token from secret '${ns}/${name}': secret not found`);
     throw new ReconcileError(TokenNotFoundReason, `unable to read token from secret '${ns}/${name}': ${errorMessage(err)}`);
   }
-  const token = data?.token === undefined ? "" : Buffer.from(data.token, "base64").toString("utf8");
-  if (!token) throw new ReconcileError(TokenNotFoundReason, `invalid secret '${ns}/${name}': no 'token' key`);
-  return token;
+  const decoded = Object.fromEntries(Object.entries(data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+  if (!decoded.token) throw new ReconcileError(TokenNotFoundReason, `invalid secret '${ns}/${name}': no 'token' key`);
+  return { ...decoded, token: decoded.token };
 }
 
 export class ReceiverReconciler implements Reconciler<Receiver> {
@@ -68,6 +74,8 @@ export interface WebhookServerOptions {
   /** The Receiver whose status.webhookPath is this path (from the informer's cache). */
   byPath: (path: string) => Receiver | undefined;
   noCrossNamespaceRefs?: boolean;
+  /** Verifies the Google-signed ID tokens of gcr Receivers (default: Google's published keys). */
+  google?: GoogleIdTokens;
 }
 
 /** Annotates every resource the Receiver names (name '*' with matchLabels: those that match); returns "Kind/ns/name"s. */
@@ -96,6 +104,7 @@ export async function requestReconciles(client: KubeClient, r: Receiver, noCross
 }
 
 export function webhookServer(o: WebhookServerOptions): http.Server {
+  const google = o.google ?? new GoogleIdTokens();
   return http.createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0]!;
     if (!path.startsWith(ReceiverWebhookPathPrefix) || !/^\/hook\/[0-9a-f]{64}$/.test(path)) {
@@ -115,13 +124,14 @@ export function webhookServer(o: WebhookServerOptions): http.Server {
     const log = o.log.child({ receiver: name, type: receiver.spec.type });
     readBody(req, maxWebhookBodyBytes)
       .then(async (body) => {
-        const token = await receiverToken(o.client, receiver);
+        const secret = await receiverSecret(o.client, receiver);
+        const token = secret.token;
         // The cached path may predate a token rotation: the path must follow from the current token.
         if (receiverWebhookPath(token, receiver.metadata.name, receiver.metadata.namespace!) !== path) {
           answer(req, res, 404, "no receiver for this path");
           return;
         }
-        const verdict = verifyWebhook(receiver.spec.type, { headers: req.headers, body }, token, receiver.spec.events);
+        const verdict = await verifyWebhook(receiver.spec.type, { headers: req.headers, body }, token, receiver.spec.events, { secret, google });
         if (!verdict.trigger) {
           if (verdict.status >= 400) log.info({ status: verdict.status, why: verdict.message }, "webhook refused");
           answer(req, res, verdict.status, verdict.message);
