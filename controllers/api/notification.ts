@@ -52,7 +52,7 @@ export const providerSpec = s.object(
     serviceAccountName: s.string({ description: "ServiceAccount for workload identity (not supported by Mooring yet)." }),
     certSecretRef: s.object({ name: s.string() }, { required: ["name"], description: "Secret with 'ca.crt' (and optional 'tls.crt'/'tls.key') for the TLS connection to the provider." }),
     suspend: s.boolean({ description: "Stops sending events to this provider." }),
-    commitStatusExpr: s.string({ description: "CEL expression for the commit status id (not supported by Mooring yet)." }),
+    commitStatusExpr: s.string({ description: "CEL expression (a string over 'event', 'alert' and 'provider') making the commit status id of commit-status providers." }),
   },
   { required: ["type"], description: "ProviderSpec defines how to reach a notification service." },
 );
@@ -106,7 +106,7 @@ export const receiverSpec = s.object(
     interval: s.string({ pattern: durationPattern, default: "10m", description: "How often the Receiver is reconciled." }),
     events: s.array(s.string(), { description: "Event types to accept (e.g. GitHub's 'push'); empty accepts all." }),
     resources: s.array(crossNamespaceObjectReference, { description: "The objects to reconcile when a valid webhook arrives." }),
-    resourceFilter: s.string({ description: "CEL expression filtering the resources (not supported by Mooring yet)." }),
+    resourceFilter: s.string({ description: "CEL expression (a bool over 'res', the resource's apiVersion, kind and metadata, and 'req', the webhook's JSON body) selecting which resources are reconciled." }),
     secretRef: localObjectReference,
     suspend: s.boolean({ description: "Stops the Receiver: webhooks are answered 404." }),
   },

@@ -15,6 +15,13 @@ import { receiverWebhookPath, ReceiverWebhookPathPrefix, TokenNotFoundReason, Va
 import { SecretsRef, sourceKindRefs } from "./dispatch";
 import { answer, BodyTooLargeError, maxWebhookBodyBytes, readBody } from "./server";
 import { supportedReceiverTypes, verifyWebhook } from "./webhooks";
+import { checkResourceFilter, resourceFilterMatches, type FilteredResource } from "./cel";
+
+/** Flux's reason for an expression that does not compile. */
+export const InvalidCELExpressionReason = "InvalidCELExpression";
+
+/** A resourceFilter that failed on a resource or request (the expression itself compiled). */
+export class ResourceFilterError extends Error {}
 import { GoogleIdTokens } from "./googleid";
 
 /** The Receiver's token, read from its Secret now; a ReconcileError (TokenNotFound) when missing. */
@@ -51,6 +58,13 @@ export class ReceiverReconciler implements Reconciler<Receiver> {
     if (!supportedReceiverTypes.includes(obj.spec.type)) {
       throw new ReconcileError(ValidationFailedReason, `receiver type '${obj.spec.type}' is not supported by Mooring (supported: ${supportedReceiverTypes.join(", ")})`, { stalled: true });
     }
+    if (obj.spec.resourceFilter) {
+      try {
+        checkResourceFilter(obj.spec.resourceFilter);
+      } catch (err) {
+        throw new ReconcileError(InvalidCELExpressionReason, `invalid resourceFilter expression: ${errorMessage(err)}`, { stalled: true });
+      }
+    }
     for (const res of obj.spec.resources) {
       if (res.matchLabels && Object.keys(res.matchLabels).length && res.name !== "*") {
         throw new ReconcileError(ValidationFailedReason, `resource ${res.kind}/${res.name}: matchLabels is only valid with name '*'`, { stalled: true });
@@ -78,29 +92,57 @@ export interface WebhookServerOptions {
   google?: GoogleIdTokens;
 }
 
-/** Annotates every resource the Receiver names (name '*' with matchLabels: those that match); returns "Kind/ns/name"s. */
-export async function requestReconciles(client: KubeClient, r: Receiver, noCrossNamespaceRefs = false): Promise<string[]> {
+/**
+ * Annotates every resource the Receiver names (name '*' with matchLabels: those that match) and that its
+ * resourceFilter accepts, given the webhook's JSON body as `req`; returns "Kind/ns/name"s.
+ */
+export async function requestReconciles(client: KubeClient, r: Receiver, noCrossNamespaceRefs = false, req: Record<string, unknown> = {}): Promise<string[]> {
   const at = new Date().toISOString();
   const done: string[] = [];
   const patch = { metadata: { annotations: { [ReconcileRequestAnnotation]: at } } };
+  const filter = r.spec.resourceFilter;
   for (const res of r.spec.resources) {
     const ref = sourceKindRefs[res.kind];
     if (!ref) throw new Error(`resource kind '${res.kind}' is not supported`);
     const ns = res.namespace || r.metadata.namespace!;
     if (noCrossNamespaceRefs && ns !== r.metadata.namespace) throw new Error(`resource ${res.kind}/${ns}/${res.name}: cross-namespace references are not allowed`);
-    let names: string[];
+    let objects: FilteredResource[];
     if (res.name.includes("*")) {
       const selector = Object.entries(res.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
-      const list = await client.list<{ metadata: { name: string } }>(ref, ns, { query: selector ? { labelSelector: selector } : undefined, timeoutMs: 15_000 });
+      const list = await client.list<FilteredResource & { metadata: { name: string } }>(ref, ns, { query: selector ? { labelSelector: selector } : undefined, timeoutMs: 15_000 });
       const re = new RegExp(`^${res.name.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
-      names = list.items.map((i) => i.metadata.name).filter((n) => re.test(n));
-    } else names = [res.name];
-    for (const name of names) {
+      objects = list.items.filter((i) => re.test(i.metadata.name)).map((i) => ({ apiVersion: i.apiVersion ?? `${ref.group}/${ref.version}`, kind: i.kind ?? res.kind, metadata: i.metadata }));
+    } else if (filter) {
+      objects = [await client.get<FilteredResource>(ref, ns, res.name, { timeoutMs: 15_000 })];
+    } else objects = [{ metadata: { name: res.name } }];
+    for (const obj of objects) {
+      const name = obj.metadata.name as string;
+      if (filter) {
+        let accepted: boolean;
+        try {
+          accepted = resourceFilterMatches(filter, obj, req);
+        } catch (err) {
+          throw new ResourceFilterError(`resourceFilter on ${res.kind}/${ns}/${name}: ${errorMessage(err)}`);
+        }
+        if (!accepted) continue;
+      }
       await client.patch(ref, ns, name, patch, { contentType: "application/merge-patch+json", timeoutMs: 15_000 });
       done.push(`${res.kind}/${ns}/${name}`);
     }
   }
   return done;
+}
+
+/** The webhook's body as the resourceFilter's `req`: the JSON object of a JSON request, else empty. */
+export function filterRequest(headers: http.IncomingHttpHeaders, body: Buffer): Record<string, unknown> {
+  if (!/[/+]json\b/i.test(headers["content-type"] ?? "")) return {};
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString());
+  } catch {
+    throw new ResourceFilterError("failed to parse the request body as JSON for the resourceFilter");
+  }
+  return typeof doc === "object" && doc !== null && !Array.isArray(doc) ? (doc as Record<string, unknown>) : {};
 }
 
 export function webhookServer(o: WebhookServerOptions): http.Server {
@@ -137,13 +179,18 @@ export function webhookServer(o: WebhookServerOptions): http.Server {
           answer(req, res, verdict.status, verdict.message);
           return;
         }
-        const annotated = await requestReconciles(o.client, receiver, o.noCrossNamespaceRefs);
+        const annotated = await requestReconciles(o.client, receiver, o.noCrossNamespaceRefs, receiver.spec.resourceFilter ? filterRequest(req.headers, body) : {});
         log.info({ resources: annotated }, "webhook accepted: reconcile requested");
         answer(req, res, 200, "ok");
       })
       .catch((err: unknown) => {
         if (err instanceof BodyTooLargeError) {
           answer(req, res, 413, err.message);
+          return;
+        }
+        if (err instanceof ResourceFilterError) {
+          log.info({ why: err.message }, "webhook refused");
+          answer(req, res, 400, err.message);
           return;
         }
         log.error({ err: errorMessage(err) }, "webhook failed");
