@@ -75,7 +75,7 @@ export interface ControllersOptions extends KustomizeFlags, ManagerTuning {
   receiverAddr?: string;
   /** --rate-limit-interval in ms (default 5m): identical events within it are sent once. */
   rateLimitIntervalMs?: number;
-  /** Where gcr Receivers fetch Google's ID-token keys (JWKS); default Google's. */
+  /** --gcr-certs-url: where gcr Receivers fetch Google's ID-token keys (JWKS); default Google's. */
   googleCertsUrl?: string;
 }
 

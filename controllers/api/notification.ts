@@ -151,6 +151,7 @@ export function receiverWebhookPath(token: string, name: string, namespace: stri
 export const InitializedReason = "Initialized";
 export const ValidationFailedReason = "ValidationFailed";
 export const TokenNotFoundReason = "TokenNotFound";
+export const InvalidCELExpressionReason = "InvalidCELExpression";
 
 /** Event metadata keys (without the API group prefix, as the notification-controller hands them to providers). */
 export const MetaRevisionKey = "revision";

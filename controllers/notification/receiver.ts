@@ -11,14 +11,11 @@ import { ReconcileError, errorMessage } from "../runtime/errors";
 import { markReady } from "../runtime/conditions";
 import { ReconcileRequestAnnotation, SucceededReason } from "../api/meta";
 import { parseDuration } from "../source/duration";
-import { receiverWebhookPath, ReceiverWebhookPathPrefix, TokenNotFoundReason, ValidationFailedReason, type Receiver } from "../api/notification";
+import { InvalidCELExpressionReason, receiverWebhookPath, ReceiverWebhookPathPrefix, TokenNotFoundReason, ValidationFailedReason, type Receiver } from "../api/notification";
 import { SecretsRef, sourceKindRefs } from "./dispatch";
 import { answer, BodyTooLargeError, maxWebhookBodyBytes, readBody } from "./server";
 import { supportedReceiverTypes, verifyWebhook } from "./webhooks";
 import { checkResourceFilter, resourceFilterMatches, type FilteredResource } from "./cel";
-
-/** Flux's reason for an expression that does not compile. */
-export const InvalidCELExpressionReason = "InvalidCELExpression";
 
 /** A resourceFilter that failed on a resource or request (the expression itself compiled). */
 export class ResourceFilterError extends Error {}
