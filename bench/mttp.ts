@@ -18,6 +18,7 @@ import { missingFluxCrds } from "./fluxcrds";
 import { BenchRepo, gitCredentials } from "./gitrepo";
 import { cpuDelta, readCpu, type CpuTimes } from "./procstat";
 import { readRequestCounts, requestDelta } from "./requests";
+import { profileApiserver } from "./pprof";
 import { summarize, type LatencySummary } from "./stats";
 import { killAll, startFlux, startMooring, waitHealthy, type RunningSystem } from "./systems";
 import { isLoop, renderTable, type Run, type SystemName } from "./table";
@@ -207,7 +208,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
   const loadBefore = loadavg();
   try {
     log(`${c.system} N=${c.n}: control plane up (${cpDir})`);
-    const cp: ControlPlane = await up({ dir: cpDir, nodes: 1, realNode: false, timeoutMs: 180_000 });
+    const cp: ControlPlane = await up({ dir: cpDir, nodes: 1, realNode: false, timeoutMs: 180_000, profiling: c.args.profileDir !== undefined });
     const client = new KubeClient(await loadKubeConfig(cp.kubeconfigPath));
     const apiserverPid = cp.components.find((x) => x.name === "kube-apiserver")!.pid;
     await setupCluster(client, c.n, c.system.startsWith("flux"));
@@ -239,6 +240,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     const others = cp.components.filter((x) => x.name !== "kube-apiserver");
     const others0 = await Promise.all(others.map((x) => readCpu(x.pid)));
     const requests0 = await readRequestCounts(client);
+    const apiserverProfile = c.args.profileDir ? fs.mkdir(c.args.profileDir, { recursive: true }).then(() => profileApiserver(cp.kubeconfigPath, path.join(c.args.profileDir!, `apiserver-${c.system}-${c.n}.pprof`), 30, log)) : undefined;
     const self0 = process.cpuUsage();
     const t0 = performance.now();
     if (c.system === "floor") {
@@ -269,6 +271,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     run.cpuSeconds.apiserver = cpuDelta(api0, await readCpu(apiserverPid));
     run.cpuSeconds.controlPlane = Object.fromEntries(await Promise.all(others.map(async (x, k) => [x.name, cpuDelta(others0[k], await readCpu(x.pid))] as const)));
     run.requests = requestDelta(requests0, await readRequestCounts(client));
+    await apiserverProfile;
     const u = process.cpuUsage(self0);
     // The floors' loops are this process; for the others it is the trackers counting what is Ready.
     run.cpuSeconds[isLoop(c.system) ? "floor" : "bench"] = Math.round((u.user + u.system) / 1e4) / 100;

@@ -1,5 +1,5 @@
 // The systems under test, each started as child processes against one control plane: Mooring's source-
-// and kustomize-controller (bin/mooring.js, default flags, started as the image starts them) and Flux's (pinned 1.7.3 binaries, out of
+// and kustomize-controller (and notification-controller when asked) (bin/mooring.js, default flags, started as the image starts them) and Flux's (pinned 1.7.3 binaries, out of
 // cluster, default flags or tuned as in Flux's own benchmark).
 import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync } from "node:fs";
@@ -10,7 +10,7 @@ import { ensureTools, projectRoot, toolPath, toolsPathEnv } from "../local/tools
 import { readPeakRssMiB } from "./procstat";
 import { controllerEnv, controllerNodeFlags } from "../controllers/process";
 
-export type ControllerRole = "source" | "kustomize";
+export type ControllerRole = "source" | "kustomize" | "notification";
 
 export interface ControllerProcess<R extends string = ControllerRole> {
   role: R;
@@ -30,6 +30,8 @@ export interface SystemOptions {
   nodeFlags?: string[];
   /** Extra flags for Mooring's controllers (experiments only; results use the defaults). */
   controllerFlags?: string[];
+  /** Also run the notification-controller, its webhook receiver listening on 127.0.0.1 at this port. */
+  receiverPort?: number;
 }
 
 export interface RunningSystem {
@@ -99,10 +101,15 @@ export async function startMooring(o: SystemOptions): Promise<RunningSystem> {
   const src = await common("source");
   src.args.push(`--storage-path=${path.join(o.dir, "storage")}`, `--storage-addr=127.0.0.1:${storagePort}`, `--storage-adv-addr=127.0.0.1:${storagePort}`);
   const ks = await common("kustomize");
-  const controllers = [
+  const controllers: ControllerProcess[] = [
     start("source", process.execPath, src.args, o, env, src.health, "/readyz"),
     start("kustomize", process.execPath, ks.args, o, env, ks.health, "/readyz"),
   ];
+  if (o.receiverPort !== undefined) {
+    const nc = await common("notification");
+    nc.args.push(`--receiverAddr=127.0.0.1:${o.receiverPort}`, `--events-addr=127.0.0.1:${await freePort()}`);
+    controllers.push(start("notification", process.execPath, nc.args, o, env, nc.health, "/readyz"));
+  }
   return { controllers, stop: () => stopAll(controllers) };
 }
 
@@ -116,9 +123,9 @@ export const fluxTunedFlags = ["--concurrent=20", "--kube-api-qps=500", "--kube-
 
 export async function startFlux(o: FluxOptions): Promise<RunningSystem> {
   // Flux's controllers are built on first use: only the benchmarks run them.
-  const fluxTools = ["flux-source-controller", "flux-kustomize-controller"];
+  const fluxTools = ["flux-source-controller", "flux-kustomize-controller", ...(o.receiverPort !== undefined ? ["flux-notification-controller"] : [])];
   await ensureTools({ only: fluxTools, progress: (line) => process.stderr.write(line + "\n") });
-  const [sourceBin, kustomizeBin] = await Promise.all(fluxTools.map((t) => toolPath(t)));
+  const [sourceBin, kustomizeBin, notificationBin] = await Promise.all(fluxTools.map((t) => toolPath(t)));
   await mkdir(path.join(o.dir, "storage"), { recursive: true }); // Flux refuses a storage path that does not exist
   const env = await toolsPathEnv();
   const storagePort = await freePort();
@@ -132,9 +139,14 @@ export async function startFlux(o: FluxOptions): Promise<RunningSystem> {
   src.args.push(`--storage-path=${path.join(o.dir, "storage")}`, `--storage-addr=127.0.0.1:${storagePort}`, `--storage-adv-addr=127.0.0.1:${storagePort}`);
   const ks = await common();
   if (o.tuned) ks.args.push(...fluxTunedFlags);
-  const controllers = [
+  const controllers: ControllerProcess[] = [
     start("source", sourceBin, src.args, o, { ...env, KUBECONFIG: o.kubeconfig, TMPDIR: o.dir }, src.health, "/readyz"),
     start("kustomize", kustomizeBin, ks.args, o, { ...env, KUBECONFIG: o.kubeconfig, TMPDIR: o.dir }, ks.health, "/readyz"),
   ];
+  if (o.receiverPort !== undefined) {
+    const nc = await common();
+    nc.args.push(`--receiverAddr=127.0.0.1:${o.receiverPort}`, `--events-addr=127.0.0.1:${await freePort()}`);
+    controllers.push(start("notification", notificationBin!, nc.args, o, { ...env, KUBECONFIG: o.kubeconfig, TMPDIR: o.dir }, nc.health, "/readyz"));
+  }
   return { controllers, stop: () => stopAll(controllers) };
 }

@@ -10,6 +10,7 @@ export const isLoop = (system: SystemName): boolean => system === "floor" || sys
 export interface ControllerNumbers {
   source?: number;
   kustomize?: number;
+  notification?: number;
 }
 
 export interface Run {
