@@ -16,10 +16,10 @@ import { SecretsRef, sourceKindRefs } from "./dispatch";
 import { answer, BodyTooLargeError, maxWebhookBodyBytes, readBody } from "./server";
 import { supportedReceiverTypes, verifyWebhook } from "./webhooks";
 import { checkResourceFilter, resourceFilterMatches, type FilteredResource } from "./cel";
+import { GoogleIdTokens } from "./googleid";
 
 /** A resourceFilter that failed on a resource or request (the expression itself compiled). */
 export class ResourceFilterError extends Error {}
-import { GoogleIdTokens } from "./googleid";
 
 /** The Receiver's token, read from its Secret now; a ReconcileError (TokenNotFound) when missing. */
 export async function receiverToken(client: KubeClient, r: Receiver, signal?: AbortSignal): Promise<string> {
