@@ -62,6 +62,14 @@ export class ReceiverReconciler implements Reconciler<Receiver> {
         throw new ReconcileError(InvalidCELExpressionReason, `invalid resourceFilter expression: ${errorMessage(err)}`, { stalled: true });
       }
     }
+    obj.spec.resources.forEach((res, i) => {
+      if (!res.filter) return;
+      try {
+        checkResourceFilter(res.filter);
+      } catch (err) {
+        throw new ReconcileError(InvalidCELExpressionReason, `invalid filter expression for resources[${i}] (kind=${res.kind}, name=${res.name}): ${errorMessage(err)}`, { stalled: true });
+      }
+    });
     for (const res of obj.spec.resources) {
       if (res.matchLabels && Object.keys(res.matchLabels).length && res.name !== "*") {
         throw new ReconcileError(ValidationFailedReason, `resource ${res.kind}/${res.name}: matchLabels is only valid with name '*'`, { stalled: true });
@@ -90,15 +98,16 @@ export interface WebhookServerOptions {
 }
 
 /**
- * Annotates every resource the Receiver names (name '*' with matchLabels: those that match) and that its
- * resourceFilter accepts, given the webhook's JSON body as `req`; returns "Kind/ns/name"s.
+ * Annotates every resource the Receiver names (name '*' with matchLabels: those that match) that its
+ * resourceFilter and the entry's own filter both accept, given the webhook's JSON body as `req`; returns
+ * "Kind/ns/name"s.
  */
 export async function requestReconciles(client: KubeClient, r: Receiver, noCrossNamespaceRefs = false, req: Record<string, unknown> = {}): Promise<string[]> {
   const at = new Date().toISOString();
   const done: string[] = [];
   const patch = { metadata: { annotations: { [ReconcileRequestAnnotation]: at } } };
-  const filter = r.spec.resourceFilter;
   for (const res of r.spec.resources) {
+    const filters = [r.spec.resourceFilter, res.filter].filter((f): f is string => !!f);
     const ref = sourceKindRefs[res.kind];
     if (!ref) throw new Error(`resource kind '${res.kind}' is not supported`);
     const ns = res.namespace || r.metadata.namespace!;
@@ -109,25 +118,25 @@ export async function requestReconciles(client: KubeClient, r: Receiver, noCross
       const list = await client.list<FilteredResource & { metadata: { name: string } }>(ref, ns, { query: selector ? { labelSelector: selector } : undefined, timeoutMs: 15_000 });
       const re = new RegExp(`^${res.name.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
       objects = list.items.filter((i) => re.test(i.metadata.name)).map((i) => ({ apiVersion: i.apiVersion ?? `${ref.group}/${ref.version}`, kind: i.kind ?? res.kind, metadata: i.metadata }));
-    } else if (filter) {
+    } else if (filters.length) {
       objects = [await client.get<FilteredResource>(ref, ns, res.name, { timeoutMs: 15_000 })];
     } else objects = [{ metadata: { name: res.name } }];
     for (const obj of objects) {
       const name = obj.metadata.name as string;
-      if (filter) {
-        let accepted: boolean;
-        try {
-          accepted = resourceFilterMatches(filter, obj, req);
-        } catch (err) {
-          throw new ResourceFilterError(`resourceFilter on ${res.kind}/${ns}/${name}: ${errorMessage(err)}`);
-        }
-        if (!accepted) continue;
-      }
+      if (!filters.every((f) => accepts(f, obj, req, `${res.kind}/${ns}/${name}`))) continue;
       await client.patch(ref, ns, name, patch, { contentType: "application/merge-patch+json", timeoutMs: 15_000 });
       done.push(`${res.kind}/${ns}/${name}`);
     }
   }
   return done;
+}
+
+function accepts(filter: string, obj: FilteredResource, req: Record<string, unknown>, what: string): boolean {
+  try {
+    return resourceFilterMatches(filter, obj, req);
+  } catch (err) {
+    throw new ResourceFilterError(`filter '${filter}' on ${what}: ${errorMessage(err)}`);
+  }
 }
 
 /** The webhook's body as the resourceFilter's `req`: the JSON object of a JSON request, else empty. */
@@ -176,7 +185,7 @@ export function webhookServer(o: WebhookServerOptions): http.Server {
           answer(req, res, verdict.status, verdict.message);
           return;
         }
-        const annotated = await requestReconciles(o.client, receiver, o.noCrossNamespaceRefs, receiver.spec.resourceFilter ? filterRequest(req.headers, body) : {});
+        const annotated = await requestReconciles(o.client, receiver, o.noCrossNamespaceRefs, receiver.spec.resourceFilter || receiver.spec.resources.some((r) => r.filter) ? filterRequest(req.headers, body) : {});
         log.info({ resources: annotated }, "webhook accepted: reconcile requested");
         answer(req, res, 200, "ok");
       })

@@ -1,7 +1,8 @@
 // Receivers on the real apiserver, the notification-controller running as its ServiceAccount: a gcr Receiver
 // (Google's certs endpoint played by a loopback server) triggers only on a Google-signed ID token for its
 // Secret's audience and email; a cdevents Receiver triggers on the CDEvent types in spec.events; a
-// resourceFilter annotates only the resources it accepts, and an invalid one leaves the Receiver not Ready.
+// resourceFilter (stacked with an entry's own filter) annotates only the resources it accepts, and an invalid one
+// leaves the Receiver not Ready.
 import { after, before, describe, test } from "node:test";
 import * as assert from "node:assert/strict";
 import { receiverWebhookPath, type Receiver } from "../../../controllers/api/notification";
@@ -82,7 +83,7 @@ describe("notification-controller receivers", () => {
     assert.ok(await requestedAt(GitRepos, ns, "fleet"));
   });
 
-  test("resourceFilter: only the resources it accepts are annotated; an invalid expression leaves the Receiver not Ready", async (t) => {
+  test("resourceFilter and per-resource filters: only the resources they accept are annotated; an invalid expression leaves the Receiver not Ready", async (t) => {
     const ns = await newNamespace(t);
     await createSecret(env.admin, ns, "tok", { token: "filter-token-3" });
     for (const name of ["hello-world", "podinfo"]) await env.admin.create(GitRepos, ns, gitRepo(ns, name, { registry: "gar" }));
@@ -97,6 +98,26 @@ describe("notification-controller receivers", () => {
     const status = (await fetch(`${env.receiverUrl}${path}`, { method: "POST", body: JSON.stringify({ action: "INSERT", tag: "us-east1-docker.pkg.dev/p/r/hello-world:1.1" }), headers: { "content-type": "application/json" } })).status;
     assert.equal(status, 200);
     assert.deepEqual([!!(await requestedAt(GitRepos, ns, "hello-world")), !!(await requestedAt(GitRepos, ns, "podinfo")), !!(await requestedAt(GitRepos, ns, "fleet"))], [true, false, true]);
+
+    // A resource entry's own filter stacks with resourceFilter: both must accept.
+    for (const name of ["hello-world-eu", "hello-world-us"]) await env.admin.create(GitRepos, ns, gitRepo(ns, name, { region: name.slice(-2) }));
+    await env.admin.create(Receivers, ns, receiver(ns, "stacked", {
+      type: "generic",
+      resources: [{ kind: "GitRepository", name: "hello-world-*", filter: "res.metadata.labels['region'] == 'eu'" }],
+      resourceFilter: "req.tag.contains('hello-world')",
+      secretRef: { name: "tok" },
+    }));
+    const stacked = await ready(ns, "stacked", "filter-token-3");
+    const post = async (tag: string) => (await fetch(`${env.receiverUrl}${stacked}`, { method: "POST", body: JSON.stringify({ tag }), headers: { "content-type": "application/json" } })).status;
+    assert.equal(await post("registry/podinfo:1"), 200);
+    assert.deepEqual([!!(await requestedAt(GitRepos, ns, "hello-world-eu")), !!(await requestedAt(GitRepos, ns, "hello-world-us"))], [false, false], "resourceFilter refused both");
+    assert.equal(await post("registry/hello-world:2"), 200);
+    assert.deepEqual([!!(await requestedAt(GitRepos, ns, "hello-world-eu")), !!(await requestedAt(GitRepos, ns, "hello-world-us"))], [true, false], "the entry's filter refused us");
+
+    await env.admin.create(Receivers, ns, receiver(ns, "bad-entry", { type: "generic", resources: [{ kind: "GitRepository", name: "fleet", filter: "size(res.metadata.name)" }], secretRef: { name: "tok" } }));
+    const entryCond = await waitFor(async () => (await env.admin.get<Receiver>(Receivers, ns, "bad-entry")).status?.conditions?.find((c) => c.type === "Ready" && c.status === "False"), { what: "Receiver bad-entry not Ready" });
+    assert.equal(entryCond.reason, "InvalidCELExpression");
+    assert.match(entryCond.message, /^invalid filter expression for resources\[0\] \(kind=GitRepository, name=fleet\): the CEL expression 'size\(res.metadata.name\)' must give a bool, it gives int/);
 
     await env.admin.create(Receivers, ns, receiver(ns, "broken", { type: "generic", resources: [{ kind: "GitRepository", name: "fleet" }], resourceFilter: "req.tag.contains(", secretRef: { name: "tok" } }));
     const cond = await waitFor(async () => (await env.admin.get<Receiver>(Receivers, ns, "broken")).status?.conditions?.find((c) => c.type === "Ready" && c.status === "False"), { what: "Receiver broken not Ready" });
