@@ -105,6 +105,7 @@ export const controllerFlags: readonly FlagSpec[] = [
   { name: "requeue-dependency", type: "duration", usage: "retry interval while dependencies are not ready", defaultText: flagDefaults.requeueDependency, group: "kustomize" },
   { name: "receiverAddr", type: "string", usage: "webhook receiver listen address; 0 turns it off", defaultText: flagDefaults.receiverAddr, group: "notification" },
   { name: "rate-limit-interval", type: "duration", usage: "identical events within this interval are sent to providers once", defaultText: flagDefaults.rateLimitInterval, group: "notification" },
+  { name: "gcr-certs-url", type: "string", usage: "where gcr Receivers fetch Google's ID-token signing keys (JWKS)", defaultText: "https://www.googleapis.com/oauth2/v3/certs", group: "notification" },
   ...Object.entries(featureGates).flatMap(([gate, g]): FlagSpec[] =>
     g.flag ? [{ name: g.flag, type: "bool", usage: `the ${gate} feature gate`, defaultText: String(g.default), group: "kustomize" }] : [],
   ),
@@ -324,6 +325,7 @@ export function parseControllersArgs(argv: readonly string[], env: NodeJS.Proces
     ...resolveEvents(v, controllers),
     receiverAddr: v.address("receiverAddr", flagDefaults.receiverAddr),
     rateLimitIntervalMs: v.duration("rate-limit-interval", flagDefaults.rateLimitInterval),
+    googleCertsUrl: httpUrl(v.string("gcr-certs-url"), "gcr-certs-url"),
     logLevel: v.oneOf("log-level", logLevels, flagDefaults.logLevel),
     logEncoding: v.oneOf("log-encoding", logEncodings, flagDefaults.logEncoding),
     kubeApiQps: v.positiveFloat("kube-api-qps"),
@@ -371,4 +373,11 @@ ${flagUsage(controllerFlags)}
 Feature gates (--feature-gates=Gate=true|false,…):
 ${gates}
 `;
+}
+
+/** An http(s) URL flag, or a FlagError saying what is expected. */
+function httpUrl(value: string | undefined, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^https?:\/\/[^/\s]+/.test(value)) throw new FlagError(`--${flag} "${value}" is not an http:// or https:// URL`);
+  return value;
 }

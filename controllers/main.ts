@@ -75,6 +75,8 @@ export interface ControllersOptions extends KustomizeFlags, ManagerTuning {
   receiverAddr?: string;
   /** --rate-limit-interval in ms (default 5m): identical events within it are sent once. */
   rateLimitIntervalMs?: number;
+  /** --gcr-certs-url: where gcr Receivers fetch Google's ID-token keys (JWKS); default Google's. */
+  googleCertsUrl?: string;
 }
 
 export interface RunningControllers {
@@ -211,6 +213,7 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
       rateLimitMs: o.rateLimitIntervalMs,
       noCrossNamespaceRefs: o.noCrossNamespaceRefs,
       concurrent: o.concurrent,
+      googleCertsUrl: o.googleCertsUrl,
     });
     inProcess.sink = notification.sink;
   }

@@ -26,17 +26,23 @@ export const eventSourceKinds = [
   "ImageUpdateAutomation", "OCIRepository",
 ] as const;
 
-export const crossNamespaceObjectReference = s.object(
-  {
-    apiVersion: s.string({ description: "API version of the referent." }),
-    kind: s.enumOf(eventSourceKinds, { description: "Kind of the referent." }),
-    name: s.string({ minLength: 1, maxLength: 253, description: "Name of the referent; '*' (or a name with '*' in it) matches several." }),
-    namespace: s.string({ minLength: 1, maxLength: 253, description: "Namespace of the referent; default the namespace of the Alert or Receiver." }),
-    matchLabels: s.map(s.string(), { description: "Labels the referents must have; only with name '*'." }),
-  },
-  { required: ["kind", "name"], description: "A reference to a Flux object, possibly in another namespace." },
-);
+const crossNamespaceReferenceFields = {
+  apiVersion: s.string({ description: "API version of the referent." }),
+  kind: s.enumOf(eventSourceKinds, { description: "Kind of the referent." }),
+  name: s.string({ minLength: 1, maxLength: 253, description: "Name of the referent; '*' (or a name with '*' in it) matches several." }),
+  namespace: s.string({ minLength: 1, maxLength: 253, description: "Namespace of the referent; default the namespace of the Alert or Receiver." }),
+  matchLabels: s.map(s.string(), { description: "Labels the referents must have; only with name '*'." }),
+};
+
+export const crossNamespaceObjectReference = s.object(crossNamespaceReferenceFields, { required: ["kind", "name"], description: "A reference to a Flux object, possibly in another namespace." });
 export type CrossNamespaceObjectReference = s.Infer<typeof crossNamespaceObjectReference>;
+
+/** A Receiver's resource: a reference with its own CEL filter, which stacks with spec.resourceFilter. */
+export const receiverResource = s.object(
+  { ...crossNamespaceReferenceFields, filter: s.string({ description: "CEL expression (a bool over 'res' and 'req', as resourceFilter) selecting which of this entry's objects are reconciled." }) },
+  { required: ["kind", "name"], description: "A reference to the Flux objects a Receiver reconciles, possibly in another namespace." },
+);
+export type ReceiverResource = s.Infer<typeof receiverResource>;
 
 export const providerSpec = s.object(
   {
@@ -52,7 +58,7 @@ export const providerSpec = s.object(
     serviceAccountName: s.string({ description: "ServiceAccount for workload identity (not supported by Mooring yet)." }),
     certSecretRef: s.object({ name: s.string() }, { required: ["name"], description: "Secret with 'ca.crt' (and optional 'tls.crt'/'tls.key') for the TLS connection to the provider." }),
     suspend: s.boolean({ description: "Stops sending events to this provider." }),
-    commitStatusExpr: s.string({ description: "CEL expression for the commit status id (not supported by Mooring yet)." }),
+    commitStatusExpr: s.string({ description: "CEL expression (a string over 'event', 'alert' and 'provider') making the commit status id of commit-status providers." }),
   },
   { required: ["type"], description: "ProviderSpec defines how to reach a notification service." },
 );
@@ -105,8 +111,8 @@ export const receiverSpec = s.object(
     type: s.enumOf(receiverTypes, { description: "Type of the incoming webhook." }),
     interval: s.string({ pattern: durationPattern, default: "10m", description: "How often the Receiver is reconciled." }),
     events: s.array(s.string(), { description: "Event types to accept (e.g. GitHub's 'push'); empty accepts all." }),
-    resources: s.array(crossNamespaceObjectReference, { description: "The objects to reconcile when a valid webhook arrives." }),
-    resourceFilter: s.string({ description: "CEL expression filtering the resources (not supported by Mooring yet)." }),
+    resources: s.array(receiverResource, { description: "The objects to reconcile when a valid webhook arrives." }),
+    resourceFilter: s.string({ description: "CEL expression (a bool over 'res', the resource's apiVersion, kind and metadata, and 'req', the webhook's JSON body) selecting which resources are reconciled." }),
     secretRef: localObjectReference,
     suspend: s.boolean({ description: "Stops the Receiver: webhooks are answered 404." }),
   },
@@ -151,6 +157,7 @@ export function receiverWebhookPath(token: string, name: string, namespace: stri
 export const InitializedReason = "Initialized";
 export const ValidationFailedReason = "ValidationFailed";
 export const TokenNotFoundReason = "TokenNotFound";
+export const InvalidCELExpressionReason = "InvalidCELExpression";
 
 /** Event metadata keys (without the API group prefix, as the notification-controller hands them to providers). */
 export const MetaRevisionKey = "revision";

@@ -11,6 +11,7 @@ import { parseDuration } from "../source/duration";
 import { commitStatusProviderTypes, MetaCommitStatusKey, MetaCommitStatusUpdateValue, type Alert, type Provider, type ProviderType } from "../api/notification";
 import { alertMatches, alertMetadata, compileFilter, type LabelLookup } from "./match";
 import { providerMetadata } from "./event";
+import { commitStatusFromExpr } from "./cel";
 import { providerModules, type Notification, type ProviderConfig } from "./providers";
 import { ProviderHttpError, type ProxySettings, type TlsMaterial } from "./providers/http";
 
@@ -49,6 +50,8 @@ export interface DispatcherOptions {
 /** A notification resolved against its Alert and Provider, waiting to be sent. */
 interface Job {
   alert: string;
+  /** The Alert itself, for a commitStatusExpr. */
+  alertObject: Alert;
   provider: Provider;
   notification: Notification;
 }
@@ -94,7 +97,7 @@ export class Dispatcher {
       const { metadata, kept } = alertMetadata(alert, eventMeta);
       if (kept.length) this.o.log.info({ alert: alertName, keys: kept }, "the event's own metadata kept over the alert's eventMetadata");
       matched.push(alertName);
-      this.enqueue({ alert: alertName, provider, notification: { event, metadata } });
+      this.enqueue({ alert: alertName, alertObject: alert, provider, notification: { event, metadata } });
     }
     return matched;
   }
@@ -146,6 +149,7 @@ export class Dispatcher {
     }
     let config: ProviderConfig;
     try {
+      if (module.commitStatus && p.spec.commitStatusExpr) job.notification = { ...job.notification, commitStatusId: commitStatusOf(job, p.spec.commitStatusExpr) };
       config = await this.config(p, module.needsAddress !== false);
     } catch (err) {
       this.stats.failed++;
@@ -232,6 +236,16 @@ export class Dispatcher {
       if (!isNotFound(err)) this.o.log.warn({ kind: o.kind, name: o.name, namespace: o.namespace, err: errorMessage(err) }, "could not read the event's object for matchLabels");
       return () => undefined;
     }
+  }
+}
+
+/** The commit-status id of a Provider's commitStatusExpr, with the event as providers see it (metadata without the group prefix). */
+function commitStatusOf(job: Job, expr: string): string {
+  const n = job.notification;
+  try {
+    return commitStatusFromExpr(expr, { event: { ...n.event, metadata: n.metadata }, alert: job.alertObject, provider: job.provider });
+  } catch (err) {
+    throw new Error(`invalid commitStatusExpr: ${errorMessage(err)}`);
   }
 }
 

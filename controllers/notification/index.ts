@@ -10,12 +10,14 @@ import { AlertKind, ProviderKind, ReceiverKind, type Alert, type Provider, type 
 import { Dispatcher } from "./dispatch";
 import { eventHandler, eventsServer } from "./server";
 import { ReceiverReconciler, webhookServer } from "./receiver";
+import { GoogleIdTokens } from "./googleid";
 
 export { Dispatcher } from "./dispatch";
 export { eventsServer } from "./server";
 export { webhookServer, requestReconciles, ReceiverReconciler } from "./receiver";
 export { verifyWebhook, supportedReceiverTypes } from "./webhooks";
 export { providerModules } from "./providers";
+export { GoogleIdTokens, googleCertsUrl } from "./googleid";
 
 export interface NotificationControllerOptions {
   /** Events listen address (Flux's --events-addr of the notification-controller, default ":9090"); "" serves none. */
@@ -26,6 +28,8 @@ export interface NotificationControllerOptions {
   rateLimitMs?: number;
   noCrossNamespaceRefs?: boolean;
   concurrent?: number;
+  /** Where gcr Receivers fetch Google's ID-token keys (JWKS); default Google's. */
+  googleCertsUrl?: string;
 }
 
 export interface NotificationControllerHandle {
@@ -76,6 +80,7 @@ export function addNotificationController(mgr: Manager, o: NotificationControlle
         client: mgr.client,
         log,
         noCrossNamespaceRefs: o.noCrossNamespaceRefs,
+        google: new GoogleIdTokens({ certsUrl: o.googleCertsUrl }),
         byPath: (path) => {
           for (const key of receivers.byIndex(webhookPathIndex, path)) {
             const r = receivers.get(key);

@@ -11,7 +11,9 @@ export function commitOf(revision: string | undefined): string | undefined {
   return m?.[1];
 }
 
+/** The id of the commit status: the Provider's commitStatusExpr's, else Flux's default. */
 export function commitStatusId(n: Notification, uidPrefix: string): string {
+  if (n.commitStatusId) return n.commitStatusId;
   const o = n.event.involvedObject;
   return `${o.kind}/${o.name}/${uidPrefix}`.toLowerCase();
 }

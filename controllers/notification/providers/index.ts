@@ -14,9 +14,18 @@ import { github } from "./github";
 import { gitlab } from "./gitlab";
 import { gitea } from "./gitea";
 import { bitbucketserver } from "./bitbucketserver";
+import { webex } from "./webex";
+import { lark } from "./lark";
+import { matrix } from "./matrix";
+import { opsgenie } from "./opsgenie";
+import { datadog } from "./datadog";
+import { githubdispatch } from "./githubdispatch";
+import { bitbucket } from "./bitbucket";
+import { azuredevops } from "./azuredevops";
+import { sentry } from "./sentry";
 
 export type { ProviderModule, ProviderConfig, Notification, Sender } from "./types";
 
 export const providerModules: ReadonlyMap<string, ProviderModule> = new Map(
-  [generic, genericHmac, slack, discord, rocket, msteams, googlechat, telegram, alertmanager, grafana, pagerduty, github, gitlab, gitea, bitbucketserver].map((m) => [m.type, m]),
+  [generic, genericHmac, slack, discord, rocket, msteams, googlechat, telegram, alertmanager, grafana, pagerduty, github, gitlab, gitea, bitbucketserver, webex, lark, matrix, opsgenie, datadog, githubdispatch, bitbucket, azuredevops, sentry].map((m) => [m.type, m]),
 );

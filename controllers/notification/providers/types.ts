@@ -6,6 +6,8 @@ export interface Notification {
   event: FluxEvent;
   /** The event's metadata without the group prefix, plus the Alert's eventMetadata and summary. */
   metadata: Record<string, string>;
+  /** The commit-status id the Provider's commitStatusExpr made; unset, the default id is used. */
+  commitStatusId?: string;
 }
 
 export interface ProviderConfig {

@@ -31,7 +31,7 @@ export interface NotificationEnv {
   stop(): Promise<void>;
 }
 
-export async function startNotificationEnv(): Promise<NotificationEnv> {
+export async function startNotificationEnv(o: { googleCertsUrl?: string } = {}): Promise<NotificationEnv> {
   const admin = new KubeClient(testKubeConfig());
   await installCrds(admin);
   const controllerNamespace = await newNamespace("mooring-notification-ctl");
@@ -47,6 +47,7 @@ export async function startNotificationEnv(): Promise<NotificationEnv> {
       eventsListenAddr: "127.0.0.1:0",
       receiverAddr: "127.0.0.1:0",
       rateLimitIntervalMs: 60_000,
+      googleCertsUrl: o.googleCertsUrl,
       log: newLogger("debug", sink),
     },
     stop.signal,

@@ -266,3 +266,9 @@ it("--events-addr is the URL events are posted to, and the notification-controll
   assert.equal(defaults.receiverAddr, ":9292");
   assert.equal(defaults.rateLimitIntervalMs, 5 * 60_000);
 });
+
+it("--gcr-certs-url sets where gcr Receivers fetch Google's keys; anything but an http(s) URL is refused", () => {
+  assert.equal(parse("--controllers=notification", "--gcr-certs-url=http://127.0.0.1:8080/certs").googleCertsUrl, "http://127.0.0.1:8080/certs");
+  assert.equal(parse("--controllers=notification").googleCertsUrl, undefined);
+  assert.throws(() => parse("--controllers=notification", "--gcr-certs-url=certs.json"), /--gcr-certs-url "certs.json" is not an http:\/\/ or https:\/\/ URL/);
+});
