@@ -49,7 +49,7 @@ export function readSourceFiles(tgz: Buffer, chartPath: string, valuesFiles: rea
     const inChart = rel.startsWith(`${dir}/`);
     const asValues = wanted.has(rel);
     if (!inChart && !asValues) continue;
-    if (e.size > limits.maxFile) throw buildError("package", `file '${rel}' is ${e.size} bytes, over the limit of ${limits.maxFile} bytes`);
+    if (e.size > limits.maxFile) throw buildError("package", `file '${rel}' is ${e.size} bytes, over the limit of ${limits.maxFile} bytes (--helm-chart-file-max-size)`);
     if (inChart) chart.set(rel.slice(dir.length + 1), Buffer.from(e.data));
     if (asValues) values.set(rel, Buffer.from(e.data));
   }
@@ -89,8 +89,8 @@ export function plannedVersion(version: string, o: Pick<GitChartOptions, "source
 }
 
 /** Packages the chart directory of a source artifact. */
-export function packageGitChart(tgz: Buffer, o: GitChartOptions): ChartBuild {
-  const { chart: raw, values } = readSourceFiles(tgz, o.chartPath, o.valuesFiles);
+export function packageGitChart(tgz: Buffer, o: GitChartOptions, limits: SourceTreeLimits = defaultSourceTreeLimits): ChartBuild {
+  const { chart: raw, values } = readSourceFiles(tgz, o.chartPath, o.valuesFiles, limits);
   if (!raw.has("Chart.yaml")) throw buildError("reference", `no chart found at path '${o.chartPath}' in the source revision '${o.sourceRevision}' (no Chart.yaml)`);
   const files = applyHelmignore(raw);
   let meta;

@@ -19,6 +19,7 @@ import {
   ChartPackageSucceededReason,
   ChartPullSucceededReason,
   HelmChartKind,
+  defaultHelmChartFileMaxSize,
   defaultHelmChartMaxSize,
   type HelmChart,
   type HelmRepository,
@@ -29,12 +30,12 @@ import { ChartNotFoundError, findChartVersion, parseIndex, sha256Digest, type He
 import { ConstraintError, parseHelmVersion, selectVersion } from "./helmsemver";
 import { parseOciUrl, RegistryClient, RegistryError } from "./registry";
 import { loadRegistryAuth } from "./ocisecrets";
-import { ChartArchiveError, chartMetadata, mergeValuesFiles, readChartArchive, withChartVersion, withValues, writeChartArchive, type ChartFiles } from "./chartarchive";
+import { ChartArchiveError, chartMetadata, defaultChartArchiveLimits, mergeValuesFiles, readChartArchive, withChartVersion, withValues, writeChartArchive, type ChartFiles } from "./chartarchive";
 import type { Storage } from "./storage";
 import { buildError, buildSummary, withBuildMetadata, type ChartBuild } from "./chartbuild";
 
 export { BuildErrors, buildError, buildSummary, withBuildMetadata, type ChartBuild } from "./chartbuild";
-import { packageGitChart, plannedVersion, readSourceFiles } from "./gitchart";
+import { defaultSourceTreeLimits, packageGitChart, plannedVersion, readSourceFiles } from "./gitchart";
 import { parse as parseYaml } from "yaml";
 
 export interface HelmChartReconcilerOptions {
@@ -44,6 +45,8 @@ export interface HelmChartReconcilerOptions {
   gitRepository: (key: string) => GitRepository | undefined;
   /** Largest chart accepted, in bytes (Flux's --helm-chart-max-size). */
   chartMaxSize?: number;
+  /** Largest single file of a chart loaded or packaged, in bytes (Flux's --helm-chart-file-max-size). */
+  chartFileMaxSize?: number;
 }
 
 const revisionKey = `${SourceGroup}/revision`;
@@ -86,6 +89,10 @@ export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
 
   constructor(private readonly opts: HelmChartReconcilerOptions) {
     super(() => opts.storage(), HelmChartKind.kind);
+  }
+
+  private get chartFileMaxSize(): number {
+    return this.opts.chartFileMaxSize ?? defaultHelmChartFileMaxSize;
   }
 
   protected produce(s: Session<HelmChart>): Promise<Action> {
@@ -159,7 +166,7 @@ export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
           return await helmGet(target.toString(), { auth, repoOrigin: new URL(base).origin, passCredentials: repo.spec.passCredentials, maxBytes: max, signal });
         } catch (err) {
           if (!(err instanceof HelmHttpError)) throw err;
-          const what = err.kind === "size" ? `chart is over the size limit: ${err.message}` : err.message;
+          const what = err.kind === "size" ? `chart is over the size limit: ${err.message} (--helm-chart-max-size)` : err.message;
           throw buildError("pull", `failed to download chart for remote reference: ${what}`, err);
         }
       },
@@ -206,7 +213,7 @@ export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
           const { manifest } = await client.manifest(tag);
           const layer = manifest.layers.find((l) => l.mediaType === helmChartLayerMediaType);
           if (!layer) throw new RegistryError(`'oci://${target.registry}/${target.repository}:${tag}' is not a Helm chart (no layer of type ${helmChartLayerMediaType})`);
-          if (layer.size > max) throw new RegistryError(`chart is over the size limit: layer ${layer.digest} is ${layer.size} bytes, over the limit of ${max} bytes`);
+          if (layer.size > max) throw new RegistryError(`chart is over the size limit: layer ${layer.digest} is ${layer.size} bytes, over the limit of ${max} bytes (--helm-chart-max-size)`);
           return await client.blob(layer, max);
         } catch (err) {
           if (err instanceof RegistryError) throw buildError("pull", `failed to download chart for remote reference: ${err.message}`, err);
@@ -228,7 +235,7 @@ export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
     const tgz = await remote.download(this.opts.chartMaxSize ?? defaultHelmChartMaxSize);
     let chart: ChartFiles;
     try {
-      chart = readChartArchive(tgz);
+      chart = readChartArchive(tgz, { ...defaultChartArchiveLimits, maxFile: this.chartFileMaxSize });
       const meta = chartMetadata(chart);
       if (meta.name !== remote.name) throw new ChartArchiveError(`chart name '${meta.name}' in the archive differs from '${remote.name}'`);
     } catch (err) {
@@ -260,7 +267,7 @@ export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
       }
     }
     const tgz = await fs.promises.readFile(this.storage.localPath(source.path));
-    const build = packageGitChart(tgz, opts);
+    const build = packageGitChart(tgz, opts, { ...defaultSourceTreeLimits, maxFile: this.chartFileMaxSize });
     this.markBuilding(s, build);
     return build;
   }
