@@ -2,7 +2,8 @@
 // or the highest a Helm constraint allows), download the chart (the repository's credentials and TLS,
 // size-limited), and store it as "helmchart/<ns>/<name>/<chart>-<version>.tgz" — as pulled, or, with
 // valuesFiles, repackaged with the merged values and the version "<version>+<generation>", as Flux does.
-// From a GitRepository: package the chart directory at spec.chart in the source artifact (see gitchart.ts).
+// From a GitRepository or a Bucket: package the chart directory at spec.chart in the source artifact (see
+// gitchart.ts).
 import * as fs from "node:fs";
 import { ArtifactReconciler } from "./artifactreconciler";
 import { withDeadline } from "../runtime/abort";
@@ -32,6 +33,7 @@ import { parseOciUrl, RegistryClient, RegistryError } from "./registry";
 import { loadRegistryAuth } from "./ocisecrets";
 import { ChartArchiveError, chartMetadata, defaultChartArchiveLimits, mergeValuesFiles, readChartArchive, withChartVersion, withValues, writeChartArchive, type ChartFiles } from "./chartarchive";
 import type { Storage } from "./storage";
+import type { Bucket } from "../api/source-bucket";
 import { buildError, buildSummary, withBuildMetadata, type ChartBuild } from "./chartbuild";
 
 export { BuildErrors, buildError, buildSummary, withBuildMetadata, type ChartBuild } from "./chartbuild";
@@ -40,9 +42,10 @@ import { parse as parseYaml } from "yaml";
 
 export interface HelmChartReconcilerOptions {
   storage: () => Storage | undefined;
-  /** Reads HelmRepositories and GitRepositories ("namespace/name") from the shared caches. */
+  /** Reads HelmRepositories, GitRepositories and Buckets ("namespace/name") from the shared caches. */
   helmRepository: (key: string) => HelmRepository | undefined;
   gitRepository: (key: string) => GitRepository | undefined;
+  bucket: (key: string) => Bucket | undefined;
   /** Largest chart accepted, in bytes (Flux's --helm-chart-max-size). */
   chartMaxSize?: number;
   /** Largest single file of a chart loaded or packaged, in bytes (Flux's --helm-chart-file-max-size). */
@@ -116,15 +119,15 @@ export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
         status.observedSourceArtifactRevision = artifact.revision;
         return this.fromRemote(s, this.httpRemote(s, repo, artifact, signal));
       });
-    } else if (ref.kind === "GitRepository") {
-      const repo = this.opts.gitRepository(key);
-      if (!repo) throw sourceError("SourceUnavailable", `failed to get source: GitRepository '${key}' not found`);
-      const artifact = repo.status?.artifact;
-      if (!artifact || !this.storage.exists(artifact.path)) throw sourceError("NoSourceArtifact", `no artifact available for GitRepository source '${ref.name}'`);
+    } else if (ref.kind === "GitRepository" || ref.kind === "Bucket") {
+      const source = ref.kind === "GitRepository" ? this.opts.gitRepository(key) : this.opts.bucket(key);
+      if (!source) throw sourceError("SourceUnavailable", `failed to get source: ${ref.kind} '${key}' not found`);
+      const artifact = source.status?.artifact;
+      if (!artifact || !this.storage.exists(artifact.path)) throw sourceError("NoSourceArtifact", `no artifact available for ${ref.kind} source '${ref.name}'`);
       status.observedSourceArtifactRevision = artifact.revision;
       result = await this.fromSourceArtifact(s, artifact);
     } else {
-      throw new ReconcileError("UnsupportedSourceKind", `failed to get source: unsupported source kind '${ref.kind}', must be one of: HelmRepository, GitRepository`, { condition: FetchFailedCondition, stalled: true });
+      throw new ReconcileError("UnsupportedSourceKind", `failed to get source: unsupported source kind '${ref.kind}', must be one of: HelmRepository, GitRepository, Bucket`, { condition: FetchFailedCondition, stalled: true });
     }
     return this.store(s, result);
   }

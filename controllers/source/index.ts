@@ -87,6 +87,7 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
     .errorPolicy(helmRepositoryErrorPolicy)
     .complete(new HelmRepositoryReconciler({ storage: () => storage, indexMaxSize: o.helmIndexMaxSize }));
   const helmRepositories = mgr.informer<HelmRepository>(HelmRepositoryKind.resource);
+  const buckets = mgr.informer<Bucket>(BucketKind.resource);
   // A source's new artifact makes the HelmCharts built from it reconcile.
   const newArtifact = <S extends { status?: { artifact?: { digest?: string; revision?: string } } }>(src: S, old: S | undefined, event: string) =>
     event !== "delete" && (src.status?.artifact?.digest !== old?.status?.artifact?.digest || src.status?.artifact?.revision !== old?.status?.artifact?.revision);
@@ -99,8 +100,9 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
     .index(chartSourceIndex, (chart) => [`${chart.spec.sourceRef.kind}/${chart.metadata.namespace}/${chart.spec.sourceRef.name}`])
     .watches<HelmRepository>(HelmRepositoryKind, (repo, old, event) => (newArtifact(repo, old, event) ? [`HelmRepository/${objectKey(repo)}`] : []), { via: chartSourceIndex })
     .watches<GitRepository>(GitRepositoryKind, (repo, old, event) => (newArtifact(repo, old, event) ? [`GitRepository/${objectKey(repo)}`] : []), { via: chartSourceIndex })
+    .watches<Bucket>(BucketKind, (bucket, old, event) => (newArtifact(bucket, old, event) ? [`Bucket/${objectKey(bucket)}`] : []), { via: chartSourceIndex })
     .errorPolicy(helmChartErrorPolicy)
-    .complete(new HelmChartReconciler({ storage: () => storage, helmRepository: (k) => helmRepositories.get(k), gitRepository: (k) => repositories.get(k), chartMaxSize: o.helmChartMaxSize, chartFileMaxSize: o.helmChartFileMaxSize }));
+    .complete(new HelmChartReconciler({ storage: () => storage, helmRepository: (k) => helmRepositories.get(k), gitRepository: (k) => repositories.get(k), bucket: (k) => buckets.get(k), chartMaxSize: o.helmChartMaxSize, chartFileMaxSize: o.helmChartFileMaxSize }));
   mgr
     .controller<OCIRepository>(OCIRepositoryKind, {
       name: "ocirepository",
