@@ -102,7 +102,7 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
     .watches<GitRepository>(GitRepositoryKind, (repo, old, event) => (newArtifact(repo, old, event) ? [`GitRepository/${objectKey(repo)}`] : []), { via: chartSourceIndex })
     .watches<Bucket>(BucketKind, (bucket, old, event) => (newArtifact(bucket, old, event) ? [`Bucket/${objectKey(bucket)}`] : []), { via: chartSourceIndex })
     .errorPolicy(helmChartErrorPolicy)
-    .complete(new HelmChartReconciler({ storage: () => storage, helmRepository: (k) => helmRepositories.get(k), gitRepository: (k) => repositories.get(k), bucket: (k) => buckets.get(k), chartMaxSize: o.helmChartMaxSize, chartFileMaxSize: o.helmChartFileMaxSize }));
+    .complete(new HelmChartReconciler({ storage: () => storage, helmRepository: (k) => helmRepositories.get(k), gitRepository: (k) => repositories.get(k), bucket: (k) => buckets.get(k), helmRepositories: () => helmRepositories.listCached(), chartMaxSize: o.helmChartMaxSize, chartFileMaxSize: o.helmChartFileMaxSize, indexMaxSize: o.helmIndexMaxSize }));
   mgr
     .controller<OCIRepository>(OCIRepositoryKind, {
       name: "ocirepository",
