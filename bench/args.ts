@@ -14,10 +14,10 @@ export interface MttpArgs {
   timeoutSeconds: number;
 }
 
-export const usage = `usage: npm run bench -- mttp [--n 100,500,1000] [--vs flux] [--systems mooring,flux,flux-tuned,floor-gitops,floor]
+export const usage = `usage: npm run bench -- mttp [--n 100,500,1000] [--vs flux] [--systems mooring,mooring-alert,flux,flux-tuned,floor-gitops,floor]
                              [--no-latency] [--out bench/results] [--profile DIR] [--timeout SECONDS]`;
 
-const allSystems: SystemName[] = ["floor", "floor-gitops", "mooring", "flux", "flux-tuned"];
+const allSystems: SystemName[] = ["floor", "floor-gitops", "mooring", "mooring-alert", "flux", "flux-tuned"];
 
 export function parseMttpArgs(argv: readonly string[], defaults: { out: string }): MttpArgs {
   const a: MttpArgs = { ns: [100], systems: ["floor", "mooring"], latency: true, out: defaults.out, timeoutSeconds: 900 };

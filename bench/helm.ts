@@ -21,6 +21,7 @@ import { apply, isReady, pool, refs, Tracker } from "./cluster";
 import { missingFluxCrds } from "./fluxcrds";
 import { cpuDelta, readCpu, readPeakRssMiB, type CpuTimes } from "./procstat";
 import { readRequestCounts, requestDelta, type RequestSummary } from "./requests";
+import { profileApiserver } from "./pprof";
 import { killAll, start, waitHealthy, type ControllerProcess } from "./systems";
 
 const log = (line: string) => process.stderr.write(`[bench helm ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -142,18 +143,6 @@ async function installCrds(client: KubeClient, forFlux: boolean): Promise<void> 
   }
 }
 
-/** A CPU profile of the apiserver over its first `seconds` of the run (`go tool pprof <file>`); failures are logged. */
-async function profileApiserver(kubeconfig: string, file: string, seconds: number): Promise<void> {
-  const kubectl = await toolPath("kubectl");
-  await new Promise<void>((resolve) =>
-    execFile(kubectl, [`--kubeconfig=${kubeconfig}`, "get", "--raw", `/debug/pprof/profile?seconds=${seconds}`], { encoding: "buffer", maxBuffer: 256 << 20, timeout: (seconds + 60) * 1000 }, (err, stdout) => {
-      if (err) log(`apiserver profile: ${err.message.split("\n")[0]}`);
-      else void fs.writeFile(file, stdout).then(() => log(`apiserver profile: ${file}`));
-      resolve();
-    }),
-  );
-}
-
 /** A helper wrapper that runs the pinned mooring-helm with a CPU profile written to <profileDir>/helper-<pid>.pprof. */
 async function profilingHelper(dir: string, profileDir: string): Promise<string> {
   await fs.mkdir(profileDir, { recursive: true });
@@ -253,7 +242,7 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
     const api0 = await readCpu(apiserverPid);
     const helmPid = controllers.find((c) => c.role === "helm")!.pid;
     const requests0 = await readRequestCounts(client);
-    const apiserverProfile = a.profile ? profileApiserver(cp.kubeconfigPath, path.join(a.profile, `apiserver-${system}-${n}.pprof`), 60) : undefined;
+    const apiserverProfile = a.profile ? profileApiserver(cp.kubeconfigPath, path.join(a.profile, `apiserver-${system}-${n}.pprof`), 60, log) : undefined;
     const t0 = performance.now();
     await pool(Array.from({ length: n }, (_, i) => i + 1), 32, (i) => client.create(helmReleases, benchNamespace, helmRelease(i)).then(() => undefined));
     log(`${system} N=${n}: ${n} HelmReleases created in ${((performance.now() - t0) / 1000).toFixed(1)}s`);

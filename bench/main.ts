@@ -25,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(
         [
           "usage: npm run bench -- mttp [--n 100,500,1000] [--vs flux] (see bench/args.ts)",
-          "       npm run bench -- webhook --dir <cluster dir> [--commits 20]",
+          "       npm run bench -- webhook [--systems pods,mooring,flux] [--dir <cluster dir>] [--commits 20]",
           "       npm run bench -- helm [--n 100,500,1000] [--vs flux]",
           "       npm run bench -- bucket [--objects 1000] [--runs 5] [--dir <cluster dir>]",
           "       npm run bench -- image --dir <cluster dir> [--samples 10] [--tags 5000]",

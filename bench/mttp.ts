@@ -18,6 +18,9 @@ import { missingFluxCrds } from "./fluxcrds";
 import { BenchRepo, gitCredentials } from "./gitrepo";
 import { cpuDelta, readCpu, type CpuTimes } from "./procstat";
 import { readRequestCounts, requestDelta } from "./requests";
+import { profileApiserver } from "./pprof";
+import { createAlert, startAlertSink, type AlertSink } from "./alertsink";
+import { freePort } from "../local/ports";
 import { summarize, type LatencySummary } from "./stats";
 import { killAll, startFlux, startMooring, waitHealthy, type RunningSystem } from "./systems";
 import { isLoop, renderTable, type Run, type SystemName } from "./table";
@@ -203,11 +206,12 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
   activeDirs.add(cpDir);
   let system: RunningSystem | undefined;
   let trackers: Trackers | undefined;
+  let sink: AlertSink | undefined;
   const run: Run = { system: c.system, n: c.n, seconds: null, peakRssMiB: {}, cpuSeconds: {} };
   const loadBefore = loadavg();
   try {
     log(`${c.system} N=${c.n}: control plane up (${cpDir})`);
-    const cp: ControlPlane = await up({ dir: cpDir, nodes: 1, realNode: false, timeoutMs: 180_000 });
+    const cp: ControlPlane = await up({ dir: cpDir, nodes: 1, realNode: false, timeoutMs: 180_000, profiling: c.args.profileDir !== undefined });
     const client = new KubeClient(await loadKubeConfig(cp.kubeconfigPath));
     const apiserverPid = cp.components.find((x) => x.name === "kube-apiserver")!.pid;
     await setupCluster(client, c.n, c.system.startsWith("flux"));
@@ -217,9 +221,11 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
 
     if (!isLoop(c.system)) {
       const o = { kubeconfig: cp.kubeconfigPath, dir };
+      if (c.system === "mooring-alert") sink = await startAlertSink();
+      const notification = sink ? { notification: { receiverPort: await freePort(), eventsPort: await freePort() } } : {};
       system =
-        c.system === "mooring"
-          ? await startMooring({ ...o, nodeFlags: mooringNodeFlags(c), controllerFlags: (process.env.BENCH_CONTROLLER_FLAGS ?? "").split(" ").filter(Boolean) })
+        c.system === "mooring" || c.system === "mooring-alert"
+          ? await startMooring({ ...o, ...notification, nodeFlags: mooringNodeFlags(c), controllerFlags: (process.env.BENCH_CONTROLLER_FLAGS ?? "").split(" ").filter(Boolean) })
           : await startFlux({ ...o, tuned: c.system === "flux-tuned" });
       await waitHealthy(system.controllers);
       await apply(client, w.gitRepository(c.repoUrl, "bench-git", "10m"), "mooring-bench");
@@ -229,6 +235,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
       const ok = await src.waitForCount(1, AbortSignal.timeout(120_000));
       srcStop.abort();
       if (!ok) throw new Error(`GitRepository not Ready after 120s; see ${system.controllers[0]!.log}`);
+      if (sink) await createAlert(client, w.sourceNamespace, sink.url);
       log(`${c.system} N=${c.n}: controllers healthy, GitRepository Ready`);
     }
 
@@ -239,6 +246,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     const others = cp.components.filter((x) => x.name !== "kube-apiserver");
     const others0 = await Promise.all(others.map((x) => readCpu(x.pid)));
     const requests0 = await readRequestCounts(client);
+    const apiserverProfile = c.args.profileDir ? fs.mkdir(c.args.profileDir, { recursive: true }).then(() => profileApiserver(cp.kubeconfigPath, path.join(c.args.profileDir!, `apiserver-${c.system}-${c.n}.pprof`), 30, log)) : undefined;
     const self0 = process.cpuUsage();
     const t0 = performance.now();
     if (c.system === "floor") {
@@ -269,10 +277,16 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     run.cpuSeconds.apiserver = cpuDelta(api0, await readCpu(apiserverPid));
     run.cpuSeconds.controlPlane = Object.fromEntries(await Promise.all(others.map(async (x, k) => [x.name, cpuDelta(others0[k], await readCpu(x.pid))] as const)));
     run.requests = requestDelta(requests0, await readRequestCounts(client));
+    await apiserverProfile;
     const u = process.cpuUsage(self0);
     // The floors' loops are this process; for the others it is the trackers counting what is Ready.
     run.cpuSeconds[isLoop(c.system) ? "floor" : "bench"] = Math.round((u.user + u.system) / 1e4) / 100;
     log(`${c.system} N=${c.n}: ${done ? `all Ready in ${run.seconds}s` : `NOT done (${run.ready} Ready, ${run.objects} objects)`}`);
+    if (sink) {
+      await sink.waitForKustomizations(c.n, 120_000);
+      run.alert = sink.delivery(t0);
+      log(`${c.system} N=${c.n}: Alert delivered the success events of ${run.alert.kustomizations} Kustomizations (${run.alert.events} events)`);
+    }
 
     if (done && c.latency && (c.system === "mooring" || c.system === "flux")) {
       log(`${c.system} N=${c.n}: drift-revert latency (20 samples)`);
@@ -291,6 +305,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
       await system.stop();
       for (const p of system.controllers) run.peakRssMiB[p.role] = p.peakRssMiB === undefined ? undefined : Math.round(p.peakRssMiB);
     }
+    await sink?.close();
     await down({ dir: cpDir }).catch((err: unknown) => log(`down ${cpDir}: ${(err as Error).message}`));
     activeDirs.delete(cpDir);
     if (!process.env.BENCH_KEEP) await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);

@@ -1,5 +1,5 @@
 // The systems under test, each started as child processes against one control plane: Mooring's source-
-// and kustomize-controller (bin/mooring.js, default flags, started as the image starts them) and Flux's (pinned 1.7.3 binaries, out of
+// and kustomize-controller (and notification-controller when asked) (bin/mooring.js, default flags, started as the image starts them) and Flux's (pinned 1.7.3 binaries, out of
 // cluster, default flags or tuned as in Flux's own benchmark).
 import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync } from "node:fs";
@@ -10,7 +10,7 @@ import { ensureTools, projectRoot, toolPath, toolsPathEnv } from "../local/tools
 import { readPeakRssMiB } from "./procstat";
 import { controllerEnv, controllerNodeFlags } from "../controllers/process";
 
-export type ControllerRole = "source" | "kustomize";
+export type ControllerRole = "source" | "kustomize" | "notification";
 
 export interface ControllerProcess<R extends string = ControllerRole> {
   role: R;
@@ -30,6 +30,11 @@ export interface SystemOptions {
   nodeFlags?: string[];
   /** Extra flags for Mooring's controllers (experiments only; results use the defaults). */
   controllerFlags?: string[];
+  /**
+   * Also run the notification-controller: its webhook receiver and its events endpoint on 127.0.0.1 at these
+   * ports, the other controllers posting their events there (--events-addr).
+   */
+  notification?: { receiverPort: number; eventsPort: number };
 }
 
 export interface RunningSystem {
@@ -87,22 +92,34 @@ export async function waitHealthy(controllers: ControllerProcess<string>[], time
   }
 }
 
+/** --events-addr, the same for both systems: the notification-controller's listen address, the others' URL of it. */
+function eventsFlags(o: SystemOptions, role: ControllerRole): string[] {
+  if (!o.notification) return [];
+  const addr = `127.0.0.1:${o.notification.eventsPort}`;
+  return [`--events-addr=${role === "notification" ? addr : `http://${addr}/`}`];
+}
+
 export async function startMooring(o: SystemOptions): Promise<RunningSystem> {
   const script = path.join(projectRoot(), "bin", "mooring.js");
   const env = { ...(await toolsPathEnv()), ...controllerEnv };
   const storagePort = await freePort();
   const common = async (role: ControllerRole) => {
     const health = await freePort();
-    const args = [...controllerNodeFlags, ...(o.nodeFlags ?? []).map((f) => f.replace("{role}", role)), script, "controllers", `--controllers=${role}`, `--kubeconfig=${o.kubeconfig}`, `--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`, ...(o.controllerFlags ?? [])];
+    const args = [...controllerNodeFlags, ...(o.nodeFlags ?? []).map((f) => f.replace("{role}", role)), script, "controllers", `--controllers=${role}`, `--kubeconfig=${o.kubeconfig}`, `--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`, ...eventsFlags(o, role), ...(o.controllerFlags ?? [])];
     return { args, health };
   };
   const src = await common("source");
   src.args.push(`--storage-path=${path.join(o.dir, "storage")}`, `--storage-addr=127.0.0.1:${storagePort}`, `--storage-adv-addr=127.0.0.1:${storagePort}`);
   const ks = await common("kustomize");
-  const controllers = [
+  const controllers: ControllerProcess[] = [
     start("source", process.execPath, src.args, o, env, src.health, "/readyz"),
     start("kustomize", process.execPath, ks.args, o, env, ks.health, "/readyz"),
   ];
+  if (o.notification) {
+    const nc = await common("notification");
+    nc.args.push(`--receiverAddr=127.0.0.1:${o.notification.receiverPort}`);
+    controllers.push(start("notification", process.execPath, nc.args, o, env, nc.health, "/readyz"));
+  }
   return { controllers, stop: () => stopAll(controllers) };
 }
 
@@ -116,25 +133,30 @@ export const fluxTunedFlags = ["--concurrent=20", "--kube-api-qps=500", "--kube-
 
 export async function startFlux(o: FluxOptions): Promise<RunningSystem> {
   // Flux's controllers are built on first use: only the benchmarks run them.
-  const fluxTools = ["flux-source-controller", "flux-kustomize-controller"];
+  const fluxTools = ["flux-source-controller", "flux-kustomize-controller", ...(o.notification ? ["flux-notification-controller"] : [])];
   await ensureTools({ only: fluxTools, progress: (line) => process.stderr.write(line + "\n") });
-  const [sourceBin, kustomizeBin] = await Promise.all(fluxTools.map((t) => toolPath(t)));
+  const [sourceBin, kustomizeBin, notificationBin] = await Promise.all(fluxTools.map((t) => toolPath(t)));
   await mkdir(path.join(o.dir, "storage"), { recursive: true }); // Flux refuses a storage path that does not exist
   const env = await toolsPathEnv();
   const storagePort = await freePort();
-  const common = async () => {
+  const common = async (role: ControllerRole) => {
     const health = await freePort();
     // Flux's binaries take the kubeconfig from KUBECONFIG (controller-runtime), not from a flag.
-    const args = [`--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`, "--enable-leader-election=false", "--watch-all-namespaces=true", "--log-level=info"];
+    const args = [`--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`, "--enable-leader-election=false", "--watch-all-namespaces=true", "--log-level=info", ...eventsFlags(o, role)];
     return { args, health };
   };
-  const src = await common();
+  const src = await common("source");
   src.args.push(`--storage-path=${path.join(o.dir, "storage")}`, `--storage-addr=127.0.0.1:${storagePort}`, `--storage-adv-addr=127.0.0.1:${storagePort}`);
-  const ks = await common();
+  const ks = await common("kustomize");
   if (o.tuned) ks.args.push(...fluxTunedFlags);
-  const controllers = [
+  const controllers: ControllerProcess[] = [
     start("source", sourceBin, src.args, o, { ...env, KUBECONFIG: o.kubeconfig, TMPDIR: o.dir }, src.health, "/readyz"),
     start("kustomize", kustomizeBin, ks.args, o, { ...env, KUBECONFIG: o.kubeconfig, TMPDIR: o.dir }, ks.health, "/readyz"),
   ];
+  if (o.notification) {
+    const nc = await common("notification");
+    nc.args.push(`--receiverAddr=127.0.0.1:${o.notification.receiverPort}`);
+    controllers.push(start("notification", notificationBin!, nc.args, o, { ...env, KUBECONFIG: o.kubeconfig, TMPDIR: o.dir }, nc.health, "/readyz"));
+  }
   return { controllers, stop: () => stopAll(controllers) };
 }

@@ -1,8 +1,8 @@
 // Renders MTTP results as a markdown table: rows system × N; columns seconds, ratio to Mooring, ratio to
 // the floor, peak RSS, CPU seconds.
 
-export type SystemName = "mooring" | "flux" | "flux-tuned" | "floor-gitops" | "floor";
-export const systemOrder: SystemName[] = ["mooring", "flux", "flux-tuned", "floor-gitops", "floor"];
+export type SystemName = "mooring" | "mooring-alert" | "flux" | "flux-tuned" | "floor-gitops" | "floor";
+export const systemOrder: SystemName[] = ["mooring", "mooring-alert", "flux", "flux-tuned", "floor-gitops", "floor"];
 
 /** The systems that are a loop in the bench process rather than controllers. */
 export const isLoop = (system: SystemName): boolean => system === "floor" || system === "floor-gitops";
@@ -10,6 +10,7 @@ export const isLoop = (system: SystemName): boolean => system === "floor" || sys
 export interface ControllerNumbers {
   source?: number;
   kustomize?: number;
+  notification?: number;
 }
 
 export interface Run {
@@ -34,6 +35,18 @@ export interface Run {
   requests?: { total: number; byKind: Record<string, number> };
   /** 1/5/15-minute load averages of the machine before and after the run (others share it). */
   loadavg?: { before: number[]; after: number[] };
+  /** mooring-alert: what the Alert's provider received. */
+  alert?: AlertDelivery;
+}
+
+export interface AlertDelivery {
+  /** Kustomizations whose success event ("ReconciliationSucceeded") reached the provider. */
+  kustomizations: number;
+  /** Events received in all, and how many were malformed. */
+  events: number;
+  malformed: number;
+  /** Seconds from the burst's start until the last Kustomization's success event arrived. */
+  lastSeconds?: number;
 }
 
 const fmt = (v: number | undefined | null, digits = 1): string => (v === undefined || v === null || !Number.isFinite(v) ? "–" : v.toFixed(digits));
@@ -65,6 +78,14 @@ export function renderTable(runs: readonly Run[]): string {
       lines.push(
         `| ${system} | ${n} | ${seconds} | ${ratio(r.seconds, find("mooring", n)?.seconds)} | ${ratio(r.seconds, find("floor", n)?.seconds)} | ${pair(r.peakRssMiB, 0)} | ${cpu} | ${fmt(r.cpuSeconds.apiserver)} | ${r.requests ? fmt(r.requests.total / r.n) : "–"} | ${fmt(r.loadavg?.before[0])} |`,
       );
+    }
+  }
+  const alerts = runs.filter((r) => r.alert).sort((a, b) => a.n - b.n);
+  if (alerts.length) {
+    lines.push("", "mooring-alert: the same as mooring plus notification-controller, every controller posting its events to it, and an Alert on all Kustomizations to a generic Provider (a loopback HTTP server counting what it receives).", "");
+    for (const r of alerts) {
+      const a = r.alert!;
+      lines.push(`- N=${r.n}: success events of ${a.kustomizations} of ${r.n} Kustomizations delivered (${a.events} events in all, ${a.malformed} malformed)${a.lastSeconds !== undefined ? `, the last ${fmt(a.lastSeconds)} s after the burst began` : ""}.`);
     }
   }
   return lines.join("\n") + "\n";
