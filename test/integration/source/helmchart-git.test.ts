@@ -117,13 +117,19 @@ describe("HelmChart from a GitRepository", () => {
       { name: "cache", version: "1.4.0", files: { "templates/configmap.yaml": cm("cache-1.4.0") } },
       { name: "queue", version: "2.0.0", files: { "templates/configmap.yaml": cm("queue") } },
     ]);
+    // A second repository that no HelmRepository names: read directly, without credentials, as Flux does.
+    const openDir = path.join(scratch, `${ns}-open`);
+    fs.mkdirSync(openDir, { recursive: true });
+    const open = await startChartRepo(openDir);
+    t.after(() => open.close());
+    await publishCharts(openDir, path.join(scratch, `${ns}-open-src`), [{ name: "metrics", version: "3.1.0", files: { "templates/configmap.yaml": cm("metrics") } }]);
     await createSecret(env.admin, ns, "repo-auth", creds);
     await env.admin.create(HelmRepositoryKind.resource, ns, { apiVersion: HelmRepositoryKind.apiVersion, kind: "HelmRepository", metadata: { name: "deps", namespace: ns }, spec: { url: `${server.url}/`, interval: "10m", secretRef: { name: "repo-auth" } } } satisfies HelmRepository);
     await waitFor(async () => (await env.admin.get<HelmRepository>(HelmRepositoryKind.resource, ns, "deps")).status?.artifact, { what: "HelmRepository artifact" });
 
     const branch = `deps-${ns}`.slice(0, 60);
     env.repo.commit({
-      "charts/app/Chart.yaml": `apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n  - name: common\n    version: ">=0.1.0"\n    repository: file://../common\n  - name: cache\n    version: 1.x\n    repository: ${server.url}\n  - name: queue\n    version: 2.0.0\n    repository: "@deps"\n    alias: jobs\n`,
+      "charts/app/Chart.yaml": `apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n  - name: common\n    version: ">=0.1.0"\n    repository: file://../common\n  - name: cache\n    version: 1.x\n    repository: ${server.url}\n  - name: queue\n    version: 2.0.0\n    repository: "@deps"\n    alias: jobs\n  - name: metrics\n    version: ~3.1\n    repository: ${open.url}/\n`,
       "charts/app/templates/cm.yaml": cm("app"),
       "charts/common/Chart.yaml": "apiVersion: v2\nname: common\nversion: 0.1.0\n",
       "charts/common/templates/cm.yaml": cm("common"),
@@ -142,11 +148,12 @@ describe("HelmChart from a GitRepository", () => {
     const file = path.join(scratch, `${ns}-app.tgz`);
     fs.writeFileSync(file, (await fetchArtifact(app.status!.artifact!.url)).bytes!);
     const listing = execFileSync("tar", ["-tzf", file], { encoding: "utf8" }).trim().split("\n").sort();
-    for (const want of ["app/charts/common-0.1.0.tgz", "app/charts/cache-1.4.0.tgz", "app/charts/queue-2.0.0.tgz"]) assert.ok(listing.includes(want), `${want} in ${listing.join(", ")}`);
+    for (const want of ["app/charts/common-0.1.0.tgz", "app/charts/cache-1.4.0.tgz", "app/charts/queue-2.0.0.tgz", "app/charts/metrics-3.1.0.tgz"]) assert.ok(listing.includes(want), `${want} in ${listing.join(", ")}`);
     const rendered = execFileSync(helm, ["template", "rel", file], { encoding: "utf8" });
-    for (const name of ["rel-app", "rel-common", "rel-cache-1.4.0", "rel-queue"]) assert.match(rendered, new RegExp(`name: ${name}\\n`), `${name} rendered`);
+    for (const name of ["rel-app", "rel-common", "rel-cache-1.4.0", "rel-queue", "rel-metrics"]) assert.match(rendered, new RegExp(`name: ${name}\\n`), `${name} rendered`);
     assert.match(rendered, /chart: jobs/, "the aliased dependency renders under its alias");
     assert.ok(server.requests.some((r) => r.path === "/cache-1.4.0.tgz" && r.withAuth && r.authorized), "the dependency was downloaded with the HelmRepository's credentials");
+    assert.deepEqual(open.requests.map((r) => [r.path, r.withAuth]), [["/index.yaml", false], ["/metrics-3.1.0.tgz", false]], "the repository without a HelmRepository: its index and chart, no credentials");
 
     const broken = await waitChart(env.admin, ns, "broken", "False");
     assert.equal(c(broken, "Ready")!.reason, "DependencyBuildError");
