@@ -303,20 +303,20 @@ export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
       const wanted = normalizeRepositoryUrl(ref);
       repo = this.opts.helmRepositories().find((r) => r.metadata.namespace === ns && r.spec.type !== "oci" && normalizeRepositoryUrl(r.spec.url) === wanted);
     } else if (ref.startsWith("oci://")) {
-      throw new DependencyError(`repository '${ref}' is an OCI registry: dependencies from OCI registries are not built; vendor the chart in charts/`);
+      throw new DependencyError(`repository '${displayUrl(ref)}' is an OCI registry: dependencies from OCI registries are not built; vendor the chart in charts/`);
     } else {
-      throw new DependencyError(`invalid dependency repository URL '${ref}' (want http(s)://, file://, @<HelmRepository> or alias:<HelmRepository>)`);
+      throw new DependencyError(`invalid dependency repository URL '${ref.includes("://") ? displayUrl(ref) : ref}' (want http(s)://, file://, @<HelmRepository> or alias:<HelmRepository>)`);
     }
     if (repo?.spec.type === "oci") throw new DependencyError(`HelmRepository '${ns}/${repo.metadata.name}' is of type oci: dependencies from OCI registries are not built; vendor the chart in charts/`);
     const base = repo?.spec.url ?? ref;
     const baseUrl = base.endsWith("/") ? base : `${base}/`;
     return withDeadline(s.signal, parseDuration(repo?.spec.timeout ?? "60s"), async (signal) => {
       const auth = repo ? await loadHelmAuth(s.client, repo, signal) : {};
-      const get = async (url: string, maxBytes: number, what: string) => {
+      const get = async (url: string, maxBytes: number, what: string, limitFlag: string) => {
         try {
           return await helmGet(url, { auth, repoOrigin: new URL(baseUrl).origin, passCredentials: repo?.spec.passCredentials, maxBytes, signal });
         } catch (err) {
-          if (err instanceof HelmHttpError) throw new DependencyError(`${what}: ${err.message}`);
+          if (err instanceof HelmHttpError) throw new DependencyError(`${what}: ${err.message}${err.kind === "size" ? ` (${limitFlag})` : ""}`);
           throw err;
         }
       };
@@ -327,7 +327,7 @@ export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
         index = this.loadIndex(artifact);
       } else {
         try {
-          index = parseIndex(await get(new URL("index.yaml", baseUrl).toString(), this.opts.indexMaxSize ?? defaultHelmIndexMaxSize, `failed to fetch the index of '${displayUrl(ref)}' (no HelmRepository in namespace '${ns}' has this URL)`));
+          index = parseIndex(await get(new URL("index.yaml", baseUrl).toString(), this.opts.indexMaxSize ?? defaultHelmIndexMaxSize, `failed to fetch the index of '${displayUrl(ref)}' (no HelmRepository in namespace '${ns}' has this URL)`, "--helm-index-max-size"));
         } catch (err) {
           if (err instanceof IndexError) throw new DependencyError(`failed to load the index of '${displayUrl(ref)}': ${err.message}`);
           throw err;
@@ -349,7 +349,7 @@ export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
       } catch {
         throw new DependencyError(`${what}: invalid chart URL '${displayUrl(url)}'`);
       }
-      return get(target, this.opts.chartMaxSize ?? defaultHelmChartMaxSize, what);
+      return get(target, this.opts.chartMaxSize ?? defaultHelmChartMaxSize, what, "--helm-chart-max-size");
     });
   }
 
