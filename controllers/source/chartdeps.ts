@@ -33,9 +33,14 @@ export interface DependencySources {
   archiveLimits: ChartArchiveLimits;
 }
 
-function parseDependencies(data: Buffer | undefined): ChartDependency[] {
+function parseDependencies(data: Buffer | undefined, file: string): ChartDependency[] {
   if (!data) return [];
-  const doc = (parseYaml(data.toString("utf8")) ?? {}) as { dependencies?: unknown };
+  let doc: { dependencies?: unknown };
+  try {
+    doc = (parseYaml(data.toString("utf8")) ?? {}) as { dependencies?: unknown };
+  } catch (err) {
+    throw new DependencyError(`${file} is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
+  }
   if (!Array.isArray(doc.dependencies)) return [];
   return doc.dependencies
     .filter((d): d is Record<string, unknown> => !!d && typeof d === "object" && typeof (d as { name?: unknown }).name === "string")
@@ -49,8 +54,8 @@ function parseDependencies(data: Buffer | undefined): ChartDependency[] {
 
 /** The declared dependencies (Chart.lock's when present) that charts/ does not hold, by alias or name. */
 export function missingDependencies(files: Map<string, Buffer>): ChartDependency[] {
-  const lock = parseDependencies(files.get("Chart.lock"));
-  const declared = parseDependencies(files.get("Chart.yaml"));
+  const lock = parseDependencies(files.get("Chart.lock"), "Chart.lock");
+  const declared = parseDependencies(files.get("Chart.yaml"), "Chart.yaml");
   const aliases = new Map(declared.map((d) => [d.name, d.alias] as const));
   // The lock records resolved versions; aliases stay in Chart.yaml.
   const reqs = files.has("Chart.lock") ? lock.map((d) => ({ ...d, alias: d.alias ?? aliases.get(d.name) })) : declared;

@@ -86,6 +86,7 @@ describe("charts from a source artifact", () => {
     await assert.rejects(packageGitChart(tgz({ ...lib, "charts/web/Chart.yaml": web("- name: common\n  version: ^1.0\n  repository: file://../../libs/common\n") }), base), dependencyError(/^dependency build error: failed to add local dependency 'common': can't get a valid version for constraint '\^1\.0'/));
     await assert.rejects(packageGitChart(tgz({ "charts/web/Chart.yaml": web("- name: gone\n  repository: file://../gone\n") }), base), dependencyError(/failed to add local dependency 'gone': no chart found at 'charts\/gone' \(reference 'file:\/\/\.\.\/gone'\)/));
     await assert.rejects(packageGitChart(tgz({ "charts/web/Chart.yaml": web("- name: up\n  repository: file://../../../up\n") }), base), dependencyError(/failed to add local dependency 'up': 'file:\/\/\.\.\/\.\.\/\.\.\/up' points outside the source/));
+    await assert.rejects(packageGitChart(tgz({ "charts/web/Chart.yaml": web("- name: redis\n"), "charts/web/Chart.lock": "dependencies: [" }), base), dependencyError(/^dependency build error: Chart\.lock is not valid YAML/));
     await assert.rejects(packageGitChart(tgz({ "charts/web/Chart.yaml": web("- name: redis\n  repository: https://charts.example.com\n") }), base, undefined, async () => Buffer.from("not a chart")), dependencyError(/failed to add remote dependency 'redis': failed to load downloaded archive: chart archive is not gzip/));
   });
 });
