@@ -28,8 +28,9 @@ import {
 } from "../api/source-helm";
 import { displayUrl, helmGet, HelmHttpError } from "./helmhttp";
 import { loadHelmAuth } from "./helmsecrets";
-import { ChartNotFoundError, findChartVersion, IndexError, parseIndex, sha256Digest, type HelmIndex } from "./helmindex";
-import { DependencyError, type ChartDependency } from "./chartdeps";
+import { ChartNotFoundError, findChartVersion, parseIndex, sha256Digest, type HelmIndex } from "./helmindex";
+import type { ChartDependency } from "./chartdeps";
+import { dependencyArchive } from "./chartrepodeps";
 import { ConstraintError, parseHelmVersion, selectVersion } from "./helmsemver";
 import { parseOciUrl, RegistryClient, RegistryError } from "./registry";
 import { loadRegistryAuth } from "./ocisecrets";
@@ -81,11 +82,6 @@ export function packageWithValues(chart: ChartFiles, version: string, valuesFile
     out = withValues(out, result.values);
   }
   return { archive: writeChartArchive(out), merged };
-}
-
-/** A repository URL as Flux compares them: one trailing slash. */
-export function normalizeRepositoryUrl(url: string): string {
-  return `${url.replace(/\/+$/, "")}/`;
 }
 
 /** A chart version found in a repository, and how to download its archive (at most `max` bytes). */
@@ -286,71 +282,20 @@ export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
     return build;
   }
 
-  /**
-   * A dependency's chart from a chart repository: the HelmRepository of this namespace that "@<name>" or
-   * "alias:<name>" names, else the one whose URL is the dependency's (its index artifact and credentials), else —
-   * as Flux does — the URL itself, read without credentials.
-   */
-  private async dependencyArchive(s: Session<HelmChart>, dep: ChartDependency): Promise<Buffer> {
-    const ns = s.obj.metadata.namespace!;
-    const ref = dep.repository ?? "";
-    const alias = /^(?:@|alias:)(.+)$/.exec(ref)?.[1];
-    let repo: HelmRepository | undefined;
-    if (alias) {
-      repo = this.opts.helmRepository(`${ns}/${alias}`);
-      if (!repo) throw new DependencyError(`no HelmRepository '${alias}' in namespace '${ns}' (repository '${ref}')`);
-    } else if (/^https?:\/\//.test(ref)) {
-      const wanted = normalizeRepositoryUrl(ref);
-      repo = this.opts.helmRepositories().find((r) => r.metadata.namespace === ns && r.spec.type !== "oci" && normalizeRepositoryUrl(r.spec.url) === wanted);
-    } else if (ref.startsWith("oci://")) {
-      throw new DependencyError(`repository '${displayUrl(ref)}' is an OCI registry: dependencies from OCI registries are not built; vendor the chart in charts/`);
-    } else {
-      throw new DependencyError(`invalid dependency repository URL '${ref.includes("://") ? displayUrl(ref) : ref}' (want http(s)://, file://, @<HelmRepository> or alias:<HelmRepository>)`);
-    }
-    if (repo?.spec.type === "oci") throw new DependencyError(`HelmRepository '${ns}/${repo.metadata.name}' is of type oci: dependencies from OCI registries are not built; vendor the chart in charts/`);
-    const base = repo?.spec.url ?? ref;
-    const baseUrl = base.endsWith("/") ? base : `${base}/`;
-    return withDeadline(s.signal, parseDuration(repo?.spec.timeout ?? "60s"), async (signal) => {
-      const auth = repo ? await loadHelmAuth(s.client, repo, signal) : {};
-      const get = async (url: string, maxBytes: number, what: string, limitFlag: string) => {
-        try {
-          return await helmGet(url, { auth, repoOrigin: new URL(baseUrl).origin, passCredentials: repo?.spec.passCredentials, maxBytes, signal });
-        } catch (err) {
-          if (err instanceof HelmHttpError) throw new DependencyError(`${what}: ${err.message}${err.kind === "size" ? ` (${limitFlag})` : ""}`);
-          throw err;
-        }
-      };
-      let index: HelmIndex;
-      if (repo) {
-        const artifact = repo.status?.artifact;
-        if (!artifact || !this.storage.exists(artifact.path)) throw new DependencyError(`HelmRepository '${ns}/${repo.metadata.name}' has no index artifact yet`);
-        index = this.loadIndex(artifact);
-      } else {
-        try {
-          index = parseIndex(await get(new URL("index.yaml", baseUrl).toString(), this.opts.indexMaxSize ?? defaultHelmIndexMaxSize, `failed to fetch the index of '${displayUrl(ref)}' (no HelmRepository in namespace '${ns}' has this URL)`, "--helm-index-max-size"));
-        } catch (err) {
-          if (err instanceof IndexError) throw new DependencyError(`failed to load the index of '${displayUrl(ref)}': ${err.message}`);
-          throw err;
-        }
-      }
-      let entry;
-      try {
-        entry = findChartVersion(index, dep.name, dep.version);
-      } catch (err) {
-        if (err instanceof ChartNotFoundError || err instanceof ConstraintError) throw new DependencyError(`failed to get chart '${dep.name}' version '${dep.version ?? "*"}' from '${displayUrl(ref)}': ${err.message}`);
-        throw err;
-      }
-      const url = entry.urls?.[0];
-      if (!url) throw new DependencyError(`chart '${dep.name}' version '${entry.version}' has no downloadable URLs`);
-      const what = `chart download of version '${entry.version}' failed`;
-      let target: string;
-      try {
-        target = new URL(url, baseUrl).toString();
-      } catch {
-        throw new DependencyError(`${what}: invalid chart URL '${displayUrl(url)}'`);
-      }
-      return get(target, this.opts.chartMaxSize ?? defaultHelmChartMaxSize, what, "--helm-chart-max-size");
-    });
+  private dependencyArchive(s: Session<HelmChart>, dep: ChartDependency): Promise<Buffer> {
+    return dependencyArchive(
+      {
+        namespace: s.obj.metadata.namespace!,
+        client: s.client,
+        signal: s.signal,
+        helmRepository: this.opts.helmRepository,
+        helmRepositories: this.opts.helmRepositories,
+        storedIndex: (repo) => (repo.status?.artifact && this.storage.exists(repo.status.artifact.path) ? this.loadIndex(repo.status.artifact) : undefined),
+        chartMaxSize: this.opts.chartMaxSize ?? defaultHelmChartMaxSize,
+        indexMaxSize: this.opts.indexMaxSize ?? defaultHelmIndexMaxSize,
+      },
+      dep,
+    );
   }
 
   /** Whether the chart in the source still has this version (read from Chart.yaml only). */
