@@ -4,6 +4,7 @@ import { parseDuration } from "./source/duration";
 import { FlagError, flagUsage, parseBool, parseFlagSet, type FlagSpec, type ParsedFlags } from "./flagset";
 import { parseLabelSelector } from "./labelselector";
 import type { ControllerName, ControllersOptions, LogEncoding, LogLevel } from "./main";
+import { defaultHelmChartFileMaxSize, defaultHelmChartMaxSize, defaultHelmIndexMaxSize } from "./api/source-helm";
 
 export { FlagError } from "./flagset";
 
@@ -97,6 +98,9 @@ export const controllerFlags: readonly FlagSpec[] = [
   { name: "storage-adv-addr", type: "string", usage: "host[:port] written in artifact URLs; $(VAR) is expanded from the environment", defaultText: "the pod's hostname and the storage port", group: "source" },
   { name: "artifact-retention-ttl", type: "duration", usage: "how long artifacts of earlier revisions are kept", defaultText: flagDefaults.artifactRetentionTtl, group: "source" },
   { name: "artifact-retention-records", type: "int", usage: "how many artifacts per object are kept", defaultText: String(flagDefaults.artifactRetentionRecords), group: "source" },
+  { name: "helm-index-max-size", type: "int", usage: "largest Helm repository index.yaml fetched, in bytes", defaultText: String(defaultHelmIndexMaxSize), group: "source" },
+  { name: "helm-chart-max-size", type: "int", usage: "largest Helm chart archive downloaded, in bytes", defaultText: String(defaultHelmChartMaxSize), group: "source" },
+  { name: "helm-chart-file-max-size", type: "int", usage: "largest single file of a Helm chart when it is loaded or packaged, in bytes", defaultText: String(defaultHelmChartFileMaxSize), group: "source" },
   { name: "helm-helper-path", type: "string", usage: "Mooring's Helm helper binary (mooring-helm), which renders charts and runs Helm's actions", defaultText: "mooring-helm from PATH", group: "helm" },
   { name: "kustomize-path", type: "string", usage: "kustomize binary", defaultText: "kustomize from PATH", group: "kustomize" },
   { name: "default-service-account", type: "string", usage: "ServiceAccount impersonated when a Kustomization or HelmRelease names none", group: "kustomize, helm" },
@@ -341,6 +345,9 @@ export function parseControllersArgs(argv: readonly string[], env: NodeJS.Proces
     storageAdvAddr: storageAdvAddr === undefined ? undefined : expandEnv(storageAdvAddr, env, "--storage-adv-addr"),
     artifactRetentionTtlMs: v.duration("artifact-retention-ttl", flagDefaults.artifactRetentionTtl),
     artifactRetentionRecords: v.int("artifact-retention-records", 1) ?? flagDefaults.artifactRetentionRecords,
+    helmIndexMaxSize: v.int("helm-index-max-size", 1) ?? defaultHelmIndexMaxSize,
+    helmChartMaxSize: v.int("helm-chart-max-size", 1) ?? defaultHelmChartMaxSize,
+    helmChartFileMaxSize: v.int("helm-chart-file-max-size", 1) ?? defaultHelmChartFileMaxSize,
     kustomizePath: v.string("kustomize-path"),
     helmHelperPath: v.string("helm-helper-path"),
     defaultServiceAccount: v.string("default-service-account"),

@@ -65,6 +65,12 @@ export interface ControllersOptions extends KustomizeFlags, ManagerTuning {
   artifactRetentionTtlMs?: number;
   /** --artifact-retention-records (default 2): artifacts kept per object, the current one included. */
   artifactRetentionRecords?: number;
+  /** --helm-index-max-size in bytes (default 50 MiB): the largest HelmRepository index fetched. */
+  helmIndexMaxSize?: number;
+  /** --helm-chart-max-size in bytes (default 10 MiB): the largest chart archive downloaded. */
+  helmChartMaxSize?: number;
+  /** --helm-chart-file-max-size in bytes (default 5 MiB): the largest single file of a chart loaded or packaged. */
+  helmChartFileMaxSize?: number;
   /** --helm-helper-path: the mooring-helm binary the helm-controller runs (default from PATH). */
   helmHelperPath?: string;
   /** --events-addr: URL of the events receiver (notification-controller); Flux's events are posted there. */
@@ -161,6 +167,9 @@ export async function startControllers(o: ControllersOptions, signal: AbortSigna
       storageAdvAddr: o.storageAdvAddr,
       concurrent: o.concurrent,
       retention: { ttlMs: o.artifactRetentionTtlMs, records: o.artifactRetentionRecords },
+      helmIndexMaxSize: o.helmIndexMaxSize,
+      helmChartMaxSize: o.helmChartMaxSize,
+      helmChartFileMaxSize: o.helmChartFileMaxSize,
     }).storage;
   }
   if (o.controllers.includes("source-watcher")) {

@@ -139,3 +139,5 @@ export const ArchiveOperationFailedReason = "ArchiveOperationFailed";
 export const defaultHelmIndexMaxSize = 50 * 1024 * 1024;
 /** Helm's default chart size limit (Flux's --helm-chart-max-size). */
 export const defaultHelmChartMaxSize = 10 * 1024 * 1024;
+/** Largest single file of a chart when it is loaded (Flux's --helm-chart-file-max-size). */
+export const defaultHelmChartFileMaxSize = 5 * 1024 * 1024;

@@ -120,7 +120,7 @@ export function readChartArchive(tgz: Buffer, limits: ChartArchiveLimits = defau
     if (e.type !== "0") continue; // directories, links, devices: not chart content
     const { root: top, rel } = chartRelativePath(e.name);
     if (!rel) continue;
-    if (e.size > limits.maxFile) throw new ChartArchiveError(`chart file '${rel}' is ${e.size} bytes, over the limit of ${limits.maxFile} bytes`);
+    if (e.size > limits.maxFile) throw new ChartArchiveError(`chart file '${rel}' is ${e.size} bytes, over the limit of ${limits.maxFile} bytes (--helm-chart-file-max-size)`);
     root ??= top;
     files.set(rel, Buffer.from(e.data));
   }

@@ -2,9 +2,11 @@
 // spec.chart (its .helmignore applied), version from Chart.yaml, values files (paths in the source, not the
 // chart) merged into values.yaml, and build metadata appended: the first 12 characters of the commit for
 // reconcileStrategy Revision, the generation when there are values files ("<sha12>.<generation>" with both).
+// Missing dependencies are added as Flux's dependency manager adds them (see chartdeps.ts).
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { ChartArchiveError, chartMetadata, gunzipLimited, mergeValues, tarEntries, withChartVersion, withValues, writeChartArchive, type ChartFiles } from "./chartarchive";
+import { buildDependencies, DependencyError, type ChartDependency } from "./chartdeps";
+import { ChartArchiveError, chartMetadata, defaultChartArchiveLimits, gunzipLimited, mergeValues, tarEntries, withChartVersion, withValues, writeChartArchive, type ChartFiles } from "./chartarchive";
 import { parsePatterns, IgnoreMatcher } from "./ignore";
 import { buildError, withBuildMetadata, type ChartBuild } from "./chartbuild";
 
@@ -49,7 +51,7 @@ export function readSourceFiles(tgz: Buffer, chartPath: string, valuesFiles: rea
     const inChart = rel.startsWith(`${dir}/`);
     const asValues = wanted.has(rel);
     if (!inChart && !asValues) continue;
-    if (e.size > limits.maxFile) throw buildError("package", `file '${rel}' is ${e.size} bytes, over the limit of ${limits.maxFile} bytes`);
+    if (e.size > limits.maxFile) throw buildError("package", `file '${rel}' is ${e.size} bytes, over the limit of ${limits.maxFile} bytes (--helm-chart-file-max-size)`);
     if (inChart) chart.set(rel.slice(dir.length + 1), Buffer.from(e.data));
     if (asValues) values.set(rel, Buffer.from(e.data));
   }
@@ -88,9 +90,12 @@ export function plannedVersion(version: string, o: Pick<GitChartOptions, "source
   return parts.length ? withBuildMetadata(version, parts.join(".")) : version;
 }
 
-/** Packages the chart directory of a source artifact. */
-export function packageGitChart(tgz: Buffer, o: GitChartOptions): ChartBuild {
-  const { chart: raw, values } = readSourceFiles(tgz, o.chartPath, o.valuesFiles);
+/**
+ * Packages the chart directory of a source artifact, its missing dependencies added (local ones from the same
+ * artifact, the others through `remote`).
+ */
+export async function packageGitChart(tgz: Buffer, o: GitChartOptions, limits: SourceTreeLimits = defaultSourceTreeLimits, remote?: (dep: ChartDependency) => Promise<Buffer>): Promise<ChartBuild> {
+  const { chart: raw, values } = readSourceFiles(tgz, o.chartPath, o.valuesFiles, limits);
   if (!raw.has("Chart.yaml")) throw buildError("reference", `no chart found at path '${o.chartPath}' in the source revision '${o.sourceRevision}' (no Chart.yaml)`);
   const files = applyHelmignore(raw);
   let meta;
@@ -100,10 +105,13 @@ export function packageGitChart(tgz: Buffer, o: GitChartOptions): ChartBuild {
     if (err instanceof ChartArchiveError) throw buildError("reference", err.message, err);
     throw err;
   }
-  const deps = ((parseYaml(files.get("Chart.yaml")!.toString("utf8")) ?? {}) as { dependencies?: { name?: string }[] }).dependencies ?? [];
-  for (const d of deps) {
-    const vendored = [...files.keys()].some((k) => k.startsWith(`charts/${d.name}/`) || (k.startsWith(`charts/${d.name}-`) && k.endsWith(".tgz")));
-    if (!vendored) throw buildError("dependency", `chart dependency '${d.name}' is not in the chart's charts/ directory; fetching dependencies from repositories is not supported yet`);
+  const chartDir = cleanRel(o.chartPath)!;
+  try {
+    const deps = await buildDependencies(chartDir, files, { localDir: (dir) => readSourceFiles(tgz, dir, [], limits).chart, remote, archiveLimits: { ...defaultChartArchiveLimits, maxFile: limits.maxFile } }, applyHelmignore);
+    for (const [rel, data] of deps.files) files.set(rel, data);
+  } catch (err) {
+    if (err instanceof DependencyError) throw buildError("dependency", err.message, err);
+    throw err;
   }
   const version = plannedVersion(meta.version, o);
   let chart: ChartFiles = { root: meta.name, files };

@@ -2,7 +2,8 @@
 // or the highest a Helm constraint allows), download the chart (the repository's credentials and TLS,
 // size-limited), and store it as "helmchart/<ns>/<name>/<chart>-<version>.tgz" — as pulled, or, with
 // valuesFiles, repackaged with the merged values and the version "<version>+<generation>", as Flux does.
-// From a GitRepository: package the chart directory at spec.chart in the source artifact (see gitchart.ts).
+// From a GitRepository or a Bucket: package the chart directory at spec.chart in the source artifact (see
+// gitchart.ts).
 import * as fs from "node:fs";
 import { ArtifactReconciler } from "./artifactreconciler";
 import { withDeadline } from "../runtime/abort";
@@ -19,31 +20,43 @@ import {
   ChartPackageSucceededReason,
   ChartPullSucceededReason,
   HelmChartKind,
+  defaultHelmChartFileMaxSize,
   defaultHelmChartMaxSize,
+  defaultHelmIndexMaxSize,
   type HelmChart,
   type HelmRepository,
 } from "../api/source-helm";
 import { displayUrl, helmGet, HelmHttpError } from "./helmhttp";
 import { loadHelmAuth } from "./helmsecrets";
 import { ChartNotFoundError, findChartVersion, parseIndex, sha256Digest, type HelmIndex } from "./helmindex";
+import type { ChartDependency } from "./chartdeps";
+import { dependencyArchive } from "./chartrepodeps";
 import { ConstraintError, parseHelmVersion, selectVersion } from "./helmsemver";
 import { parseOciUrl, RegistryClient, RegistryError } from "./registry";
 import { loadRegistryAuth } from "./ocisecrets";
-import { ChartArchiveError, chartMetadata, mergeValuesFiles, readChartArchive, withChartVersion, withValues, writeChartArchive, type ChartFiles } from "./chartarchive";
+import { ChartArchiveError, chartMetadata, defaultChartArchiveLimits, mergeValuesFiles, readChartArchive, withChartVersion, withValues, writeChartArchive, type ChartFiles } from "./chartarchive";
 import type { Storage } from "./storage";
+import type { Bucket } from "../api/source-bucket";
 import { buildError, buildSummary, withBuildMetadata, type ChartBuild } from "./chartbuild";
 
 export { BuildErrors, buildError, buildSummary, withBuildMetadata, type ChartBuild } from "./chartbuild";
-import { packageGitChart, plannedVersion, readSourceFiles } from "./gitchart";
+import { defaultSourceTreeLimits, packageGitChart, plannedVersion, readSourceFiles } from "./gitchart";
 import { parse as parseYaml } from "yaml";
 
 export interface HelmChartReconcilerOptions {
   storage: () => Storage | undefined;
-  /** Reads HelmRepositories and GitRepositories ("namespace/name") from the shared caches. */
+  /** Reads HelmRepositories, GitRepositories and Buckets ("namespace/name") from the shared caches. */
   helmRepository: (key: string) => HelmRepository | undefined;
   gitRepository: (key: string) => GitRepository | undefined;
+  bucket: (key: string) => Bucket | undefined;
+  /** Every cached HelmRepository: dependencies name theirs by URL. */
+  helmRepositories: () => HelmRepository[];
   /** Largest chart accepted, in bytes (Flux's --helm-chart-max-size). */
   chartMaxSize?: number;
+  /** Largest single file of a chart loaded or packaged, in bytes (Flux's --helm-chart-file-max-size). */
+  chartFileMaxSize?: number;
+  /** Largest index fetched for a dependency repository no HelmRepository names (Flux's --helm-index-max-size). */
+  indexMaxSize?: number;
 }
 
 const revisionKey = `${SourceGroup}/revision`;
@@ -88,6 +101,10 @@ export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
     super(() => opts.storage(), HelmChartKind.kind);
   }
 
+  private get chartFileMaxSize(): number {
+    return this.opts.chartFileMaxSize ?? defaultHelmChartFileMaxSize;
+  }
+
   protected produce(s: Session<HelmChart>): Promise<Action> {
     return this.build(s);
   }
@@ -109,15 +126,15 @@ export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
         status.observedSourceArtifactRevision = artifact.revision;
         return this.fromRemote(s, this.httpRemote(s, repo, artifact, signal));
       });
-    } else if (ref.kind === "GitRepository") {
-      const repo = this.opts.gitRepository(key);
-      if (!repo) throw sourceError("SourceUnavailable", `failed to get source: GitRepository '${key}' not found`);
-      const artifact = repo.status?.artifact;
-      if (!artifact || !this.storage.exists(artifact.path)) throw sourceError("NoSourceArtifact", `no artifact available for GitRepository source '${ref.name}'`);
+    } else if (ref.kind === "GitRepository" || ref.kind === "Bucket") {
+      const source = ref.kind === "GitRepository" ? this.opts.gitRepository(key) : this.opts.bucket(key);
+      if (!source) throw sourceError("SourceUnavailable", `failed to get source: ${ref.kind} '${key}' not found`);
+      const artifact = source.status?.artifact;
+      if (!artifact || !this.storage.exists(artifact.path)) throw sourceError("NoSourceArtifact", `no artifact available for ${ref.kind} source '${ref.name}'`);
       status.observedSourceArtifactRevision = artifact.revision;
       result = await this.fromSourceArtifact(s, artifact);
     } else {
-      throw new ReconcileError("UnsupportedSourceKind", `failed to get source: unsupported source kind '${ref.kind}', must be one of: HelmRepository, GitRepository`, { condition: FetchFailedCondition, stalled: true });
+      throw new ReconcileError("UnsupportedSourceKind", `failed to get source: unsupported source kind '${ref.kind}', must be one of: HelmRepository, GitRepository, Bucket`, { condition: FetchFailedCondition, stalled: true });
     }
     return this.store(s, result);
   }
@@ -159,7 +176,7 @@ export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
           return await helmGet(target.toString(), { auth, repoOrigin: new URL(base).origin, passCredentials: repo.spec.passCredentials, maxBytes: max, signal });
         } catch (err) {
           if (!(err instanceof HelmHttpError)) throw err;
-          const what = err.kind === "size" ? `chart is over the size limit: ${err.message}` : err.message;
+          const what = err.kind === "size" ? `chart is over the size limit: ${err.message} (--helm-chart-max-size)` : err.message;
           throw buildError("pull", `failed to download chart for remote reference: ${what}`, err);
         }
       },
@@ -206,7 +223,7 @@ export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
           const { manifest } = await client.manifest(tag);
           const layer = manifest.layers.find((l) => l.mediaType === helmChartLayerMediaType);
           if (!layer) throw new RegistryError(`'oci://${target.registry}/${target.repository}:${tag}' is not a Helm chart (no layer of type ${helmChartLayerMediaType})`);
-          if (layer.size > max) throw new RegistryError(`chart is over the size limit: layer ${layer.digest} is ${layer.size} bytes, over the limit of ${max} bytes`);
+          if (layer.size > max) throw new RegistryError(`chart is over the size limit: layer ${layer.digest} is ${layer.size} bytes, over the limit of ${max} bytes (--helm-chart-max-size)`);
           return await client.blob(layer, max);
         } catch (err) {
           if (err instanceof RegistryError) throw buildError("pull", `failed to download chart for remote reference: ${err.message}`, err);
@@ -228,7 +245,7 @@ export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
     const tgz = await remote.download(this.opts.chartMaxSize ?? defaultHelmChartMaxSize);
     let chart: ChartFiles;
     try {
-      chart = readChartArchive(tgz);
+      chart = readChartArchive(tgz, { ...defaultChartArchiveLimits, maxFile: this.chartFileMaxSize });
       const meta = chartMetadata(chart);
       if (meta.name !== remote.name) throw new ChartArchiveError(`chart name '${meta.name}' in the archive differs from '${remote.name}'`);
     } catch (err) {
@@ -260,9 +277,25 @@ export class HelmChartReconciler extends ArtifactReconciler<HelmChart> {
       }
     }
     const tgz = await fs.promises.readFile(this.storage.localPath(source.path));
-    const build = packageGitChart(tgz, opts);
+    const build = await packageGitChart(tgz, opts, { ...defaultSourceTreeLimits, maxFile: this.chartFileMaxSize }, (dep) => this.dependencyArchive(s, dep));
     this.markBuilding(s, build);
     return build;
+  }
+
+  private dependencyArchive(s: Session<HelmChart>, dep: ChartDependency): Promise<Buffer> {
+    return dependencyArchive(
+      {
+        namespace: s.obj.metadata.namespace!,
+        client: s.client,
+        signal: s.signal,
+        helmRepository: this.opts.helmRepository,
+        helmRepositories: this.opts.helmRepositories,
+        storedIndex: (repo) => (repo.status?.artifact && this.storage.exists(repo.status.artifact.path) ? this.loadIndex(repo.status.artifact) : undefined),
+        chartMaxSize: this.opts.chartMaxSize ?? defaultHelmChartMaxSize,
+        indexMaxSize: this.opts.indexMaxSize ?? defaultHelmIndexMaxSize,
+      },
+      dep,
+    );
   }
 
   /** Whether the chart in the source still has this version (read from Chart.yaml only). */

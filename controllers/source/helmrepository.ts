@@ -105,6 +105,7 @@ export class HelmRepositoryReconciler implements Reconciler<HelmRepository> {
         return await helmGet(url.toString(), { auth, repoOrigin: url.origin, passCredentials: obj.spec.passCredentials, maxBytes: this.opts.indexMaxSize ?? defaultHelmIndexMaxSize, signal });
       } catch (err) {
         if (!(err instanceof HelmHttpError)) throw err;
+        if (err.kind === "size") throw fetchError(FailedReason, `failed to fetch Helm repository index: ${err.message} (--helm-index-max-size)`, { cause: err });
         const hint = err.status === 401 || err.status === 403 ? (obj.spec.secretRef ? ` (check the credentials in secret '${obj.metadata.namespace}/${obj.spec.secretRef.name}')` : " (the repository wants credentials: set .spec.secretRef)") : "";
         throw fetchError(FailedReason, `failed to fetch Helm repository index: ${err.message}${hint}`, { cause: err });
       }

@@ -31,6 +31,12 @@ export interface SourceControllerOptions {
   concurrent?: number;
   /** How long and how many superseded artifacts are kept (--artifact-retention-ttl/-records); unset: Flux's defaults. */
   retention?: { [K in keyof Retention]?: Retention[K] };
+  /** Largest HelmRepository index fetched, in bytes (--helm-index-max-size; default 50 MiB). */
+  helmIndexMaxSize?: number;
+  /** Largest chart archive downloaded, in bytes (--helm-chart-max-size; default 10 MiB). */
+  helmChartMaxSize?: number;
+  /** Largest single file of a chart loaded or packaged, in bytes (--helm-chart-file-max-size; default 5 MiB). */
+  helmChartFileMaxSize?: number;
   /** Largest Bucket object accepted, in bytes (default 100 MiB). */
   bucketMaxObjectSize?: number;
   /**
@@ -79,8 +85,9 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
       reconcileTimeoutMs: (obj) => Math.max(120_000, durationOr(obj.spec.timeout, 60_000) * 3),
     })
     .errorPolicy(helmRepositoryErrorPolicy)
-    .complete(new HelmRepositoryReconciler({ storage: () => storage }));
+    .complete(new HelmRepositoryReconciler({ storage: () => storage, indexMaxSize: o.helmIndexMaxSize }));
   const helmRepositories = mgr.informer<HelmRepository>(HelmRepositoryKind.resource);
+  const buckets = mgr.informer<Bucket>(BucketKind.resource);
   // A source's new artifact makes the HelmCharts built from it reconcile.
   const newArtifact = <S extends { status?: { artifact?: { digest?: string; revision?: string } } }>(src: S, old: S | undefined, event: string) =>
     event !== "delete" && (src.status?.artifact?.digest !== old?.status?.artifact?.digest || src.status?.artifact?.revision !== old?.status?.artifact?.revision);
@@ -93,8 +100,9 @@ export function addSourceController(mgr: Manager, o: SourceControllerOptions): S
     .index(chartSourceIndex, (chart) => [`${chart.spec.sourceRef.kind}/${chart.metadata.namespace}/${chart.spec.sourceRef.name}`])
     .watches<HelmRepository>(HelmRepositoryKind, (repo, old, event) => (newArtifact(repo, old, event) ? [`HelmRepository/${objectKey(repo)}`] : []), { via: chartSourceIndex })
     .watches<GitRepository>(GitRepositoryKind, (repo, old, event) => (newArtifact(repo, old, event) ? [`GitRepository/${objectKey(repo)}`] : []), { via: chartSourceIndex })
+    .watches<Bucket>(BucketKind, (bucket, old, event) => (newArtifact(bucket, old, event) ? [`Bucket/${objectKey(bucket)}`] : []), { via: chartSourceIndex })
     .errorPolicy(helmChartErrorPolicy)
-    .complete(new HelmChartReconciler({ storage: () => storage, helmRepository: (k) => helmRepositories.get(k), gitRepository: (k) => repositories.get(k) }));
+    .complete(new HelmChartReconciler({ storage: () => storage, helmRepository: (k) => helmRepositories.get(k), gitRepository: (k) => repositories.get(k), bucket: (k) => buckets.get(k), helmRepositories: () => helmRepositories.listCached(), chartMaxSize: o.helmChartMaxSize, chartFileMaxSize: o.helmChartFileMaxSize, indexMaxSize: o.helmIndexMaxSize }));
   mgr
     .controller<OCIRepository>(OCIRepositoryKind, {
       name: "ocirepository",

@@ -8,7 +8,7 @@ import { Writable } from "node:stream";
 import { newLogger } from "../../../controllers/runtime/log";
 import { KubeClient, isNotFound, type ResourceRef } from "../../../controllers/runtime/kube";
 import { crds, sourceControllerRbac, GitRepositoryKind, type GitRepository } from "../../../controllers/api";
-import { startControllers, type RunningControllers } from "../../../controllers/main";
+import { startControllers, type ControllersOptions, type RunningControllers } from "../../../controllers/main";
 import { newNamespace, serviceAccountKubeconfig, testKubeConfig, waitFor } from "../../harness/cluster";
 import { TestRepo } from "../../fixtures/gitserver/repo";
 import { startHttpGitServer, type HttpGitServer } from "../../fixtures/gitserver/http";
@@ -64,7 +64,8 @@ export async function installCrds(admin: KubeClient): Promise<void> {
   }
 }
 
-export async function startSourceEnv(): Promise<SourceEnv> {
+/** Starts the source-controller as its ServiceAccount; `extra` options (e.g. size limits) override the test defaults. */
+export async function startSourceEnv(extra: Partial<ControllersOptions> = {}): Promise<SourceEnv> {
   // Start the git servers first: a missing sshd is then an immediate, named failure with nothing else running.
   const deployKey = generateKeyPair("deploy-key");
   const ssh = await startSshGitServer(deployKey.publicKey);
@@ -95,6 +96,7 @@ export async function startSourceEnv(): Promise<SourceEnv> {
       leaderElectionNamespace: controllerNamespace,
       concurrent: 2,
       log: newLogger("debug", sink),
+      ...extra,
     },
     stop.signal,
   );

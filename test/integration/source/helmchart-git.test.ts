@@ -8,11 +8,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { HelmChartKind, type HelmChart } from "../../../controllers/api";
+import { HelmChartKind, HelmRepositoryKind, type HelmChart, type HelmRepository } from "../../../controllers/api";
 import type { KubeClient } from "../../../controllers/runtime/kube";
 import { toolPath } from "../../../local/tools";
 import { newNamespace, waitFor } from "../../harness/cluster";
 import { GitRepos, cond, createSecret, fetchArtifact, gitCredentials, gitRepository, startSourceEnv, waitReady, type SourceEnv } from "./env";
+import { publishCharts, startChartRepo } from "../../fixtures/helmrepo/server";
 
 const HelmCharts = HelmChartKind.resource;
 
@@ -101,5 +102,61 @@ describe("HelmChart from a GitRepository", () => {
     await env.admin.patch(GitRepos, ns, "fleet", { metadata: { annotations: { "reconcile.fluxcd.io/requestedAt": "c3" } } });
     const bumped = await waitChart(env.admin, ns, "by-version", "True", (o) => o.status?.artifact?.revision === "0.2.0");
     assert.deepEqual(parseYaml(await helmShow(bumped.status!.artifact!.url, "values", "v2")), { replicaCount: 2, tag: "a" });
+  });
+
+  test("dependencies: file:// from the same source, a HelmRepository by URL (its credentials) and by @alias; a missing one named", async (t) => {
+    const ns = await newNamespace(t);
+    const dir = path.join(scratch, ns);
+    fs.mkdirSync(dir, { recursive: true });
+    const creds = { username: "dep-reader", password: "dep-pass-8812" };
+    const server = await startChartRepo(dir, { credentials: creds });
+    t.after(() => server.close());
+    const cm = (what: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-${what}\ndata:\n  chart: {{ .Chart.Name }}\n`;
+    await publishCharts(dir, path.join(scratch, `${ns}-src`), [
+      { name: "cache", version: "1.0.0", files: { "templates/configmap.yaml": cm("cache-1.0.0") } },
+      { name: "cache", version: "1.4.0", files: { "templates/configmap.yaml": cm("cache-1.4.0") } },
+      { name: "queue", version: "2.0.0", files: { "templates/configmap.yaml": cm("queue") } },
+    ]);
+    // A second repository that no HelmRepository names: read directly, without credentials, as Flux does.
+    const openDir = path.join(scratch, `${ns}-open`);
+    fs.mkdirSync(openDir, { recursive: true });
+    const open = await startChartRepo(openDir);
+    t.after(() => open.close());
+    await publishCharts(openDir, path.join(scratch, `${ns}-open-src`), [{ name: "metrics", version: "3.1.0", files: { "templates/configmap.yaml": cm("metrics") } }]);
+    await createSecret(env.admin, ns, "repo-auth", creds);
+    await env.admin.create(HelmRepositoryKind.resource, ns, { apiVersion: HelmRepositoryKind.apiVersion, kind: "HelmRepository", metadata: { name: "deps", namespace: ns }, spec: { url: `${server.url}/`, interval: "10m", secretRef: { name: "repo-auth" } } } satisfies HelmRepository);
+    await waitFor(async () => (await env.admin.get<HelmRepository>(HelmRepositoryKind.resource, ns, "deps")).status?.artifact, { what: "HelmRepository artifact" });
+
+    const branch = `deps-${ns}`.slice(0, 60);
+    env.repo.commit({
+      "charts/app/Chart.yaml": `apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n  - name: common\n    version: ">=0.1.0"\n    repository: file://../common\n  - name: cache\n    version: 1.x\n    repository: ${server.url}\n  - name: queue\n    version: 2.0.0\n    repository: "@deps"\n    alias: jobs\n  - name: metrics\n    version: ~3.1\n    repository: ${open.url}/\n`,
+      "charts/app/templates/cm.yaml": cm("app"),
+      "charts/common/Chart.yaml": "apiVersion: v2\nname: common\nversion: 0.1.0\n",
+      "charts/common/templates/cm.yaml": cm("common"),
+      "charts/broken/Chart.yaml": `apiVersion: v2\nname: broken\nversion: 1.0.0\ndependencies:\n  - name: nothere\n    version: 1.x\n    repository: ${server.url}\n`,
+    }, "charts with dependencies", branch);
+    await createSecret(env.admin, ns, "git-auth", gitCredentials);
+    await env.admin.create(GitRepos, ns, gitRepository(ns, "fleet", { url: env.httpUrl, interval: "10m", ref: { branch }, secretRef: { name: "git-auth" } }));
+    await waitReady(env.admin, ns, "fleet", "True");
+    const mk = (name: string, chart: string) =>
+      env.admin.create(HelmCharts, ns, { apiVersion: HelmChartKind.apiVersion, kind: "HelmChart", metadata: { name, namespace: ns }, spec: { chart, interval: "10m", sourceRef: { kind: "GitRepository", name: "fleet" } } } satisfies HelmChart);
+    await mk("app", "charts/app");
+    await mk("broken", "charts/broken");
+
+    const app = await waitChart(env.admin, ns, "app", "True");
+    assert.equal(app.status!.artifact!.revision, "1.0.0");
+    const file = path.join(scratch, `${ns}-app.tgz`);
+    fs.writeFileSync(file, (await fetchArtifact(app.status!.artifact!.url)).bytes!);
+    const listing = execFileSync("tar", ["-tzf", file], { encoding: "utf8" }).trim().split("\n").sort();
+    for (const want of ["app/charts/common-0.1.0.tgz", "app/charts/cache-1.4.0.tgz", "app/charts/queue-2.0.0.tgz", "app/charts/metrics-3.1.0.tgz"]) assert.ok(listing.includes(want), `${want} in ${listing.join(", ")}`);
+    const rendered = execFileSync(helm, ["template", "rel", file], { encoding: "utf8" });
+    for (const name of ["rel-app", "rel-common", "rel-cache-1.4.0", "rel-queue", "rel-metrics"]) assert.match(rendered, new RegExp(`name: ${name}\\n`), `${name} rendered`);
+    assert.match(rendered, /chart: jobs/, "the aliased dependency renders under its alias");
+    assert.ok(server.requests.some((r) => r.path === "/cache-1.4.0.tgz" && r.withAuth && r.authorized), "the dependency was downloaded with the HelmRepository's credentials");
+    assert.deepEqual(open.requests.map((r) => [r.path, r.withAuth]), [["/index.yaml", false], ["/metrics-3.1.0.tgz", false]], "the repository without a HelmRepository: its index and chart, no credentials");
+
+    const broken = await waitChart(env.admin, ns, "broken", "False");
+    assert.equal(c(broken, "Ready")!.reason, "DependencyBuildError");
+    assert.match(c(broken, "Ready")!.message, /^dependency build error: failed to add remote dependency 'nothere': failed to get chart 'nothere' version '1\.x' from 'http:\/\/127\.0\.0\.1:\d+\/?': no chart name found$/);
   });
 });

@@ -191,7 +191,7 @@ describe("HelmChart from a HelmRepository (source.toolkit.fluxcd.io/v1)", () => 
     await env.admin.create(HelmCharts, ns, helmChart(ns, "big", { chart: "big" }));
     const big = await waitChart(env.admin, ns, "big", "False");
     assert.equal(c(big, "Ready")!.reason, "ChartPullError");
-    assert.match(c(big, "Ready")!.message, /^chart pull error: failed to download chart for remote reference: chart is over the size limit: http:\/\/127\.0\.0\.1:\d+\/big-1\.0\.0\.tgz is over the limit of 10485760 bytes$/);
+    assert.match(c(big, "Ready")!.message, /^chart pull error: failed to download chart for remote reference: chart is over the size limit: http:\/\/127\.0\.0\.1:\d+\/big-1\.0\.0\.tgz is over the limit of 10485760 bytes \(--helm-chart-max-size\)$/);
 
     await env.admin.create(HelmCharts, ns, helmChart(ns, "app", { chart: "app", version: "1.0.0" }));
     const good = (await waitChart(env.admin, ns, "app", "True")).status!.artifact!;

@@ -83,6 +83,7 @@ describe("Flux's flags and defaults", () => {
     assert.equal(o.leaderElectionRetryPeriodMs, 5_000);
     assert.equal(o.artifactRetentionTtlMs, 60_000);
     assert.equal(o.artifactRetentionRecords, 2);
+    assert.deepEqual([o.helmIndexMaxSize, o.helmChartMaxSize, o.helmChartFileMaxSize], [50 << 20, 10 << 20, 5 << 20], "Flux's Helm size limits");
     assert.deepEqual(o.featureGates, { AdditiveCELDependencyCheck: false, CancelHealthCheckOnNewRevision: true, DriftWatch: true, StrictPostBuildSubstitutions: false });
     assert.equal(o.driftWatch, true);
     assert.equal(o.cancelHealthCheckOnNewRevision, true);
@@ -118,6 +119,9 @@ describe("Flux's flags and defaults", () => {
       "--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.cluster.local.",
       "--artifact-retention-ttl=5m",
       "--artifact-retention-records=5",
+      "--helm-index-max-size=1000",
+      "--helm-chart-max-size=2000",
+      "--helm-chart-file-max-size=300",
       "--default-service-account=default",
       "--no-cross-namespace-refs",
       "--no-remote-bases=true",
@@ -144,6 +148,7 @@ describe("Flux's flags and defaults", () => {
     assert.equal(o.storageAdvAddr, "source-controller.flux-system.svc.cluster.local.", "$(RUNTIME_NAMESPACE) expanded from the environment");
     assert.equal(o.artifactRetentionTtlMs, 300_000);
     assert.equal(o.artifactRetentionRecords, 5);
+    assert.deepEqual([o.helmIndexMaxSize, o.helmChartMaxSize, o.helmChartFileMaxSize], [1000, 2000, 300]);
     assert.equal(o.defaultServiceAccount, "default");
     assert.equal(o.noCrossNamespaceRefs, true);
     assert.equal(o.noRemoteBases, true);
@@ -213,6 +218,8 @@ describe("validation errors say what is accepted", () => {
     [["--feature-gates=DriftWatch"], /"DriftWatch" must be DriftWatch=true or DriftWatch=false/],
     [["--artifact-retention-records=0"], /--artifact-retention-records: must be at least 1/],
     [["--requeue-dependency=later"], /--requeue-dependency: must be a duration/],
+    [["--helm-chart-max-size=10MiB"], /--helm-chart-max-size: must be a whole number/],
+    [["--helm-chart-file-max-size=0"], /--helm-chart-file-max-size: must be at least 1/],
   ];
   for (const [argv, message] of cases) {
     it(`${argv.join(" ")} → ${message.source.slice(0, 60)}`, () => refuses(argv, message));
