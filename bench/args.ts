@@ -68,7 +68,7 @@ export function parseMttpArgs(argv: readonly string[], defaults: { out: string }
         throw new Error(`unknown flag "${flag}"\n${usage}`);
     }
   }
-  if (vsFlux && !systemsGiven) a.systems = allSystems;
+  if (vsFlux && !systemsGiven) a.systems = allSystems.filter((s) => s !== "mooring-alert");
   a.ns = [...new Set(a.ns)].sort((x, y) => x - y);
   a.systems = allSystems.filter((s) => a.systems.includes(s));
   return a;
