@@ -6,70 +6,17 @@
 import { Environment, type ParseResult } from "@marcbachmann/cel-js";
 import type { CustomHealthCheck } from "../api/kustomize";
 import type { Health } from "./health";
+import { CelError, compileCel, evaluateCel, toCel } from "../runtime/cel";
 
-/** An expression that does not parse, does not type-check, or fails to evaluate; the message names it. */
-export class CelError extends Error {
-  override name = "CelError";
-  constructor(
-    message: string,
-    /** True when the expression itself is wrong (retrying cannot help); false when it failed on this data. */
-    readonly invalid = true,
-  ) {
-    super(message);
-  }
-}
+export { CelError, toCel } from "../runtime/cel";
 
 /** Health expressions: any top-level field of the object may be used, so variables are not declared. */
 const healthEnv = new Environment({ unlistedVariablesAreDyn: true, enableOptionalTypes: true });
 /** readyExpr: exactly `dep` and `self`, so a misspelt variable is an error before anything is evaluated. */
 const readyEnv = new Environment({ enableOptionalTypes: true }).registerVariable("dep", "map").registerVariable("self", "map");
 
-const compiled = new Map<string, ParseResult>();
-const maxCompiled = 1000;
-
-/** Parses (once; parsed expressions are kept) and, when `typed`, type-checks an expression. */
-function compile(env: Environment, envName: string, expr: string, what: string): ParseResult {
-  const key = `${envName}\u0000${expr}`;
-  const hit = compiled.get(key);
-  if (hit) return hit;
-  let parsed: ParseResult;
-  try {
-    parsed = env.parse(expr);
-  } catch (err) {
-    throw new CelError(`${what}: failed to parse the CEL expression '${expr}': ${firstLine(err)}`);
-  }
-  const check = parsed.check();
-  if (!check.valid) throw new CelError(`${what}: invalid CEL expression '${expr}': ${firstLine(check.error)}`);
-  if (check.type !== "bool" && check.type !== "dyn") throw new CelError(`${what}: the CEL expression '${expr}' must give a bool, it gives ${check.type}`);
-  if (compiled.size >= maxCompiled) compiled.clear();
-  compiled.set(key, parsed);
-  return parsed;
-}
-
-function evaluateBool(parsed: ParseResult, expr: string, vars: Record<string, unknown>, what: string): boolean {
-  let result: unknown;
-  try {
-    result = parsed(vars);
-  } catch (err) {
-    throw new CelError(`${what}: failed to evaluate the CEL expression '${expr}': ${firstLine(err)}`, false);
-  }
-  if (typeof result !== "boolean") throw new CelError(`${what}: the CEL expression '${expr}' gave ${typeof result === "bigint" ? "an int" : typeof result}, not a bool`);
-  return result;
-}
-
-const firstLine = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split("\n")[0]!.trim();
-
-/** A JSON value as CEL sees a Kubernetes object: whole numbers become ints (bigint), other numbers stay doubles. */
-export function toCel(v: unknown): unknown {
-  if (typeof v === "number") return Number.isSafeInteger(v) ? BigInt(v) : v;
-  if (Array.isArray(v)) return v.map(toCel);
-  if (v !== null && typeof v === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = toCel(x);
-    return out;
-  }
-  return v;
-}
+const compile = (env: Environment, envName: string, expr: string, what: string): ParseResult => compileCel(env, envName, expr, "bool", what);
+const evaluateBool = (parsed: ParseResult, expr: string, vars: Record<string, unknown>, what: string): boolean => evaluateCel(parsed, expr, vars, "bool", { what }) as boolean;
 
 /** The group of an apiVersion ("" for the core group). */
 const groupOf = (apiVersion: string): string => (apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "");

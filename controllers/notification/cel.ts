@@ -4,9 +4,9 @@
 // makes the commit-status id. Variables are declared, so a misspelt one is an error before anything is evaluated.
 // Lists get first() and last() (optionals), which Flux's CEL offers and expressions in its docs use.
 import { Environment, Optional, type ParseResult } from "@marcbachmann/cel-js";
-import { CelError, toCel } from "../kustomize/cel";
+import { CelError, compileCel, evaluateCel, toCel } from "../runtime/cel";
 
-export { CelError } from "../kustomize/cel";
+export { CelError } from "../runtime/cel";
 
 function withListHelpers(env: Environment): Environment {
   return env
@@ -17,38 +17,9 @@ function withListHelpers(env: Environment): Environment {
 const filterEnv = withListHelpers(new Environment({ enableOptionalTypes: true }).registerVariable("res", "map").registerVariable("req", "map"));
 const commitStatusEnv = withListHelpers(new Environment({ enableOptionalTypes: true }).registerVariable("event", "map").registerVariable("alert", "map").registerVariable("provider", "map"));
 
-const firstLine = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split("\n")[0]!.trim();
-
-const compiled = new Map<string, ParseResult>();
-
-function compile(env: Environment, envName: string, expr: string, want: "bool" | "string"): ParseResult {
-  const key = `${envName}\u0000${expr}`;
-  const hit = compiled.get(key);
-  if (hit) return hit;
-  let parsed: ParseResult;
-  try {
-    parsed = env.parse(expr);
-  } catch (err) {
-    throw new CelError(`failed to parse the CEL expression '${expr}': ${firstLine(err)}`);
-  }
-  const check = parsed.check();
-  if (!check.valid) throw new CelError(`invalid CEL expression '${expr}': ${firstLine(check.error)}`);
-  if (check.type !== want && check.type !== "dyn") throw new CelError(`the CEL expression '${expr}' must give a ${want}, it gives ${check.type}`);
-  if (compiled.size >= 1000) compiled.clear();
-  compiled.set(key, parsed);
-  return parsed;
-}
-
-function evaluate(parsed: ParseResult, expr: string, vars: Record<string, unknown>, want: "boolean" | "string"): unknown {
-  let result: unknown;
-  try {
-    result = parsed(vars);
-  } catch (err) {
-    throw new CelError(`failed to evaluate the CEL expression '${expr}': ${firstLine(err)}`, false);
-  }
-  if (typeof result !== want) throw new CelError(`the CEL expression '${expr}' gave ${typeof result === "bigint" ? "an int" : typeof result}, not a ${want === "boolean" ? "bool" : "string"}`, false);
-  return result;
-}
+const compile = (env: Environment, envName: string, expr: string, want: "bool" | "string"): ParseResult => compileCel(env, envName, expr, want);
+const evaluate = (parsed: ParseResult, expr: string, vars: Record<string, unknown>, want: "boolean" | "string"): unknown =>
+  evaluateCel(parsed, expr, vars, want === "boolean" ? "bool" : "string", { wrongTypeIsData: true });
 
 /** Checks a resourceFilter without evaluating it; throws a CelError naming the problem. */
 export function checkResourceFilter(expr: string): void {
