@@ -2,6 +2,8 @@
 // notification-controller (`--events-addr`). Sending never blocks a reconcile: events wait in a bounded queue
 // and go out in the background, retried with exponential backoff on connection errors and 5xx answers, the
 // way Flux's recorder retries. The address may hold credentials, so it never appears in logs.
+import * as http from "node:http";
+import * as https from "node:https";
 import * as os from "node:os";
 import type { Logger } from "pino";
 import type { KubeObject } from "./kube";
@@ -93,19 +95,23 @@ export class HttpEventSink implements EventSink {
   delivered = 0;
   failed = 0;
 
-  private readonly url: string;
+  private readonly url: URL;
   private readonly headers: Record<string, string> = { "content-type": "application/json" };
+  /** Kept-alive connections, one per sender: a burst of events is not a burst of TCP handshakes. */
+  private readonly agent: http.Agent;
 
   constructor(address: string, o: HttpEventSinkOptions) {
     this.o = { maxQueued: 1000, senders: 2, retries: 4, minBackoffMs: 1_000, maxBackoffMs: 30_000, timeoutMs: 5_000, ...o };
-    // Credentials in the address become a Basic authorization header (fetch refuses them in the URL).
+    // Credentials in the address become a Basic authorization header.
     const url = new URL(address);
     if (url.username || url.password) {
       this.headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}`;
       url.username = "";
       url.password = "";
     }
-    this.url = url.toString();
+    this.url = url;
+    const agentOptions = { keepAlive: true, maxSockets: this.o.senders };
+    this.agent = url.protocol === "https:" ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   }
 
   post(event: FluxEvent): void {
@@ -161,25 +167,34 @@ export class HttpEventSink implements EventSink {
         if (!(await sleep(delay, this.stop.signal))) break;
       }
       try {
-        const res = await fetch(this.url, {
-          method: "POST",
-          headers: this.headers,
-          body,
-          signal: AbortSignal.any([AbortSignal.timeout(this.o.timeoutMs), this.stop.signal]),
-        });
-        await res.body?.cancel();
+        const status = await this.request(body);
         // 429: the receiver already has this one (rate limit); 202: accepted. Neither is retried.
-        if (res.ok || res.status === 429) return true;
-        last = `HTTP ${res.status}`;
-        if (res.status < 500 || res.status === 501) break;
+        if ((status >= 200 && status < 300) || status === 429) return true;
+        last = `HTTP ${status}`;
+        if (status < 500 || status === 501) break;
       } catch (err) {
-        // The address may be secret: it never shows in a message.
-        const code = (err as { cause?: { code?: unknown } }).cause?.code;
-        last = `${errorMessage(err).split(this.url).join("<events-addr>")}${typeof code === "string" ? ` (${code})` : ""}`;
+        // The address may be secret: it never shows in a message, only the error's code.
+        const code = (err as { code?: unknown }).code;
+        last = typeof code === "string" ? `request failed (${code})` : errorMessage(err).split(this.url.host).join("<events-addr>");
       }
     }
     this.o.log.warn({ reason: event.reason, kind: event.involvedObject.kind, name: event.involvedObject.name, namespace: event.involvedObject.namespace, err: last }, "could not post event to the notification-controller");
     return false;
+  }
+
+  /** One POST of the body; resolves with the status code once the answer was read. */
+  private request(body: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const send = this.url.protocol === "https:" ? https.request : http.request;
+      const req = send(this.url, { method: "POST", agent: this.agent, headers: { ...this.headers, "content-length": Buffer.byteLength(body) }, signal: this.stop.signal }, (res) => {
+        res.on("error", reject);
+        res.on("end", () => resolve(res.statusCode ?? 0));
+        res.resume();
+      });
+      req.setTimeout(this.o.timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${this.o.timeoutMs} ms`), { code: "ETIMEDOUT" })));
+      req.on("error", reject);
+      req.end(body);
+    });
   }
 }
 
