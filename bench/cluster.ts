@@ -4,6 +4,8 @@ import type { KubeClient, KubeObject, ResourceRef } from "../controllers/runtime
 import { Informer } from "../controllers/runtime/informer";
 import pino from "pino";
 import { newLogger } from "../controllers/runtime/log";
+import { crds } from "../controllers/api";
+import { missingFluxCrds } from "./fluxcrds";
 
 export const refs = {
   namespace: { kind: "Namespace", group: "", version: "v1", plural: "namespaces", namespaced: false },
@@ -97,4 +99,20 @@ interface Conditioned extends KubeObject {
 export function isReady(obj: Conditioned): boolean {
   const ready = obj.status?.conditions?.find((c) => c.type === "Ready");
   return ready?.status === "True" && obj.status?.observedGeneration === obj.metadata.generation;
+}
+
+/** Applies Mooring's CRDs (plus stand-ins for the Flux kinds ours lack, for Flux's controllers) and waits until all are Established. */
+export async function installCrds(client: KubeClient, forFlux: boolean): Promise<void> {
+  const ours = crds();
+  const all = forFlux ? [...ours, ...missingFluxCrds(ours.map((c) => c.metadata.name))] : ours;
+  for (const crd of all) await apply(client, crd as unknown as KubeObject, "mooring-bench");
+  const deadline = Date.now() + 60_000;
+  for (const crd of all) {
+    for (;;) {
+      const got = await client.get<{ status?: { conditions?: { type: string; status: string }[] } }>(refs.crd, undefined, crd.metadata.name);
+      if (got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
+      if (Date.now() > deadline) throw new Error(`CRD ${crd.metadata.name} not Established after 60s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }

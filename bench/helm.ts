@@ -11,21 +11,18 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { KubeClient, loadKubeConfig, type KubeObject, type ResourceRef } from "../controllers/runtime/kube";
-import { crds } from "../controllers/api";
 import { controllerEnv, controllerNodeFlags } from "../controllers/process";
 import { up, down } from "../local/controlplane";
 import { freePort } from "../local/ports";
 import { ensureTools, projectRoot, toolPath, toolsPathEnv } from "../local/tools";
 import { startRegistry } from "../test/fixtures/registry/registry";
-import { apply, isReady, pool, refs, Tracker } from "./cluster";
-import { missingFluxCrds } from "./fluxcrds";
+import { apply, installCrds, isReady, pool, refs, Tracker } from "./cluster";
 import { cpuDelta, readCpu, readPeakRssMiB, type CpuTimes } from "./procstat";
 import { readRequestCounts, requestDelta, type RequestSummary } from "./requests";
 import { profileApiserver } from "./pprof";
-import { killAll, start, waitHealthy, type ControllerProcess } from "./systems";
+import { exitOnSignal, killAll, start, stopControllers, trackControlPlane, waitHealthy, type ControllerProcess } from "./systems";
 
 const log = (line: string) => process.stderr.write(`[bench helm ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const loadavg = () => os.loadavg().map((v) => Math.round(v * 100) / 100);
 
 const helmReleases: ResourceRef = { kind: "HelmRelease", group: "helm.toolkit.fluxcd.io", version: "v2", plural: "helmreleases", namespaced: true };
@@ -128,20 +125,6 @@ async function pushChart(registryHost: string, work: string): Promise<void> {
   await run(["push", tgz, `oci://${registryHost}/charts`, "--plain-http"]);
 }
 
-async function installCrds(client: KubeClient, forFlux: boolean): Promise<void> {
-  const ours = crds();
-  const all = forFlux ? [...ours, ...missingFluxCrds(ours.map((c) => c.metadata.name))] : ours;
-  for (const crd of all) await apply(client, crd as unknown as KubeObject, "mooring-bench");
-  const deadline = Date.now() + 60_000;
-  for (const crd of all) {
-    for (;;) {
-      const got = await client.get<{ status?: { conditions?: { type: string; status: string }[] } }>(refs.crd, undefined, crd.metadata.name);
-      if (got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
-      if (Date.now() > deadline) throw new Error(`CRD ${crd.metadata.name} not Established after 60s`);
-      await sleep(100);
-    }
-  }
-}
 
 /** A helper wrapper that runs the pinned mooring-helm with a CPU profile written to <profileDir>/helper-<pid>.pprof. */
 async function profilingHelper(dir: string, profileDir: string): Promise<string> {
@@ -193,6 +176,7 @@ function helmRelease(i: number): KubeObject {
 async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmRun> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), `mooring-bench-helm-${system}-${n}-`));
   const cpDir = path.join(dir, "cp");
+  const untrack = trackControlPlane(cpDir);
   const run: HelmRun = { system, n, seconds: null, ready: 0, objects: 0, cpuSeconds: {}, peakRssMiB: {} };
   const loadBefore = loadavg();
   const registry = await startRegistry(path.join(dir, "registry"));
@@ -284,17 +268,9 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
     log(`${system} N=${n}: FAILED: ${(err as Error).message}`);
   } finally {
     stop.abort();
-    await Promise.all(
-      controllers.map(async (c) => {
-        if (c.child.exitCode !== null || c.child.signalCode !== null) return;
-        const exited = new Promise<void>((resolve) => c.child.once("exit", () => resolve()));
-        c.child.kill("SIGTERM");
-        const timer = setTimeout(() => c.child.kill("SIGKILL"), 15_000);
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
+    await stopControllers(controllers);
     await down({ dir: cpDir }).catch((err: unknown) => log(`down ${cpDir}: ${(err as Error).message}`));
+    untrack();
     await registry.close();
     if (!process.env.BENCH_KEEP) await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
     else log(`kept ${dir}`);
@@ -338,12 +314,7 @@ export function renderHelmReport(r: HelmResults): string {
 
 export async function helmBench(argv: string[]): Promise<number> {
   const a = parseHelmArgs(argv, { out: path.join(projectRoot(), "bench", "results") });
-  const onSignal = () => {
-    killAll();
-    process.exit(130);
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  exitOnSignal(log);
   const date = new Date().toISOString().slice(0, 10);
   const jsonFile = path.join(a.out, `${date}-helm.json`);
   let results: HelmResults = { machine: {}, runs: [] };

@@ -9,12 +9,10 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 import { KubeClient, type KubeObject } from "../controllers/runtime/kube";
 import { loadKubeConfig } from "../controllers/runtime/kube";
-import { crds } from "../controllers/api";
 import { up, down, type ControlPlane } from "../local/controlplane";
 import { projectRoot } from "../local/tools";
 import { parseMttpArgs, type MttpArgs } from "./args";
-import { apply, isReady, pool, refs, Tracker } from "./cluster";
-import { missingFluxCrds } from "./fluxcrds";
+import { apply, installCrds, isReady, pool, refs, Tracker } from "./cluster";
 import { BenchRepo, gitCredentials } from "./gitrepo";
 import { cpuDelta, readCpu, type CpuTimes } from "./procstat";
 import { readRequestCounts, requestDelta } from "./requests";
@@ -22,7 +20,7 @@ import { profileApiserver } from "./pprof";
 import { createAlert, startAlertSink, type AlertSink } from "./alertsink";
 import { freePort } from "../local/ports";
 import { summarize, type LatencySummary } from "./stats";
-import { killAll, startFlux, startMooring, waitHealthy, type RunningSystem } from "./systems";
+import { exitOnSignal, killAll, startFlux, startMooring, trackControlPlane, waitHealthy, type RunningSystem } from "./systems";
 import { isLoop, renderTable, type Run, type SystemName } from "./table";
 import { runGitopsFloor } from "./gitopsfloor";
 import * as w from "./workload";
@@ -31,8 +29,6 @@ const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOStr
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const loadavg = () => os.loadavg().map((v) => Math.round(v * 100) / 100);
 
-/** Control plane directories still up, torn down on failure and on SIGINT. */
-const activeDirs = new Set<string>();
 
 interface LatencyResults {
   drift: Partial<Record<SystemName, LatencySummary & { n: number; note: string }>>;
@@ -58,20 +54,6 @@ async function startTrackers(client: KubeClient): Promise<Trackers> {
   return { kustomizations, objects, deployments, stop };
 }
 
-async function installCrds(client: KubeClient, forFlux: boolean): Promise<void> {
-  const ours = crds();
-  const all = forFlux ? [...ours, ...missingFluxCrds(ours.map((c) => c.metadata.name))] : ours;
-  for (const crd of all) await apply(client, crd as unknown as KubeObject, "mooring-bench");
-  const deadline = Date.now() + 60_000;
-  for (const crd of all) {
-    for (;;) {
-      const got = await client.get<{ status?: { conditions?: { type: string; status: string }[] } }>(refs.crd, undefined, crd.metadata.name);
-      if (got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
-      if (Date.now() > deadline) throw new Error(`CRD ${crd.metadata.name} not Established after 60s`);
-      await sleep(100);
-    }
-  }
-}
 
 async function setupCluster(client: KubeClient, n: number, forFlux: boolean): Promise<void> {
   await installCrds(client, forFlux);
@@ -203,7 +185,7 @@ interface RunContext {
 async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), `mooring-bench-${c.system}-${c.n}-`));
   const cpDir = path.join(dir, "cp");
-  activeDirs.add(cpDir);
+  const untrack = trackControlPlane(cpDir);
   let system: RunningSystem | undefined;
   let trackers: Trackers | undefined;
   let sink: AlertSink | undefined;
@@ -307,7 +289,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     }
     await sink?.close();
     await down({ dir: cpDir }).catch((err: unknown) => log(`down ${cpDir}: ${(err as Error).message}`));
-    activeDirs.delete(cpDir);
+    untrack();
     if (!process.env.BENCH_KEEP) await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
     else log(`kept ${dir}`);
   }
@@ -370,18 +352,7 @@ export function renderReport(r: Results): string {
 
 export async function mttp(argv: string[]): Promise<number> {
   const args = parseMttpArgs(argv, { out: path.join(projectRoot(), "bench", "results") });
-  const onSignal = () => {
-    log("interrupted: stopping controllers and control planes");
-    killAll();
-    // A run's own teardown may be stopping the same control plane; go over them twice so none survives.
-    const downAll = () => Promise.all([...activeDirs].map((dir) => down({ dir }).catch(() => undefined)));
-    void downAll()
-      .then(() => sleep(2_000))
-      .then(downAll)
-      .then(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  exitOnSignal(log);
   const date = new Date().toISOString().slice(0, 10);
   const jsonFile = path.join(args.out, `${date}-mttp.json`);
   const results: Results = (await readPrevious(jsonFile)) ?? { machine: {}, runs: [], drift: {}, commitToApplied: {} };

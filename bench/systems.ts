@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import * as path from "node:path";
+import { down } from "../local/controlplane";
 import { freePort } from "../local/ports";
 import { ensureTools, projectRoot, toolPath, toolsPathEnv } from "../local/tools";
 import { readPeakRssMiB } from "./procstat";
@@ -49,6 +50,31 @@ export function killAll(): void {
   for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
 }
 
+/** Control planes the running benchmark started and has not stopped yet. */
+const controlPlanes = new Set<string>();
+
+/** Registers a control plane directory to stop on SIGINT/SIGTERM; call the result once the run stopped it. */
+export function trackControlPlane(dir: string): () => void {
+  controlPlanes.add(dir);
+  return () => controlPlanes.delete(dir);
+}
+
+/** On SIGINT or SIGTERM: kill every controller, stop every tracked control plane, exit 130. */
+export function exitOnSignal(log: (line: string) => void): void {
+  const onSignal = () => {
+    log("interrupted: stopping controllers and control planes");
+    killAll();
+    // A run's own teardown may be stopping the same control plane; go over them twice so none survives.
+    const downAll = () => Promise.all([...controlPlanes].map((dir) => down({ dir }).catch(() => undefined)));
+    void downAll()
+      .then(() => new Promise((r) => setTimeout(r, 2_000)))
+      .then(downAll)
+      .then(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+}
+
 export function start<R extends string>(role: R, bin: string, args: string[], o: SystemOptions, env: NodeJS.ProcessEnv, healthPort: number, healthPath: string): ControllerProcess<R> {
   const log = path.join(o.dir, `${role}-controller.log`);
   const fd = openSync(log, "a");
@@ -60,7 +86,8 @@ export function start<R extends string>(role: R, bin: string, args: string[], o:
   return { role, child, pid: child.pid, log, healthUrl: `http://127.0.0.1:${healthPort}${healthPath}` };
 }
 
-async function stopAll(controllers: ControllerProcess[]): Promise<void> {
+/** Stops controllers (SIGTERM, SIGKILL after 15 s), reading each one's peak RSS first. */
+export async function stopControllers(controllers: ControllerProcess<string>[]): Promise<void> {
   await Promise.all(
     controllers.map(async (c) => {
       c.peakRssMiB = (await readPeakRssMiB(c.pid)) ?? c.peakRssMiB;
@@ -120,7 +147,7 @@ export async function startMooring(o: SystemOptions): Promise<RunningSystem> {
     nc.args.push(`--receiverAddr=127.0.0.1:${o.notification.receiverPort}`);
     controllers.push(start("notification", process.execPath, nc.args, o, env, nc.health, "/readyz"));
   }
-  return { controllers, stop: () => stopAll(controllers) };
+  return { controllers, stop: () => stopControllers(controllers) };
 }
 
 export interface FluxOptions extends SystemOptions {
@@ -158,5 +185,5 @@ export async function startFlux(o: FluxOptions): Promise<RunningSystem> {
     nc.args.push(`--receiverAddr=127.0.0.1:${o.notification.receiverPort}`);
     controllers.push(start("notification", notificationBin!, nc.args, o, { ...env, KUBECONFIG: o.kubeconfig, TMPDIR: o.dir }, nc.health, "/readyz"));
   }
-  return { controllers, stop: () => stopAll(controllers) };
+  return { controllers, stop: () => stopControllers(controllers) };
 }

@@ -23,11 +23,10 @@ import { importImage } from "../local/nodeimages";
 import { toolPath } from "../local/tools";
 import { renderInstallYaml } from "../bootstrap";
 import { crds, kustomizeControllerRbac, notificationControllerRbac, sourceControllerRbac, GitRepositoryKind, KustomizationKind, ReceiverKind, receiverWebhookPath, type Receiver } from "../controllers/api";
-import { KubeClient, isNotFound, loadKubeConfig, type KubeObject } from "../controllers/runtime/kube";
+import { KubeClient, isNotFound, loadKubeConfig } from "../controllers/runtime/kube";
 import { summarize, type LatencySummary } from "./stats";
-import { apply } from "./cluster";
-import { missingFluxCrds } from "./fluxcrds";
-import { killAll, startFlux, startMooring, waitHealthy, type RunningSystem } from "./systems";
+import { apply, installCrds } from "./cluster";
+import { exitOnSignal, killAll, startFlux, startMooring, trackControlPlane, waitHealthy, type RunningSystem } from "./systems";
 
 const run = promisify(execFile);
 const core = (plural: string, kind: string) => ({ kind, group: "", version: "v1", plural, namespaced: true });
@@ -197,13 +196,13 @@ async function measurePods(dir: string, commits: number): Promise<LatencySummary
 async function measureProcesses(system: "mooring" | "flux", commits: number): Promise<LatencySummary> {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), `mooring-bench-webhook-${system}-`));
   const cpDir = path.join(work, "cp");
+  const untrack = trackControlPlane(cpDir);
   let running: RunningSystem | undefined;
   try {
     log(`${system}: control plane up (${cpDir})`);
     const cp = await up({ dir: cpDir, nodes: 0, realNode: false, timeoutMs: 180_000 });
     const client = new KubeClient(await loadKubeConfig(cp.kubeconfigPath));
-    const ours = crds();
-    for (const crd of system === "flux" ? [...ours, ...missingFluxCrds(ours.map((c) => c.metadata.name))] : ours) await apply(client, crd as unknown as KubeObject, "mooring-bench");
+    await installCrds(client, system === "flux");
     const ns = "bench-webhook";
     for (const name of [ns, "flux-system"]) await apply(client, { apiVersion: "v1", kind: "Namespace", metadata: { name } }, "mooring-bench");
     const receiverPort = await freePort();
@@ -215,6 +214,7 @@ async function measureProcesses(system: "mooring" | "flux", commits: number): Pr
   } finally {
     await running?.stop();
     await down({ dir: cpDir }).catch((err: unknown) => log(`down ${cpDir}: ${(err as Error).message}`));
+    untrack();
     if (!process.env.BENCH_KEEP) await fs.rm(work, { recursive: true, force: true }).catch(() => undefined);
     else log(`kept ${work}`);
   }
@@ -222,12 +222,7 @@ async function measureProcesses(system: "mooring" | "flux", commits: number): Pr
 
 export async function webhook(argv: string[]): Promise<number> {
   const a = parse(argv);
-  const onSignal = () => {
-    killAll();
-    process.exit(130);
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  exitOnSignal(log);
   const date = new Date().toISOString().slice(0, 10);
   const jsonFile = path.join(a.out, `${date}-webhook.json`);
   const doc: WebhookResults = { benchmark: "webhook", date, machine: {}, systems: {} };
