@@ -20,7 +20,7 @@ import { apply, installCrds, isReady, pool, refs, Tracker } from "./cluster";
 import { cpuDelta, readCpu, readPeakRssMiB, type CpuTimes } from "./procstat";
 import { readRequestCounts, requestDelta, type RequestSummary } from "./requests";
 import { profileApiserver } from "./pprof";
-import { exitOnSignal, killAll, start, stopControllers, trackControlPlane, waitHealthy, type ControllerProcess } from "./systems";
+import { exitOnSignal, killAll, onInterrupt, start, stopControllers, trackControlPlane, waitHealthy, type ControllerProcess } from "./systems";
 
 const log = (line: string) => process.stderr.write(`[bench helm ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const loadavg = () => os.loadavg().map((v) => Math.round(v * 100) / 100);
@@ -180,6 +180,7 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
   const run: HelmRun = { system, n, seconds: null, ready: 0, objects: 0, cpuSeconds: {}, peakRssMiB: {} };
   const loadBefore = loadavg();
   const registry = await startRegistry(path.join(dir, "registry"));
+  const registryStopped = onInterrupt(() => registry.close());
   const stop = new AbortController();
   let controllers: ControllerProcess<"source" | "helm">[] = [];
   const peaks = new Map<number, number>();
@@ -272,6 +273,7 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
     await down({ dir: cpDir }).catch((err: unknown) => log(`down ${cpDir}: ${(err as Error).message}`));
     untrack();
     await registry.close();
+    registryStopped();
     if (!process.env.BENCH_KEEP) await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
     else log(`kept ${dir}`);
   }

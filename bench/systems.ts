@@ -59,14 +59,24 @@ export function trackControlPlane(dir: string): () => void {
   return () => controlPlanes.delete(dir);
 }
 
-/** On SIGINT or SIGTERM: kill every controller, stop every tracked control plane, exit 130. */
+/** Other things a run started (e.g. a registry), stopped on SIGINT/SIGTERM. */
+const cleanups = new Set<() => Promise<unknown>>();
+
+/** Registers a clean-up to run on SIGINT/SIGTERM; call the result once the run did it itself. */
+export function onInterrupt(cleanup: () => Promise<unknown>): () => void {
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
+}
+
+/** On SIGINT or SIGTERM: kill every controller, run the clean-ups, stop every tracked control plane, exit 130. */
 export function exitOnSignal(log: (line: string) => void): void {
   const onSignal = () => {
     log("interrupted: stopping controllers and control planes");
     killAll();
     // A run's own teardown may be stopping the same control plane; go over them twice so none survives.
     const downAll = () => Promise.all([...controlPlanes].map((dir) => down({ dir }).catch(() => undefined)));
-    void downAll()
+    void Promise.all([...cleanups].map((c) => c().catch(() => undefined)))
+      .then(downAll)
       .then(() => new Promise((r) => setTimeout(r, 2_000)))
       .then(downAll)
       .then(() => process.exit(130));
