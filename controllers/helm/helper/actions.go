@@ -205,7 +205,7 @@ func configuration(id *identity, req *request) (*action.Configuration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot discover the cluster's API: %w", err)
 	}
-	return &action.Configuration{RESTClientGetter: g, Releases: store, KubeClient: kc, Capabilities: caps, Log: func(string, ...any) {}}, nil
+	return &action.Configuration{RESTClientGetter: g, Releases: store, KubeClient: &watchWaiter{Client: kc, caches: id.waitCaches()}, Capabilities: caps, Log: func(string, ...any) {}}, nil
 }
 
 func timeoutOf(req *request) time.Duration {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/openapi"
 	cachedopenapi "k8s.io/client-go/openapi/cached"
@@ -36,6 +37,15 @@ type identity struct {
 
 	mu   sync.Mutex
 	caps *chartutil.Capabilities
+
+	waitsOnce sync.Once
+	waits     *waitCaches
+}
+
+// waitCaches are the identity's watch caches for Helm's waits, made on first use.
+func (id *identity) waitCaches() *waitCaches {
+	id.waitsOnce.Do(func() { id.waits = newWaitCaches(dynamic.NewForConfigOrDie(id.config)) })
+	return id.waits
 }
 
 func newIdentity(base *rest.Config, impersonate string) (*identity, error) {
