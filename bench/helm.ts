@@ -20,7 +20,7 @@ import { apply, installCrds, isReady, pool, refs, Tracker } from "./cluster";
 import { cpuDelta, readCpu, readPeakRssMiB, type CpuTimes } from "./procstat";
 import { readRequestCounts, requestDelta, type RequestSummary } from "./requests";
 import { profileApiserver } from "./pprof";
-import { exitOnSignal, killAll, onInterrupt, start, stopControllers, trackControlPlane, waitHealthy, type ControllerProcess } from "./systems";
+import { controllerNode, controllersNodeVersion, exitOnSignal, killAll, onInterrupt, start, stopControllers, trackControlPlane, waitHealthy, type ControllerProcess } from "./systems";
 
 const log = (line: string) => process.stderr.write(`[bench helm ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const loadavg = () => os.loadavg().map((v) => Math.round(v * 100) / 100);
@@ -142,10 +142,11 @@ async function startSystem(system: HelmSystem, kubeconfig: string, dir: string, 
   if (system === "mooring") {
     const env = { ...(await toolsPathEnv()), ...controllerEnv };
     const script = path.join(projectRoot(), "bin", "mooring.js");
+    const node = await controllerNode();
     const proc = async (role: "source" | "helm", extra: string[], nodeFlags: string[] = []) => {
       const health = await freePort();
       const args = [...controllerNodeFlags, ...nodeFlags, script, "controllers", `--controllers=${role}`, `--kubeconfig=${kubeconfig}`, `--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`, ...extra];
-      return start(role, process.execPath, args, o, env, health, "/readyz");
+      return start(role, node, args, o, env, health, "/readyz");
     };
     const profiling = profileDir ? { flags: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`], helper: [`--helm-helper-path=${await profilingHelper(dir, profileDir)}`] } : { flags: [], helper: [] };
     return [await proc("source", storage), await proc("helm", profiling.helper, profiling.flags)];
@@ -295,7 +296,7 @@ export function renderHelmReport(r: HelmResults): string {
   return [
     "# HelmReleases to Ready",
     "",
-    `Measured ${String(r.machine.date)} on ${String(r.machine.cpus)} cores (${String(r.machine.cpuModel)}), a machine shared with other work. ` +
+    `Measured ${String(r.machine.date)} on ${String(r.machine.cpus)} cores (${String(r.machine.cpuModel)}), Mooring's controllers on Node.js ${String(r.machine.controllersNode ?? r.machine.node)}. ` +
       "One OCIRepository (the bench-app chart pushed with `helm push` to Debian's docker-registry on loopback); N HelmReleases created at once with chartRef to it, " +
       "each installing a Deployment with 0 replicas, a ServiceAccount, a Service and an Ingress (Helm's wait on). Seconds from creation until all N are Ready and all 4N objects exist. " +
       "CPU seconds over that window; Mooring's helm-controller CPU includes its Helm helper process. Peak RSS is VmHWM sampled every 5 s. Each run has its own fresh control plane with one kwok node. " +
@@ -330,7 +331,7 @@ export async function helmBench(argv: string[]): Promise<number> {
       for (const system of a.systems) {
         const run = await runOne(a, system, n);
         results.runs = [...results.runs.filter((r) => !(r.system === run.system && r.n === run.n)), run];
-        results.machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadavg: loadavg(), date: new Date().toISOString() };
+        results.machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, controllersNode: controllersNodeVersion(), loadavg: loadavg(), date: new Date().toISOString() };
         await fs.mkdir(a.out, { recursive: true });
         await fs.writeFile(jsonFile, JSON.stringify(results, null, 2) + "\n");
         await fs.writeFile(path.join(a.out, `${date}-helm.md`), renderHelmReport(results));

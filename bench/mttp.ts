@@ -20,7 +20,7 @@ import { profileApiserver } from "./pprof";
 import { createAlert, startAlertSink, type AlertSink } from "./alertsink";
 import { freePort } from "../local/ports";
 import { summarize, type LatencySummary } from "./stats";
-import { exitOnSignal, killAll, startFlux, startMooring, trackControlPlane, waitHealthy, type RunningSystem } from "./systems";
+import { controllersNodeVersion, exitOnSignal, killAll, startFlux, startMooring, trackControlPlane, waitHealthy, type RunningSystem } from "./systems";
 import { isLoop, renderTable, type Run, type SystemName } from "./table";
 import { runGitopsFloor } from "./gitopsfloor";
 import * as w from "./workload";
@@ -318,6 +318,7 @@ function machine(): Record<string, unknown> {
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     kernel: os.release(),
     node: process.version,
+    controllersNode: controllersNodeVersion(),
     loadavg: loadavg(),
     date: new Date().toISOString(),
     controlPlane: "local: etcd 3.6.6, kube-apiserver/controller-manager/scheduler 1.34.4, kwok 0.7.0 (1 fake node)",
@@ -334,7 +335,7 @@ export function renderReport(r: Results): string {
   return [
     "# Mean time to production (MTTP)",
     "",
-    `Measured ${String(r.machine.date)} on ${String(r.machine.cpus)} cores (${String(r.machine.cpuModel)}), load average at the end ${JSON.stringify(r.machine.loadavg)}. `,
+    `Measured ${String(r.machine.date)} on ${String(r.machine.cpus)} cores (${String(r.machine.cpuModel)}), load average at the end ${JSON.stringify(r.machine.loadavg)}; Mooring's controllers on Node.js ${String(r.machine.controllersNode ?? r.machine.node)}, the bench and its floor loops on ${String(r.machine.node)}. `,
     "One GitRepository holding N app directories (Deployment with 0 replicas, ServiceAccount, headless Service, Ingress, each app in its own namespace); N Kustomizations created at once. " +
       "Seconds from creation until all N are Ready and all 4N objects exist. CPU seconds are over that window; peak RSS is VmHWM. Each run has its own fresh control plane. " +
       "`floor` is a plain server-side-apply loop (64 in flight) of the same 4N objects. " +

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { down } from "../local/controlplane";
 import { freePort } from "../local/ports";
 import { ensureTools, projectRoot, toolPath, toolsPathEnv } from "../local/tools";
+import { ensureImageNode, nodeVersion } from "../local/image";
 import { readPeakRssMiB } from "./procstat";
 import { controllerEnv, controllerNodeFlags } from "../controllers/process";
 
@@ -136,10 +137,24 @@ function eventsFlags(o: SystemOptions, role: ControllerRole): string[] {
   return [`--events-addr=${role === "notification" ? addr : `http://${addr}/`}`];
 }
 
+/**
+ * The Node.js that runs Mooring's controllers: the one the controllers image carries (the pods run on it),
+ * or BENCH_NODE for experiments.
+ */
+export async function controllerNode(): Promise<string> {
+  return process.env.BENCH_NODE || (await ensureImageNode((line) => console.error(`[bench] ${line}`)));
+}
+
+/** The version of controllerNode(), for the reports. */
+export function controllersNodeVersion(): string {
+  return process.env.BENCH_NODE ? `BENCH_NODE=${process.env.BENCH_NODE}` : `v${nodeVersion}`;
+}
+
 export async function startMooring(o: SystemOptions): Promise<RunningSystem> {
   const script = path.join(projectRoot(), "bin", "mooring.js");
   const env = { ...(await toolsPathEnv()), ...controllerEnv };
   const storagePort = await freePort();
+  const node = await controllerNode();
   const common = async (role: ControllerRole) => {
     const health = await freePort();
     const args = [...controllerNodeFlags, ...(o.nodeFlags ?? []).map((f) => f.replace("{role}", role)), script, "controllers", `--controllers=${role}`, `--kubeconfig=${o.kubeconfig}`, `--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`, ...eventsFlags(o, role), ...(o.controllerFlags ?? [])];
@@ -149,13 +164,13 @@ export async function startMooring(o: SystemOptions): Promise<RunningSystem> {
   src.args.push(`--storage-path=${path.join(o.dir, "storage")}`, `--storage-addr=127.0.0.1:${storagePort}`, `--storage-adv-addr=127.0.0.1:${storagePort}`);
   const ks = await common("kustomize");
   const controllers: ControllerProcess[] = [
-    start("source", process.execPath, src.args, o, env, src.health, "/readyz"),
-    start("kustomize", process.execPath, ks.args, o, env, ks.health, "/readyz"),
+    start("source", node, src.args, o, env, src.health, "/readyz"),
+    start("kustomize", node, ks.args, o, env, ks.health, "/readyz"),
   ];
   if (o.notification) {
     const nc = await common("notification");
     nc.args.push(`--receiverAddr=127.0.0.1:${o.notification.receiverPort}`);
-    controllers.push(start("notification", process.execPath, nc.args, o, env, nc.health, "/readyz"));
+    controllers.push(start("notification", node, nc.args, o, env, nc.health, "/readyz"));
   }
   return { controllers, stop: () => stopControllers(controllers) };
 }

@@ -142,6 +142,25 @@ export async function ensureNodeLayer(progress: Progress = () => {}): Promise<st
   });
 }
 
+/**
+ * The Node.js binary the controllers image carries, unpacked from its layer into the cache, for processes
+ * that should run as the pods do (the benchmarks start the controllers with it).
+ */
+export async function ensureImageNode(progress: Progress = () => {}): Promise<string> {
+  const bin = cacheFile("node", `node-v${nodeVersion}`, "bin", "node");
+  if (await exists(bin)) return bin;
+  const layer = await ensureNodeLayer(progress);
+  const dir = path.dirname(bin);
+  const tmp = `${dir}.${process.pid}`;
+  await fs.mkdir(tmp, { recursive: true });
+  await runStep("node: unpack from its layer", "tar", ["-xf", layer, "-C", tmp, "--strip-components=3", nodeBinary.slice(1)]);
+  await fs.rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
+    await fs.rm(tmp, { recursive: true, force: true });
+    if (err.code !== "ENOTEMPTY" && err.code !== "EEXIST") throw err;
+  });
+  return bin;
+}
+
 /** The pinned kustomize at /usr/local/bin/kustomize (built into the tool cache when missing). */
 export async function ensureKustomizeLayer(progress: Progress = () => {}): Promise<string> {
   const [tool] = await ensureTools({ only: ["kustomize"], progress });

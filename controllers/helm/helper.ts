@@ -78,6 +78,11 @@ export interface HelmRequest {
   postRenderers?: KustomizePostRenderer[];
   commonMetadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
   withManifest?: boolean;
+  /**
+   * install: the controller found no release of this name just before, so Helm's own look-up of the name
+   * is skipped (a release made meanwhile still stops the install: its first Secret exists).
+   */
+  firstRelease?: boolean;
 }
 
 export interface HelmResponse {

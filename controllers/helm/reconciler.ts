@@ -296,6 +296,7 @@ export class HelmReleaseReconciler implements Reconciler<HelmRelease> {
         crds: i.crds ?? (i.skipCRDs ? "Skip" : "Create"),
         createNamespace: i.createNamespace,
         replace: i.replace || latest?.status === "uninstalled",
+        firstRelease: !latest && !i.replace,
       };
     }
     const u = hr.spec.upgrade ?? {};
@@ -324,10 +325,12 @@ export class HelmReleaseReconciler implements Reconciler<HelmRelease> {
       s.event("Normal", reason, message);
     }
     let readyMessage = getCondition(hr, ReleasedCondition)?.message ?? message;
+    let latestTested: ReleaseSnapshot | undefined;
     if (hr.spec.test?.enable) {
       const t = hr.spec.test;
       const res = await this.o.helper.run({ op: "test", ...this.base(hr), timeoutMs: this.timeoutMs(hr, "test"), testFilters: t.filters }, run.signal);
       const tested = res.release ?? rel;
+      latestTested = tested;
       if (!res.ok) {
         const msg = `Helm test failed for release ${releaseId(tested)} with chart ${tested.chartName}@${tested.chartVersion}: ${res.error}`;
         markFalse(hr, TestSuccessCondition, TestFailedReason, msg);
@@ -351,7 +354,9 @@ export class HelmReleaseReconciler implements Reconciler<HelmRelease> {
     status.installFailures = 0;
     status.upgradeFailures = 0;
     await this.checkDrift(run);
-    await this.refreshHistory(run);
+    // The first release of a name is its whole history; otherwise Helm's storage says what is kept.
+    if (action === "install" && !testOnly && rel.version === 1) status.history = [toStatusSnapshot(latestTested ?? rel)];
+    else await this.refreshHistory(run);
     return this.ready(run, getCondition(hr, TestSuccessCondition)?.status === "True" ? TestSucceededReason : getCondition(hr, ReleasedCondition)!.reason, readyMessage);
   }
 

@@ -33,9 +33,21 @@ function fingerprint(live: unknown, desired: Manifest): string {
   return createHash("sha1").update(JSON.stringify(project(live, { ...rest, metadata: { labels: metadata.labels, annotations: metadata.annotations } }))).digest("base64");
 }
 
+/** The desired labels and annotations as they stand on the live object. */
+function metadataPrint(live: { metadata?: unknown } | undefined, desired: Manifest): string {
+  const { labels, annotations } = desired.metadata;
+  return JSON.stringify(project(live?.metadata, { labels, annotations }));
+}
+
 interface Tracked {
   desired: Manifest;
   baseline: string;
+  /**
+   * metadata.generation of the stored object, when its kind has one, and the desired metadata on it: a watch
+   * event with the same generation and the same metadata changed nothing we apply (a status write, say).
+   */
+  generation?: number;
+  metadata: string;
 }
 
 export interface DriftEvent {
@@ -93,7 +105,8 @@ export class DriftWatcher implements EventSource<DriftEvent> {
     const id = formatId(objectIdOf(desired));
     let m = this.owners.get(ownerKey);
     if (!m) this.owners.set(ownerKey, (m = new Map()));
-    m.set(id, { desired, baseline: fingerprint(stored ?? desired, desired) });
+    const live = (stored ?? desired) as { metadata?: { generation?: number } };
+    m.set(id, { desired, baseline: fingerprint(live, desired), generation: live.metadata?.generation, metadata: metadataPrint(live, desired) });
     this.expectedDeletes.delete(id);
     this.ensureInformer(ref);
   }
@@ -142,7 +155,9 @@ export class DriftWatcher implements EventSource<DriftEvent> {
       this.report(ownerKey, subject, "deleted");
       return;
     }
-    if ((obj.metadata as { deletionTimestamp?: string }).deletionTimestamp) return;
+    const meta = obj.metadata as { deletionTimestamp?: string; generation?: number };
+    if (meta.deletionTimestamp) return;
+    if (tracked.generation !== undefined && meta.generation === tracked.generation && metadataPrint(obj, tracked.desired) === tracked.metadata) return;
     if (fingerprint(obj, tracked.desired) === tracked.baseline) return;
     this.report(ownerKey, subject, "modified");
   }

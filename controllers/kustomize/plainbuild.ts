@@ -5,6 +5,7 @@
 // The directory is read from disk, or straight from the unpacked artifact in memory.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { CORE_SCHEMA, loadAll } from "js-yaml";
 import { isAlias, isNode, isPair, isScalar, parseAllDocuments, visit, type Document } from "yaml";
 import type { KustomizationSpec } from "../api/kustomize";
 import { findKustomizationFile, kustomizationFileNames } from "./generate";
@@ -75,13 +76,9 @@ export function plainObjects(files: readonly PlainFile[]): Manifest[] | undefine
   const out: Manifest[] = [];
   const seen = new Set<string>();
   for (const file of files) {
-    const docs = parseAllDocuments(file.text);
-    if (docs.some((d) => d.errors.length)) return undefined;
-    // Anchors, aliases and merge keys need one of the characters & * <; most files have none.
-    if (/[&*<]/.test(file.text) && docs.some(usesReferences)) return undefined;
-    const values = docs.map((d) => d.toJS() as unknown);
+    const values = simpleValues(file.text) ?? checkedValues(file.text);
+    if (!values) return undefined;
     if (!values.some((v) => typeof v === "object" && v !== null && "apiVersion" in v && "kind" in v)) continue;
-    if (docs.some((d) => d.warnings.length)) return undefined;
     for (const obj of values) {
       if (obj === null || obj === undefined) continue;
       if (typeof obj !== "object" || Array.isArray(obj)) return undefined;
@@ -95,6 +92,41 @@ export function plainObjects(files: readonly PlainFile[]): Manifest[] | undefine
     }
   }
   return out;
+}
+
+/**
+ * The documents of a file with the checks of the full YAML parser: undefined on errors, on warnings in a file
+ * with Kubernetes objects, and on anchors, aliases or merge keys.
+ */
+export function checkedValues(text: string): unknown[] | undefined {
+  const docs = parseAllDocuments(text);
+  if (docs.some((d) => d.errors.length)) return undefined;
+  // Anchors, aliases and merge keys need one of the characters & * <; most files have none.
+  if (/[&*<]/.test(text) && docs.some(usesReferences)) return undefined;
+  const values = docs.map((d) => d.toJS() as unknown);
+  if (values.some((v) => typeof v === "object" && v !== null && "apiVersion" in v && "kind" in v) && docs.some((d) => d.warnings.length)) return undefined;
+  return values;
+}
+
+/**
+ * What leaves a file to the full parser: anchors, aliases and merge keys (& * <), tags (!), directives (%),
+ * complex keys (?), and numbers the two parsers read differently (YAML 1.1's 1_000, and 0b101, which js-yaml
+ * takes for binary).
+ */
+const needsFullParser = /[&*<!]|^%|^[ \t-]*\?(?:[ \t]|$)|\d_\d|\b0b[01]/m;
+
+/**
+ * The documents of a plain file, parsed by the much faster js-yaml with YAML 1.2's core schema (the same
+ * scalars as the full parser: no timestamps, no YAML 1.1 booleans or octals); undefined when the file uses
+ * anything beyond plain maps, lists and scalars, or does not parse: the full parser then decides.
+ */
+export function simpleValues(text: string): unknown[] | undefined {
+  if (needsFullParser.test(text)) return undefined;
+  try {
+    return loadAll(text, undefined, { schema: CORE_SCHEMA });
+  } catch {
+    return undefined;
+  }
 }
 
 /** Anchors, aliases or merge keys: kustomize resolves them its own way. */

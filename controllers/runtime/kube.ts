@@ -2,8 +2,8 @@
 // and watches are async iterables. Authentication comes from @kubernetes/client-node's KubeConfig.
 import * as http from "node:http";
 import * as https from "node:https";
+import * as tls from "node:tls";
 import * as fs from "node:fs";
-import { deadline } from "./abort";
 import { TokenBucket } from "./ratelimit";
 import type { KubeObject, ResourceRef } from "../api/meta";
 import { credentialsFromKubeconfig, inClusterCredentials, StaticKubeConfig, type ClusterConfig } from "./kubeconfig";
@@ -81,8 +81,11 @@ export interface KubeClientOptions {
 
 export class KubeClient {
   private readonly server: URL;
-  private readonly agent: http.Agent;
+  /** "https://host:port" plus the server URL's path prefix, without a trailing slash. */
+  private readonly base: { hostname: string; port: string; prefix: string };
   private readonly limiter: TokenBucket | undefined;
+  /** The connection pool, made again only when the TLS material the config hands out changes. */
+  private pool: { agent: http.Agent; tls: TlsMaterial } | undefined;
 
   constructor(
     private readonly kc: ClusterConfig,
@@ -91,21 +94,36 @@ export class KubeClient {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
     this.server = new URL(cluster.server);
-    this.agent = this.server.protocol === "https:" ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+    this.base = { hostname: this.server.hostname.replace(/^\[|\]$/g, ""), port: this.server.port, prefix: this.server.pathname.replace(/\/$/, "") };
     this.limiter = o.qps ? new TokenBucket(o.qps, o.burst ?? Math.ceil(o.qps)) : undefined;
   }
 
-  /** Options for a request: TLS material and Authorization are (re)applied per call so rotated tokens are used. */
-  private async baseOptions(): Promise<https.RequestOptions> {
-    const opts: https.RequestOptions = { headers: {} };
-    await this.kc.applyToHTTPSOptions(opts);
-    return opts;
+  /**
+   * The agent for these TLS options. Its TLS context is made once and handed to every connection, so a request
+   * neither carries the certificates (which the agent would otherwise turn into its pool key each time) nor
+   * builds a context per new connection.
+   */
+  private agentFor(opts: https.RequestOptions): http.Agent {
+    const tlsNow = tlsMaterial(opts);
+    if (this.pool && sameTls(this.pool.tls, tlsNow)) return this.pool.agent;
+    this.pool?.agent.destroy();
+    const agent =
+      this.server.protocol === "https:"
+        ? new https.Agent({
+            keepAlive: true,
+            secureContext: tls.createSecureContext({ ca: tlsNow.ca, cert: tlsNow.cert, key: tlsNow.key }),
+            rejectUnauthorized: tlsNow.rejectUnauthorized,
+            servername: tlsNow.servername,
+          })
+        : new http.Agent({ keepAlive: true });
+    this.pool = { agent, tls: tlsNow };
+    return agent;
   }
 
-  private url(path: string, query?: RequestOptions["query"]): URL {
-    const u = new URL(this.server.toString().replace(/\/$/, "") + path);
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
-    return u;
+  private pathWithQuery(path: string, query?: RequestOptions["query"]): string {
+    let q = "";
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) q += `${q ? "&" : "?"}${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`;
+    return this.base.prefix + path + q;
   }
 
   /**
@@ -114,28 +132,34 @@ export class KubeClient {
    */
   private async open(method: string, path: string, o: RequestOptions, stream: boolean): Promise<{ res: http.IncomingMessage; release: () => void }> {
     if (this.limiter) await this.limiter.take(o.signal);
-    const base = await this.baseOptions();
-    const u = this.url(path, o.query);
+    // Credentials are (re)applied per call, so rotated tokens are used.
+    const base: https.RequestOptions = { headers: {} };
+    await this.kc.applyToHTTPSOptions(base);
+    const agent = this.agentFor(base);
     const payload = o.body === undefined ? undefined : Buffer.from(typeof o.body === "string" ? o.body : JSON.stringify(o.body));
-    const limit = stream ? undefined : deadline(o.signal, o.timeoutMs ?? defaultTimeoutMs);
-    const release = limit ? limit.release : () => {};
-    const mod = u.protocol === "https:" ? https : http;
+    const mod = this.server.protocol === "https:" ? https : http;
+    const headers: Record<string, string | number> = { ...(base.headers as Record<string, string>), accept: "application/json" };
+    if (payload) {
+      headers["content-type"] = o.contentType ?? "application/json";
+      headers["content-length"] = payload.length;
+    }
     return new Promise((resolve, reject) => {
-      const req = mod.request(
-        u,
-        {
-          ...base,
-          method,
-          agent: this.agent,
-          signal: limit ? limit.signal : o.signal,
-          headers: {
-            ...(base.headers as Record<string, string>),
-            accept: "application/json",
-            ...(payload ? { "content-type": o.contentType ?? "application/json", "content-length": payload.length } : {}),
-          },
-        },
-        (res) => resolve({ res, release }),
-      );
+      let timer: NodeJS.Timeout | undefined;
+      const release = () => clearTimeout(timer);
+      let response: http.IncomingMessage | undefined;
+      const req = mod.request({ agent, hostname: this.base.hostname, port: this.base.port, path: this.pathWithQuery(path, o.query), method, headers, signal: o.signal }, (res) => {
+        response = res;
+        resolve({ res, release });
+      });
+      if (!stream) {
+        const ms = o.timeoutMs ?? defaultTimeoutMs;
+        timer = setTimeout(() => {
+          const err = new Error(`${method} ${path}: timed out after ${ms / 1000} s`);
+          if (response) response.destroy(err);
+          else req.destroy(err);
+        }, ms);
+        timer.unref();
+      }
       req.on("error", (err) => {
         release();
         reject(err);
@@ -158,13 +182,12 @@ export class KubeClient {
   /** The response's status code and body; non-2xx answers are thrown as ApiErrors. */
   async send(method: string, path: string, o: RequestOptions = {}): Promise<{ status: number; text: string }> {
     const { res, release } = await this.open(method, path, o, false);
-    const chunks: Buffer[] = [];
+    let text: string;
     try {
-      for await (const c of res) chunks.push(c as Buffer);
+      text = await readBody(res);
     } finally {
       release();
     }
-    const text = Buffer.concat(chunks).toString("utf8");
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw toApiError(status, text, `${method} ${path}`);
     return { status, text };
@@ -254,6 +277,45 @@ export class KubeClient {
       res.destroy();
     }
   }
+}
+
+/** The whole body of a response as UTF-8; rejects when the connection ends or fails before the body does. */
+function readBody(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on("data", (c: Buffer) => chunks.push(c));
+    res.on("error", reject);
+    res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    res.on("close", () => {
+      if (!res.complete) reject(new Error("the connection closed before the response ended"));
+    });
+  });
+}
+
+type Pem = string | Buffer | (string | Buffer)[] | undefined;
+
+interface TlsMaterial {
+  ca: Pem;
+  cert: Pem;
+  key: Pem;
+  rejectUnauthorized: boolean | undefined;
+  servername: string | undefined;
+}
+
+function tlsMaterial(o: https.RequestOptions): TlsMaterial {
+  return { ca: o.ca, cert: o.cert, key: o.key as Pem, rejectUnauthorized: o.rejectUnauthorized, servername: o.servername };
+}
+
+function samePem(a: Pem, b: Pem): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  const flat = (p: Exclude<Pem, undefined>) => (Array.isArray(p) ? p : [p]).map((x) => (typeof x === "string" ? Buffer.from(x) : x));
+  const [x, y] = [flat(a), flat(b)];
+  return x.length === y.length && x.every((buf, i) => buf.equals(y[i]!));
+}
+
+function sameTls(a: TlsMaterial, b: TlsMaterial): boolean {
+  return a.rejectUnauthorized === b.rejectUnauthorized && a.servername === b.servername && samePem(a.ca, b.ca) && samePem(a.cert, b.cert) && samePem(a.key, b.key);
 }
 
 function toApiError(status: number, text: string, what: string): ApiError {

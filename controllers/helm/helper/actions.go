@@ -60,6 +60,8 @@ type request struct {
 	PostRenderers            []postRenderer    `json:"postRenderers,omitempty"`
 	CommonMetadata           *commonMetadata   `json:"commonMetadata,omitempty"`
 	WithManifest             bool              `json:"withManifest,omitempty"`
+	// FirstRelease (install): the controller found no release of this name just before.
+	FirstRelease bool `json:"firstRelease,omitempty"`
 }
 
 type testFilter struct {
@@ -391,6 +393,9 @@ func install(ctx context.Context, id *identity, cfg *action.Configuration, req *
 	if err := applyCRDs(id, cfg, c, req.CRDs, true); err != nil {
 		return response{Error: err.Error()}
 	}
+	if req.FirstRelease && !req.Replace {
+		cfg.Releases.Driver = &knownAbsent{Driver: cfg.Releases.Driver, name: req.ReleaseName}
+	}
 	a := action.NewInstall(cfg)
 	a.ReleaseName = req.ReleaseName
 	a.Namespace = req.Namespace
@@ -408,6 +413,23 @@ func install(ctx context.Context, id *identity, cfg *action.Configuration, req *
 	a.PostRenderer = newPostRenderer(req)
 	r, err := a.RunWithContext(ctx, c, req.Values)
 	return result(r, err, req.WithManifest)
+}
+
+// knownAbsent answers Helm's look-up of a release name that the controller has just found unused, once,
+// without listing the storage namespace's Secrets again. It stays safe if a release of that name appears
+// meanwhile: version 1's Secret then exists, and the install stops at creating it, before any object.
+type knownAbsent struct {
+	driver.Driver
+	name  string
+	asked bool
+}
+
+func (d *knownAbsent) Query(labels map[string]string) ([]*release.Release, error) {
+	if !d.asked && labels["name"] == d.name && labels["owner"] == "helm" && len(labels) == 2 {
+		d.asked = true
+		return nil, driver.ErrReleaseNotFound
+	}
+	return d.Driver.Query(labels)
 }
 
 func upgrade(ctx context.Context, id *identity, cfg *action.Configuration, req *request) response {

@@ -82,6 +82,21 @@ describe("drift is reverted within seconds", () => {
     console.log(msg);
   });
 
+  test("an edit of an applied label on a Deployment (its generation stays) is reverted by the watch", async (t) => {
+    const fleet = await newFleet(t, env, {});
+    const ns = fleet.ns;
+    const labelled = deployment("web", ns, 0).replace(`  namespace: ${ns}\n`, `  namespace: ${ns}\n  labels: { example.com/tier: gold }\n`);
+    await fleet.commit({ "app/web.yaml": labelled });
+    await createKustomization(env, ns, "app", { path: "./app", interval: "1h" });
+    await waitKs(env, ns, "app", "True");
+    type Labelled = { metadata: { generation: number; labels?: Record<string, string> } };
+    const generation = (await env.admin.get<Labelled>(Deployments, ns, "web")).metadata.generation;
+    await kube("label", "deployment/web", "-n", ns, "--overwrite", "example.com/tier=bronze");
+    await waitFor(async () => (await env.admin.get<Labelled>(Deployments, ns, "web")).metadata.labels?.["example.com/tier"] === "gold", { what: "label reverted to gold", timeoutMs: 20_000, intervalMs: 20 });
+    assert.equal((await env.admin.get<Labelled>(Deployments, ns, "web")).metadata.generation, generation, "a label edit leaves the generation as it was");
+    assert.ok(env.kustomize.kustomize!.driftEvents.some((d) => d.owner === `${ns}/app` && d.kind === "modified" && d.subject === `Deployment/${ns}/web`));
+  });
+
   test("a change to a field the build does not set is not drift (no revert, no reconcile)", async (t) => {
     const fleet = await newFleet(t, env, {});
     const ns = fleet.ns;

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
-import { plainBuild, plainBuildFiles, specTransforms } from "../../../controllers/kustomize/plainbuild";
+import { checkedValues, plainBuild, plainBuildFiles, simpleValues, specTransforms } from "../../../controllers/kustomize/plainbuild";
 import { kustomizeBuild } from "../../../controllers/kustomize/build";
 import { prepareKustomization } from "../../../controllers/kustomize/generate";
 import { toolPath } from "../../../local/tools";
@@ -80,4 +80,30 @@ test("spec overrides and postBuild need kustomize or substitution", () => {
   const root = tree({ "app/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n" });
   assert.equal(plainBuild(path.join(root, "app"), { targetNamespace: "x" }), undefined);
   assert.equal(plainBuildFiles([{ path: "a.yaml", data: Buffer.from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n") }], { namePrefix: "p-" }), undefined);
+});
+
+test("the fast parser reads plain files exactly as the full parser does, and leaves the rest to it", () => {
+  const same = [
+    plainFiles["app/deploy.yaml"],
+    plainFiles["app/more.yml"],
+    plainFiles["app/deep/svc.yaml"],
+    "a: 0x1F\nb: 0o17\nc: 017\nd: 1e3\ne: .5\nf: -.inf\ng: .NaN\nh: +12\ni: 12.0\nj: -0\nk: 9007199254740993\nl: 1.\n",
+    "a: true\nb: True\nc: TRUE\nd: yes\ne: no\nf: on\ng: off\nh: y\ni: n\nj: False\n",
+    "a: ~\nb: null\nc: Null\nd:\ne: NULL\nf: ''\n",
+    'a: "tab\\there \\u00e9 \\x41"\nb: \'it\'\'s\'\nc: 2024-01-01\nd: 2001-12-14t21:59:43.10-05:00\ne: 12:30:00\nf: 1:20\n',
+    "a: |\n  one\n  two\nb: >\n  folded\n  line\n\n  para\nc: |-\n  strip\nd: >+\n  keep\n\ne: |2\n    indented\n",
+    "m: {a: 1, b: [x, y, {c: d}]}\ns: [1, two, 3.0, null]\nplain: this is\n  a multi-line\n  plain scalar\nkey with spaces: v\n'quoted: key': v\n",
+    "# only a comment\n---\n---\napiVersion: v1 # trailing\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  url: http://example.com/path#frag\n  pct: 25%\n  colon: a:b\n",
+    "apiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: crlf\r\ndata:\r\n  k: v\r\n",
+    "\ufeffapiVersion: v1\nkind: Namespace\nmetadata:\n  name: bom\n",
+    "list:\n- a\n- - nested\n  - seq\n- k: v\n  k2: v2\n",
+  ];
+  for (const text of same) {
+    const fast = simpleValues(text);
+    assert.ok(fast, `the fast parser takes ${JSON.stringify(text.slice(0, 40))}`);
+    // Compared as the apply sends them: JSON (where -0 is 0).
+    assert.equal(JSON.stringify(fast), JSON.stringify(checkedValues(text)), `same values for ${JSON.stringify(text.slice(0, 60))}`);
+  }
+  const left = ["a: &x 1\nb: *x\n", "a: !!str 1\n", "%YAML 1.2\n---\na: 1\n", "? complex\n: v\n", "n: 1_000\n", "n: 0b101\n", "<<: {a: 1}\n", "a: 1\na: 2\n", "a: [1, 2\n"];
+  for (const text of left) assert.equal(simpleValues(text), undefined, `left to the full parser: ${JSON.stringify(text)}`);
 });

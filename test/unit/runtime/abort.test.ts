@@ -75,6 +75,7 @@ test("withDeadline releases when the work settles, also when it throws", async (
 test("KubeClient: requests time out and follow the caller's signal; finished ones leave nothing on it", async (t) => {
   const server = http.createServer((req, res) => {
     if (req.url?.startsWith("/api/v1/namespaces/ns/configmaps/slow")) return; // never answers
+    if (req.url?.startsWith("/api/v1/namespaces/ns/configmaps/stalls")) return void res.writeHead(200, { "content-type": "application/json" }).write('{"apiVersion":'); // the body never ends
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x" } }));
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -93,8 +94,9 @@ test("KubeClient: requests time out and follow the caller's signal; finished one
   assert.equal(getEventListeners(parent.signal, "abort").length, 0, "no listener left on the caller's signal");
 
   const started = Date.now();
-  await assert.rejects(client.get(cms, "ns", "slow", { timeoutMs: 100 }), (err: Error) => err.name === "AbortError" || /abort/i.test(err.message));
+  await assert.rejects(client.get(cms, "ns", "slow", { timeoutMs: 100 }), (err: Error) => /timed out after 0.1 s/.test(err.message));
   assert.ok(Date.now() - started < 5_000, "the timeout aborted the request");
+  await assert.rejects(client.get(cms, "ns", "stalls", { timeoutMs: 100 }), /timed out after 0.1 s/, "the deadline covers the body too");
 
   const p = client.get(cms, "ns", "slow-2", { signal: parent.signal });
   setTimeout(() => parent.abort(), 50);

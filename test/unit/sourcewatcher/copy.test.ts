@@ -1,4 +1,4 @@
-import { test } from "node:test";
+import { after, test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -8,8 +8,19 @@ import { writeArchive } from "../../../controllers/source/tarball";
 import { IgnoreMatcher } from "../../../controllers/source/ignore";
 import type { CopyOperation } from "../../../controllers/api/source-extensions";
 
+/** Temporary directories, removed when the file's tests end. */
+const temps: string[] = [];
+after(() => {
+  for (const dir of temps) fs.rmSync(dir, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  temps.push(dir);
+  return dir;
+}
+
 function tree(files: Record<string, string>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ag-src-"));
+  const dir = tempDir("ag-src-");
   for (const [rel, content] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     fs.writeFileSync(path.join(dir, rel), content);
@@ -27,7 +38,7 @@ function listFiles(dir: string): Record<string, string> {
 
 async function stage(sources: Record<string, Record<string, string>>, rules: CopyOperation[], limits?: { maxBytes: number; maxFiles: number }): Promise<Record<string, string>> {
   const dirs = new Map(Object.entries(sources).map(([alias, files]) => [alias, tree(files)]));
-  const staging = fs.mkdtempSync(path.join(os.tmpdir(), "ag-out-"));
+  const staging = tempDir("ag-out-");
   await new ArtifactStager(dirs, staging, limits).applyAll(rules);
   return listFiles(staging);
 }
@@ -88,7 +99,7 @@ test("Extract unpacks tarballs (and skips other files a glob matches)", async ()
   const chartDir = tree({ "podinfo/Chart.yaml": "name: podinfo\n", "podinfo/templates/cm.yaml": "kind: ConfigMap\n" });
   const releases = tree({ "notes.txt": "x" });
   await writeArchive(chartDir, new IgnoreMatcher(), path.join(releases, "podinfo-1.0.0.tgz"));
-  const staging = fs.mkdtempSync(path.join(os.tmpdir(), "ag-out-"));
+  const staging = tempDir("ag-out-");
   await new ArtifactStager(new Map([["rel", releases]]), staging).applyAll([{ from: "@rel/*", to: "@artifact/charts/", strategy: "Extract" }]);
   assert.deepEqual(listFiles(staging), { "charts/podinfo/Chart.yaml": "name: podinfo\n", "charts/podinfo/templates/cm.yaml": "kind: ConfigMap\n" });
 });
@@ -124,8 +135,8 @@ test("links in a source are neither followed out of it nor copied", async () => 
   const src = tree({ "ok.yaml": "a: 1\n" });
   const outside = tree({ "secret": "s3cr3t" });
   fs.symlinkSync(outside, path.join(src, "escape"));
-  await assert.rejects(new ArtifactStager(new Map([["s", src]]), fs.mkdtempSync(path.join(os.tmpdir(), "ag-out-"))).applyAll([{ from: "@s/escape/secret", to: "@artifact/" }]), /resolves outside the source/);
-  const staging = fs.mkdtempSync(path.join(os.tmpdir(), "ag-out-"));
+  await assert.rejects(new ArtifactStager(new Map([["s", src]]), tempDir("ag-out-")).applyAll([{ from: "@s/escape/secret", to: "@artifact/" }]), /resolves outside the source/);
+  const staging = tempDir("ag-out-");
   await new ArtifactStager(new Map([["s", src]]), staging).applyAll([{ from: "@s/**", to: "@artifact/" }]);
   assert.deepEqual(listFiles(staging), { "ok.yaml": "a: 1\n" });
 });
