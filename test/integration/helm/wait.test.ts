@@ -1,6 +1,6 @@
 // Helm's wait in the helper reads readiness from watch caches: a release with a Deployment becomes Ready with
 // no polling of the apiserver (no GET deployments or LIST replicasets beyond Helm's existence checks at
-// create), a Deployment that never becomes ready fails the install with a message naming it, and an upgrade
+// create) and the storage Secrets listed once, a Deployment that never becomes ready fails the install with a message naming it, and an upgrade
 // is not taken as ready from the previous generation's status. Runs on kwok nodes (--real-node=false).
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
@@ -90,6 +90,10 @@ describe("Helm's wait from watch caches", { timeout: 600_000 }, () => {
     assert.ok(d("GET services") <= 1, `GET services during the install: ${d("GET services")}`);
     assert.equal(d("LIST replicasets"), 0, "the wait lists no ReplicaSets");
     assert.equal(d("LIST deployments"), 0, "the informers started with the first release");
+    // A first install looks the name up once (the controller's status request); Helm's own look-up and the
+    // history after the install are answered without listing the storage Secrets again.
+    assert.equal(d("LIST secrets"), 1, `LIST secrets during the install: ${d("LIST secrets")}`);
+    assert.deepEqual(hr.status!.history!.map((h) => h.version), [1]);
   });
 
   it("a Deployment that never becomes ready fails the install, naming it", async () => {
