@@ -73,7 +73,7 @@ const gateList = Object.entries(featureGates)
 export const controllerFlags: readonly FlagSpec[] = [
   { name: "controllers", type: "list", usage: "controllers to run in this process: source, kustomize, helm, notification, source-watcher, image-reflector, image-automation", defaultText: "source" },
   { name: "kubeconfig", type: "string", usage: "kubeconfig file; without it $KUBECONFIG, else the in-cluster ServiceAccount" },
-  { name: "concurrent", type: "int", usage: "reconciles at once per controller", defaultText: "2 (source, notification), 10 (kustomize), 50 (helm), 4 (image and artifact generator)" },
+  { name: "concurrent", type: "int", usage: "reconciles at once per controller", defaultText: "2 (source, notification), 40 (kustomize), 50 (helm), 4 (image and artifact generator)" },
   { name: "watch-all-namespaces", type: "bool", usage: "watch every namespace; false watches only the runtime namespace ($RUNTIME_NAMESPACE)", defaultText: "true" },
   { name: "watch-namespace", type: "string", usage: "watch only this namespace" },
   { name: "watch-label-selector", type: "string", usage: "reconcile only objects whose labels match, e.g. sharding.fluxcd.io/key=shard1" },

@@ -32,7 +32,7 @@ export interface ControllersOptions extends KustomizeFlags, ManagerTuning {
   storagePath?: string;
   storageAddr?: string;
   storageAdvAddr?: string;
-  /** Reconciles at once per controller (--concurrent). Default each controller's own (2 source, 10 kustomize, 50 helm). */
+  /** Reconciles at once per controller (--concurrent). Default each controller's own (2 source, 40 kustomize, 50 helm). */
   concurrent?: number;
   /** `/metrics` listen address (--metrics-addr); "" serves none. */
   metricsAddr?: string;

@@ -1,6 +1,7 @@
 // Build: run the pinned kustomize binary on a prepared directory (root-only load restrictor, no plugins,
 // exec or helm), then post-build: variable substitution, commonMetadata and the ownership labels.
 import { execFile } from "node:child_process";
+import * as os from "node:os";
 import { parseDocument } from "yaml";
 import { BuildError } from "./generate";
 import { substitute, SubstitutionError } from "./substitute";
@@ -17,7 +18,73 @@ export interface KustomizeRun {
   signal: AbortSignal;
 }
 
+/**
+ * kustomize processes at once, however many reconciles run (--concurrent): each is a Go process of tens of
+ * MiB and a core's worth of work, while a reconcile mostly waits for the apiserver.
+ */
+export const maxKustomizeProcesses = Math.max(2, Math.min(4, os.availableParallelism()));
+
+/** A counting semaphore whose waiters leave the queue when their signal aborts. */
+export class Slots {
+  private used = 0;
+  private readonly waiting: { grant: () => void }[] = [];
+
+  constructor(readonly size: number) {}
+
+  get inUse(): number {
+    return this.used;
+  }
+
+  async run<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    await this.acquire(signal);
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+
+  private acquire(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    if (this.used < this.size) {
+      this.used++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        grant: () => {
+          signal.removeEventListener("abort", onAbort);
+          this.used++;
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        const i = this.waiting.indexOf(waiter);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(signal.reason as Error);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
+  }
+
+  private release(): void {
+    this.used--;
+    this.waiting.shift()?.grant();
+  }
+}
+
+const kustomizeProcesses = new Slots(maxKustomizeProcesses);
+
+/** `kustomize build` of the directory, at most maxKustomizeProcesses at once in this process. */
 export function kustomizeBuild(r: KustomizeRun): Promise<string> {
+  return kustomizeProcesses.run(r.signal, () => runKustomize(r)).catch((err: unknown) => {
+    if (r.signal.aborted && !(err instanceof BuildError)) throw new BuildError(`kustomize build timed out`);
+    throw err;
+  });
+}
+
+function runKustomize(r: KustomizeRun): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       r.bin,

@@ -24,6 +24,13 @@ import { sourceKey, type SourceObject } from "./source";
 export { KustomizationReconciler, KustomizeFinalizer } from "./reconciler";
 export { DriftWatcher } from "./drift";
 
+/**
+ * Reconciles at once by default (--concurrent; Flux's is 4). A reconcile mostly waits for the apiserver, so
+ * many in flight keep a burst moving; the CPU- and memory-heavy part, kustomize processes, has its own limit
+ * (maxKustomizeProcesses in build.ts).
+ */
+export const defaultKustomizeConcurrency = 40;
+
 export interface KustomizeControllerOptions {
   /** The controller's cluster configuration (impersonating clients are derived from it). */
   kubeConfig: ClusterConfig;
@@ -100,7 +107,7 @@ export function addKustomizeController(mgr: Manager, o: KustomizeControllerOptio
       name: "kustomization",
       // Reconciles wait on the apiserver, not on this process: more in flight costs little memory and keeps the
       // apiserver busy (Flux's default is 4; its benchmark tunes it to 20).
-      concurrency: o.concurrent ?? 10,
+      concurrency: o.concurrent ?? defaultKustomizeConcurrency,
       // The reconciler's own limit is spec.timeout; this one only bounds a reconcile stuck past it.
       reconcileTimeoutMs: (ks) => reconcileTimeoutMs(ks) + 60_000,
     })
