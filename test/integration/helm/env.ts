@@ -215,3 +215,20 @@ export async function waitForRelease(admin: KubeClient, namespace: string, name:
     throw new Error(`${(err as Error).message}; last status: ${JSON.stringify(last?.status?.conditions)}`);
   }
 }
+
+/**
+ * The usual steps of a test on releases of one chart: create(name, spec) makes a HelmRelease from the
+ * HelmChart `chart` (interval 10m, then `defaults`, then spec), ready(name) waits for its Ready=True.
+ */
+export function chartReleases(env: () => HelmEnv, ns: () => string, chart: string, defaults: Partial<HelmRelease["spec"]> = {}) {
+  return {
+    create: (name: string, spec: Partial<HelmRelease["spec"]>) =>
+      env().admin.create(HelmReleases, ns(), {
+        apiVersion: "helm.toolkit.fluxcd.io/v2",
+        kind: "HelmRelease",
+        metadata: { name, namespace: ns() },
+        spec: { interval: "10m", chartRef: { kind: "HelmChart", name: chart }, ...defaults, ...spec },
+      }),
+    ready: (name: string, what = `HelmRelease ${name} Ready`) => waitForRelease(env().admin, ns(), name, (r) => condition(r, "Ready")?.status === "True", what, 180_000),
+  };
+}

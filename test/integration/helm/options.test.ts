@@ -13,7 +13,7 @@ import type { ResourceRef } from "../../../controllers/runtime/kube";
 import type { HelmRelease } from "../../../controllers/api";
 import { projectRoot } from "../../../local/tools";
 import { newNamespace } from "../../harness/cluster";
-import { ConfigMaps, Deployments, HelmReleases, Secrets, condition, helm, startHelmEnv, waitForRelease, type HelmEnv } from "./env";
+import { ConfigMaps, Deployments, HelmReleases, Secrets, chartReleases, condition, helm, startHelmEnv, waitForRelease, type HelmEnv } from "./env";
 
 const Events: ResourceRef = { kind: "Event", group: "", version: "v1", plural: "events", namespaced: true };
 
@@ -47,14 +47,7 @@ describe("HelmRelease options", { timeout: 900_000 }, () => {
     if (env) await env.stop();
   });
 
-  const create = (name: string, spec: Partial<HelmRelease["spec"]>) =>
-    env.admin.create(HelmReleases, ns, {
-      apiVersion: "helm.toolkit.fluxcd.io/v2",
-      kind: "HelmRelease",
-      metadata: { name, namespace: ns },
-      spec: { interval: "10m", chartRef: { kind: "HelmChart", name: "bench" }, values: { replicaCount: 0 }, ...spec },
-    });
-  const ready = (name: string, what = `HelmRelease ${name} Ready`) => waitForRelease(env.admin, ns, name, (r) => condition(r, "Ready")?.status === "True", what, 180_000);
+  const { create, ready } = chartReleases(() => env, () => ns, "bench", { values: { replicaCount: 0 } });
   const deployment = (name: string) => env.admin.get<Deployment>(Deployments, ns, name);
   const events = async (name: string) => (await env.admin.list<EventObj>(Events, ns)).items.filter((e) => e.involvedObject.kind === "HelmRelease" && e.involvedObject.name === name);
   const setValues = (name: string, values: Record<string, unknown>) => env.admin.patch(HelmReleases, ns, name, { spec: { values } });
