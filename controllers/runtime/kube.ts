@@ -81,7 +81,7 @@ export interface KubeClientOptions {
 
 export class KubeClient {
   private readonly server: URL;
-  /** "https://host:port" plus the server URL's path prefix, without a trailing slash. */
+  /** The server's host and port, and its URL's path prefix without a trailing slash. */
   private readonly base: { hostname: string; port: string; prefix: string };
   private readonly limiter: TokenBucket | undefined;
   /** The connection pool, made again only when the TLS material the config hands out changes. */
@@ -106,7 +106,8 @@ export class KubeClient {
   private agentFor(opts: https.RequestOptions): http.Agent {
     const tlsNow = tlsMaterial(opts);
     if (this.pool && sameTls(this.pool.tls, tlsNow)) return this.pool.agent;
-    this.pool?.agent.destroy();
+    // New credentials: the old pool's idle connections go; requests and watches running on it finish.
+    if (this.pool) for (const sockets of Object.values(this.pool.agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
     const agent =
       this.server.protocol === "https:"
         ? new https.Agent({

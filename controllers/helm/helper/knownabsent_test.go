@@ -8,12 +8,19 @@ import (
 	"helm.sh/helm/v3/pkg/storage/driver"
 )
 
-func TestKnownAbsentAnswersTheFirstNameLookUpOnly(t *testing.T) {
+// storedWeb is a memory storage holding version 1 of the release "web", and that release.
+func storedWeb(t *testing.T) (*driver.Memory, *release.Release) {
+	t.Helper()
 	mem := driver.NewMemory()
 	rel := &release.Release{Name: "web", Namespace: "ns", Version: 1, Info: &release.Info{Status: release.StatusDeployed}}
 	if err := mem.Create("sh.helm.release.v1.web.v1", rel); err != nil {
 		t.Fatal(err)
 	}
+	return mem, rel
+}
+
+func TestKnownAbsentAnswersTheFirstNameLookUpOnly(t *testing.T) {
+	mem, _ := storedWeb(t)
 	d := &knownAbsent{Driver: mem, name: "web"}
 	byName := map[string]string{"name": "web", "owner": "helm"}
 	if _, err := d.Query(byName); !errors.Is(err, driver.ErrReleaseNotFound) {
@@ -33,11 +40,7 @@ func TestKnownAbsentAnswersTheFirstNameLookUpOnly(t *testing.T) {
 }
 
 func TestKnownAbsentKeepsACreateOfAnExistingNameFailing(t *testing.T) {
-	mem := driver.NewMemory()
-	rel := &release.Release{Name: "web", Namespace: "ns", Version: 1, Info: &release.Info{Status: release.StatusDeployed}}
-	if err := mem.Create("sh.helm.release.v1.web.v1", rel); err != nil {
-		t.Fatal(err)
-	}
+	mem, rel := storedWeb(t)
 	d := &knownAbsent{Driver: mem, name: "web"}
 	if err := d.Create("sh.helm.release.v1.web.v1", rel); !errors.Is(err, driver.ErrReleaseExists) {
 		t.Fatalf("create of an existing version: want ErrReleaseExists, got %v", err)

@@ -315,13 +315,6 @@ func (w *watchWaiter) check(ctx context.Context, items []*waitItem, waitForJobs 
 	return next, nil
 }
 
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
 // cached returns the item's object from its watch cache when the cache holds what Helm last wrote (or
 // newer), else nil and why the cached copy is not used.
 func (w *watchWaiter) cached(it *waitItem) (runtime.Object, notReady) {
