@@ -11,7 +11,6 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { KubeClient, loadKubeConfig, type KubeObject, type ResourceRef } from "../controllers/runtime/kube";
-import { controllerEnv, controllerNodeFlags } from "../controllers/process";
 import { up, down } from "../local/controlplane";
 import { freePort } from "../local/ports";
 import { ensureTools, projectRoot, toolPath, toolsPathEnv } from "../local/tools";
@@ -20,7 +19,7 @@ import { apply, installCrds, isReady, pool, refs, Tracker } from "./cluster";
 import { cpuDelta, readCpu, readPeakRssMiB, type CpuTimes } from "./procstat";
 import { readRequestCounts, requestDelta, type RequestSummary } from "./requests";
 import { profileApiserver } from "./pprof";
-import { controllerNode, controllersNodeVersion, exitOnSignal, killAll, onInterrupt, start, stopControllers, trackControlPlane, waitHealthy, type ControllerProcess } from "./systems";
+import { controllersNodeVersion, exitOnSignal, startMooringController, killAll, onInterrupt, start, stopControllers, trackControlPlane, waitHealthy, type ControllerProcess } from "./systems";
 
 const log = (line: string) => process.stderr.write(`[bench helm ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const loadavg = () => os.loadavg().map((v) => Math.round(v * 100) / 100);
@@ -140,16 +139,10 @@ async function startSystem(system: HelmSystem, kubeconfig: string, dir: string, 
   await fs.mkdir(path.join(dir, "storage"), { recursive: true });
   const o = { kubeconfig, dir };
   if (system === "mooring") {
-    const env = { ...(await toolsPathEnv()), ...controllerEnv };
-    const script = path.join(projectRoot(), "bin", "mooring.js");
-    const node = await controllerNode();
-    const proc = async (role: "source" | "helm", extra: string[], nodeFlags: string[] = []) => {
-      const health = await freePort();
-      const args = [...controllerNodeFlags, ...nodeFlags, script, "controllers", `--controllers=${role}`, `--kubeconfig=${kubeconfig}`, `--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`, ...extra];
-      return start(role, node, args, o, env, health, "/readyz");
-    };
+    // The Helm helper is built from this tree's sources: a changed helper is a new build.
+    await ensureTools({ only: ["mooring-helm"], progress: (line) => process.stderr.write(line + "\n") });
     const profiling = profileDir ? { flags: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`], helper: [`--helm-helper-path=${await profilingHelper(dir, profileDir)}`] } : { flags: [], helper: [] };
-    return [await proc("source", storage), await proc("helm", profiling.helper, profiling.flags)];
+    return [await startMooringController("source", o, [], storage), await startMooringController("helm", o, profiling.flags, profiling.helper)];
   }
   const tools = ["flux-source-controller", "flux-helm-controller"];
   await ensureTools({ only: tools, progress: (line) => process.stderr.write(line + "\n") });

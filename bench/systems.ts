@@ -150,28 +150,27 @@ export function controllersNodeVersion(): string {
   return process.env.BENCH_NODE ? `BENCH_NODE=${process.env.BENCH_NODE}` : `v${nodeVersion}`;
 }
 
-export async function startMooring(o: SystemOptions): Promise<RunningSystem> {
+/**
+ * One Mooring controller process as the pods run it: the image's Node.js with the controllers' Node flags (then
+ * nodeFlags), `mooring controllers --controllers=<role>` on the run's kubeconfig, then the extra flags.
+ */
+export async function startMooringController<R extends string>(role: R, o: SystemOptions, nodeFlags: readonly string[], extra: readonly string[]): Promise<ControllerProcess<R>> {
   const script = path.join(projectRoot(), "bin", "mooring.js");
   const env = { ...(await toolsPathEnv()), ...controllerEnv };
+  const health = await freePort();
+  const args = [...controllerNodeFlags, ...nodeFlags, script, "controllers", `--controllers=${role}`, `--kubeconfig=${o.kubeconfig}`, `--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`, ...extra];
+  return start(role, await controllerNode(), args, o, env, health, "/readyz");
+}
+
+export async function startMooring(o: SystemOptions): Promise<RunningSystem> {
   const storagePort = await freePort();
-  const node = await controllerNode();
-  const common = async (role: ControllerRole) => {
-    const health = await freePort();
-    const args = [...controllerNodeFlags, ...(o.nodeFlags ?? []).map((f) => f.replace("{role}", role)), script, "controllers", `--controllers=${role}`, `--kubeconfig=${o.kubeconfig}`, `--metrics-addr=127.0.0.1:${await freePort()}`, `--health-addr=127.0.0.1:${health}`, ...eventsFlags(o, role), ...(o.controllerFlags ?? [])];
-    return { args, health };
-  };
-  const src = await common("source");
-  src.args.push(`--storage-path=${path.join(o.dir, "storage")}`, `--storage-addr=127.0.0.1:${storagePort}`, `--storage-adv-addr=127.0.0.1:${storagePort}`);
-  const ks = await common("kustomize");
+  const proc = (role: ControllerRole, extra: string[]) =>
+    startMooringController(role, o, (o.nodeFlags ?? []).map((f) => f.replace("{role}", role)), [...eventsFlags(o, role), ...(o.controllerFlags ?? []), ...extra]);
   const controllers: ControllerProcess[] = [
-    start("source", node, src.args, o, env, src.health, "/readyz"),
-    start("kustomize", node, ks.args, o, env, ks.health, "/readyz"),
+    await proc("source", [`--storage-path=${path.join(o.dir, "storage")}`, `--storage-addr=127.0.0.1:${storagePort}`, `--storage-adv-addr=127.0.0.1:${storagePort}`]),
+    await proc("kustomize", []),
   ];
-  if (o.notification) {
-    const nc = await common("notification");
-    nc.args.push(`--receiverAddr=127.0.0.1:${o.notification.receiverPort}`);
-    controllers.push(start("notification", node, nc.args, o, env, nc.health, "/readyz"));
-  }
+  if (o.notification) controllers.push(await proc("notification", [`--receiverAddr=127.0.0.1:${o.notification.receiverPort}`]));
   return { controllers, stop: () => stopControllers(controllers) };
 }
 
