@@ -3,9 +3,10 @@
 // real registry (Debian's docker-registry, pushed with `helm push`), through one OCIRepository (chartRef).
 // Mooring's source- and helm-controller against Flux's source-controller 1.7.3 and helm-controller 1.4.3, each
 // run on its own fresh control plane (one kwok node) on the same machine. Seconds until all N are Ready,
-// controller CPU (the helm-controller's includes its Helm helper) and peak RSS.
+// controller CPU (the helm-controller's includes its Helm helper) and peak RSS. `floor` is no controller: a loop
+// sending per release the least a Helm controller must (helmfloor.ts), the bound of what any controller reaches.
 //
-//   npm run bench -- helm [--n 100,500,1000] [--vs flux] [--systems mooring,flux] [--timeout 1200] [--out dir] [--profile dir]
+//   npm run bench -- helm [--n 100,500,1000] [--vs flux] [--systems mooring,flux,floor] [--timeout 1200] [--out dir] [--profile dir]
 import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
@@ -19,17 +20,18 @@ import { apply, installCrds, isReady, pool, refs, Tracker } from "./cluster";
 import { cpuDelta, readCpu, readPeakRssMiB, type CpuTimes } from "./procstat";
 import { readRequestCounts, requestDelta, type RequestSummary } from "./requests";
 import { profileApiserver } from "./pprof";
+import { helmReleases, loadFloorChart, runHelmFloor } from "./helmfloor";
 import { controllersNodeVersion, exitOnSignal, startMooringController, killAll, onInterrupt, start, stopControllers, trackControlPlane, waitHealthy, type ControllerProcess } from "./systems";
 
 const log = (line: string) => process.stderr.write(`[bench helm ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const loadavg = () => os.loadavg().map((v) => Math.round(v * 100) / 100);
 
-const helmReleases: ResourceRef = { kind: "HelmRelease", group: "helm.toolkit.fluxcd.io", version: "v2", plural: "helmreleases", namespaced: true };
 const ociRepositories: ResourceRef = { kind: "OCIRepository", group: "source.toolkit.fluxcd.io", version: "v1", plural: "ocirepositories", namespaced: true };
 const benchNamespace = "bench-helm";
 const helmChartLayer = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 
-type HelmSystem = "mooring" | "flux";
+type HelmSystem = "mooring" | "flux" | "floor";
+const helmSystems: readonly HelmSystem[] = ["mooring", "flux", "floor"];
 
 export interface HelmArgs {
   ns: number[];
@@ -40,7 +42,7 @@ export interface HelmArgs {
   profile?: string;
 }
 
-export const helmUsage = "usage: npm run bench -- helm [--n 100,500,1000] [--vs flux] [--systems mooring,flux] [--timeout 1200] [--out <dir>] [--profile <dir>]";
+export const helmUsage = "usage: npm run bench -- helm [--n 100,500,1000] [--vs flux] [--systems mooring,flux,floor] [--timeout 1200] [--out <dir>] [--profile <dir>]";
 
 export function parseHelmArgs(argv: readonly string[], defaults: { out: string }): HelmArgs {
   const a: HelmArgs = { ns: [100], systems: ["mooring"], timeoutSeconds: 1200, out: defaults.out };
@@ -66,8 +68,8 @@ export function parseHelmArgs(argv: readonly string[], defaults: { out: string }
         break;
       case "--systems":
         a.systems = need().split(",").map((v) => {
-          if (v !== "mooring" && v !== "flux") throw new Error(`--systems takes mooring and flux, got ${JSON.stringify(v)}`);
-          return v;
+          if (!helmSystems.includes(v as HelmSystem)) throw new Error(`--systems takes ${helmSystems.join(", ")}, got ${JSON.stringify(v)}`);
+          return v as HelmSystem;
         });
         break;
       case "--timeout":
@@ -94,6 +96,8 @@ export interface HelmRun {
   ready: number;
   objects: number;
   cpuSeconds: Record<string, number | undefined>;
+  /** CPU seconds of the rest of the control plane over the window: etcd, kube-controller-manager, kube-scheduler, kwok. */
+  controlPlaneCpuSeconds?: Record<string, number | undefined>;
   peakRssMiB: Record<string, number | undefined>;
   loadavg?: { before: number[]; after: number[] };
   /** The apiserver's requests over the window, by verb and resource. */
@@ -157,13 +161,16 @@ async function startSystem(system: HelmSystem, kubeconfig: string, dir: string, 
   return [await proc("source", sourceBin!, storage), await proc("helm", helmBin!, ["--concurrent=20", "--kube-api-qps=500", "--kube-api-burst=1000"])];
 }
 
+/** The values every bench HelmRelease sets. */
+const releaseValues = { replicaCount: 0 };
+
 function helmRelease(i: number): KubeObject {
   const name = `app-${String(i).padStart(4, "0")}`;
   return {
     apiVersion: "helm.toolkit.fluxcd.io/v2",
     kind: "HelmRelease",
     metadata: { name, namespace: benchNamespace },
-    spec: { interval: "10m", chartRef: { kind: "OCIRepository", name: "bench-app" }, values: { replicaCount: 0 } },
+    spec: { interval: "10m", chartRef: { kind: "OCIRepository", name: "bench-app" }, values: releaseValues },
   } as KubeObject;
 }
 
@@ -195,7 +202,8 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
     const apiserverPid = cp.components.find((x) => x.name === "kube-apiserver")!.pid;
     await installCrds(client, system === "flux");
     for (const ns of [benchNamespace, "flux-system"]) await apply(client, { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }, "mooring-bench");
-    controllers = await startSystem(system, cp.kubeconfigPath, dir, a.profile);
+    const floor = system === "floor";
+    controllers = floor ? [] : await startSystem(system, cp.kubeconfigPath, dir, a.profile);
     await waitHealthy(controllers);
     const ready = new Tracker<KubeObject>(client, helmReleases, isReady);
     const owned = (o: KubeObject) => o.metadata.namespace === benchNamespace && o.metadata.labels?.["app.kubernetes.io/managed-by"] === "Helm";
@@ -203,7 +211,8 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
     const source = new Tracker<KubeObject>(client, ociRepositories, isReady);
     for (const t of [ready, source, ...objects]) void t.informer.run(stop.signal);
     await Promise.all([ready, source, ...objects].map((t) => t.informer.waitForSync(stop.signal)));
-    await client.apply(
+    const floorChart = floor ? await loadFloorChart(path.join(projectRoot(), "bench", "charts", "bench-app"), releaseValues) : undefined;
+    if (!floor) await client.apply(
       ociRepositories,
       {
         apiVersion: "source.toolkit.fluxcd.io/v1",
@@ -213,25 +222,34 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
       } as KubeObject,
       "mooring-bench",
     );
-    if (!(await source.waitForCount(1, AbortSignal.timeout(120_000)))) throw new Error(`OCIRepository not Ready after 120s; see ${controllers[0]!.log}`);
-    log(`${system} N=${n}: controllers healthy, OCIRepository Ready`);
+    if (!floor && !(await source.waitForCount(1, AbortSignal.timeout(120_000)))) throw new Error(`OCIRepository not Ready after 120s; see ${controllers[0]!.log}`);
+    log(`${system} N=${n}: ${floor ? "chart rendered" : "controllers healthy, OCIRepository Ready"}`);
 
     const cpu0 = new Map<string, CpuTimes | undefined>();
     for (const c of controllers) cpu0.set(c.role, await readCpu(c.pid));
     const api0 = await readCpu(apiserverPid);
-    const helmPid = controllers.find((c) => c.role === "helm")!.pid;
+    const others = cp.components.filter((x) => x.name !== "kube-apiserver");
+    const others0 = await Promise.all(others.map((x) => readCpu(x.pid)));
+    const helmPid = controllers.find((c) => c.role === "helm")?.pid;
+    const benchCpu0 = process.cpuUsage();
     const requests0 = await readRequestCounts(client);
     const apiserverProfile = a.profile ? profileApiserver(cp.kubeconfigPath, path.join(a.profile, `apiserver-${system}-${n}.pprof`), 60, log) : undefined;
     const t0 = performance.now();
-    await pool(Array.from({ length: n }, (_, i) => i + 1), 32, (i) => client.create(helmReleases, benchNamespace, helmRelease(i)).then(() => undefined));
-    log(`${system} N=${n}: ${n} HelmReleases created in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
     const deadline = AbortSignal.timeout(a.timeoutSeconds * 1000);
+    // The floor's loop creates its HelmReleases itself and runs while the trackers count.
+    const loop = floorChart
+      ? runHelmFloor(client, n, { namespace: benchNamespace, limit: 64, helmRelease, chart: floorChart, signal: deadline })
+      : pool(Array.from({ length: n }, (_, i) => i + 1), 32, (i) => client.create(helmReleases, benchNamespace, helmRelease(i)).then(() => undefined));
+    if (!floor) {
+      await loop;
+      log(`${system} N=${n}: ${n} HelmReleases created in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
+    }
     const progress = setInterval(() => {
       void samplePeaks();
       log(`${system} N=${n}: ${ready.count} Ready, ${objects.reduce((s, t) => s + t.count, 0)} objects`);
     }, 5_000);
     try {
-      await Promise.all([ready.waitForCount(n, deadline), ...objects.map((t) => t.waitForCount(n, deadline))]);
+      await Promise.all([loop, ready.waitForCount(n, deadline), ...objects.map((t) => t.waitForCount(n, deadline))]);
     } finally {
       clearInterval(progress);
     }
@@ -246,14 +264,20 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
       const after = await readCpu(c.pid);
       run.cpuSeconds[`${c.role}-controller`] = cpuDelta(cpu0.get(c.role), after);
     }
+    // The floor's loop is this process (with the trackers counting what is Ready).
+    if (floor) {
+      const u = process.cpuUsage(benchCpu0);
+      run.cpuSeconds["floor loop"] = Math.round((u.user + u.system) / 1e4) / 100;
+    }
     // Mooring's helm-controller runs Helm in its helper (a child process not yet reaped): counted with it.
-    const helper = system === "mooring" ? await childPid(helmPid) : undefined;
+    const helper = system === "mooring" && helmPid !== undefined ? await childPid(helmPid) : undefined;
     if (helper !== undefined) {
       const h = await readCpu(helper);
       if (h) run.cpuSeconds["helm-controller"] = Math.round(((run.cpuSeconds["helm-controller"] ?? 0) + h.self) * 100) / 100;
       run.peakRssMiB["helm helper"] = Math.round(peaks.get(helper) ?? 0);
     }
     run.cpuSeconds.apiserver = cpuDelta(api0, await readCpu(apiserverPid));
+    run.controlPlaneCpuSeconds = Object.fromEntries(await Promise.all(others.map(async (x, k) => [x.name, cpuDelta(others0[k], await readCpu(x.pid))] as const)));
     run.requests = requestDelta(requests0, await readRequestCounts(client));
     await apiserverProfile;
     for (const c of controllers) run.peakRssMiB[`${c.role}-controller`] = Math.round(peaks.get(c.pid) ?? 0);
@@ -282,24 +306,31 @@ export interface HelmResults {
 export function renderHelmReport(r: HelmResults): string {
   const rows = [...r.runs].sort((x, y) => x.n - y.n || x.system.localeCompare(y.system));
   const cell = (v: number | undefined) => (v === undefined ? "–" : String(v));
-  const speedup = (run: HelmRun) => {
-    const flux = r.runs.find((x) => x.system === "flux" && x.n === run.n);
-    return run.system === "mooring" && run.seconds && flux?.seconds ? `${(flux.seconds / run.seconds).toFixed(1)}×` : "";
+  const ratio = (run: HelmRun, to: HelmSystem, inverse: boolean) => {
+    const other = r.runs.find((x) => x.system === to && x.n === run.n);
+    if (run.system === to || !run.seconds || !other?.seconds) return "";
+    return `${(inverse ? other.seconds / run.seconds : run.seconds / other.seconds).toFixed(1)}×`;
   };
+  const restOfControlPlane = (run: HelmRun) =>
+    run.controlPlaneCpuSeconds ? String(Math.round(Object.values(run.controlPlaneCpuSeconds).reduce<number>((a, b) => a + (b ?? 0), 0) * 10) / 10) : "–";
+  const controllerCpu = (run: HelmRun) => (run.cpuSeconds["floor loop"] !== undefined ? `${run.cpuSeconds["floor loop"]} (loop)` : cell(run.cpuSeconds["helm-controller"]));
   return [
     "# HelmReleases to Ready",
     "",
     `Measured ${String(r.machine.date)} on ${String(r.machine.cpus)} cores (${String(r.machine.cpuModel)}), Mooring's controllers on Node.js ${String(r.machine.controllersNode ?? r.machine.node)}. ` +
       "One OCIRepository (the bench-app chart pushed with `helm push` to Debian's docker-registry on loopback); N HelmReleases created at once with chartRef to it, " +
       "each installing a Deployment with 0 replicas, a ServiceAccount, a Service and an Ingress (Helm's wait on). Seconds from creation until all N are Ready and all 4N objects exist. " +
-      "CPU seconds over that window; Mooring's helm-controller CPU includes its Helm helper process. Peak RSS is VmHWM sampled every 5 s. Each run has its own fresh control plane with one kwok node. " +
-      "Flux: source-controller 1.7.3 and helm-controller 1.4.3 built from their Go modules, out of cluster, helm-controller with --concurrent=20 --kube-api-qps=500 --kube-api-burst=1000.",
+      "CPU seconds over that window (the rest of the control plane: etcd, kube-controller-manager, kube-scheduler, kwok); Mooring's helm-controller CPU includes its Helm helper process. Peak RSS is VmHWM sampled every 5 s. Each run has its own fresh control plane with one kwok node. " +
+      "Flux: source-controller 1.7.3 and helm-controller 1.4.3 built from their Go modules, out of cluster, helm-controller with --concurrent=20 --kube-api-qps=500 --kube-api-burst=1000. " +
+      "`floor` is no controller but a loop (64 releases in flight, `bench/helmfloor.ts`) sending per release the least a controller keeping Flux's and Helm's guarantees must: " +
+      "create the HelmRelease, add its finalizer, list the release's storage, write the release pending-install, create the 4 objects, wait for the Deployment's ReplicaSet (one shared watch), " +
+      "mark the release deployed, write the status. Its CPU is the bench process's.",
     "",
-    "| system | N | seconds | vs Flux | Ready | objects | helm-controller CPU s | source-controller CPU s | apiserver CPU s | helm-controller peak RSS MiB | of it helper MiB | source-controller peak RSS MiB | error |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| system | N | seconds | vs Flux | ÷ floor | Ready | objects | helm-controller CPU s | source-controller CPU s | apiserver CPU s | rest of the control plane CPU s | helm-controller peak RSS MiB | of it helper MiB | source-controller peak RSS MiB | error |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ...rows.map(
       (x) =>
-        `| ${x.system} | ${x.n} | ${x.seconds ?? "–"} | ${speedup(x)} | ${x.ready} | ${x.objects} | ${cell(x.cpuSeconds["helm-controller"])} | ${cell(x.cpuSeconds["source-controller"])} | ${cell(x.cpuSeconds.apiserver)} | ` +
+        `| ${x.system} | ${x.n} | ${x.seconds ?? "–"} | ${ratio(x, "flux", true)} | ${ratio(x, "floor", false)} | ${x.ready} | ${x.objects} | ${controllerCpu(x)} | ${cell(x.cpuSeconds["source-controller"])} | ${cell(x.cpuSeconds.apiserver)} | ${restOfControlPlane(x)} | ` +
         `${x.peakRssMiB["helm-controller"] !== undefined ? x.peakRssMiB["helm-controller"]! + (x.peakRssMiB["helm helper"] ?? 0) : "–"} | ${cell(x.peakRssMiB["helm helper"])} | ${cell(x.peakRssMiB["source-controller"])} | ${x.error ?? ""} |`,
     ),
     "",
