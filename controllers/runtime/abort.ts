@@ -2,6 +2,7 @@
 // and is released as soon as the work ends: its timer is cleared and it unhooks from the parent. (A signal
 // from AbortSignal.timeout stays alive with its timer for the whole duration, and with it every signal
 // composed from it: thousands of short requests with a 30 s timeout kept tens of MiB alive.)
+import { setMaxListeners } from "node:events";
 
 export interface Deadline {
   readonly signal: AbortSignal;
@@ -12,6 +13,9 @@ export interface Deadline {
 /** A signal aborted by parent (with its reason) or after ms (with a TimeoutError), whichever comes first. */
 export function deadline(parent: AbortSignal | undefined, ms: number | undefined): Deadline {
   const ctl = new AbortController();
+  // A reconcile's deadline is the parent of every request it runs at once, each unhooking when it ends: many
+  // listeners at a time are expected here, not a leak (Node warns from 11 on).
+  setMaxListeners(0, ctl.signal);
   if (parent?.aborted) {
     ctl.abort(parent.reason);
     return { signal: ctl.signal, release: () => {} };

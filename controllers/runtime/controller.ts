@@ -2,6 +2,7 @@
 // N workers each running a reconcile in a Session. The reconciler never sees the queue: it returns an Action
 // or throws; the declared error policy (capped exponential backoff or a per-object retry interval, no retry
 // for stalled errors) lives here, once.
+import { setMaxListeners } from "node:events";
 import { deadline } from "./abort";
 import type { Logger } from "pino";
 import type { KubeClient, KubeObject } from "./kube";
@@ -92,6 +93,8 @@ export class Controller<T extends ReconcilableObject> {
   ) {
     this.backoff = new Backoff(opts.backoff);
     this.concurrency = Math.max(1, opts.concurrency ?? 1);
+    // Every reconcile in flight hooks its deadline onto the drain signal (and unhooks when it ends).
+    setMaxListeners(0, this.drain.signal);
     opts.informer.on((event, obj, old) => {
       const key = objectKey(obj);
       if (event === "delete") {

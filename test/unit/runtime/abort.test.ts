@@ -65,6 +65,24 @@ test("a released deadline neither fires nor listens to its parent, and is collec
   assert.ok(alive < 20, `${alive} of 2000 released deadline signals still reachable`);
 });
 
+test("a deadline is the parent of many requests at once without Node's listener-leak warning", async () => {
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on("warning", onWarning);
+  try {
+    const parent = deadline(undefined, 60_000);
+    const children = Array.from({ length: 50 }, () => deadline(parent.signal, 60_000));
+    assert.equal(getEventListeners(parent.signal, "abort").length, 50);
+    await tick(10);
+    for (const c of children) c.release();
+    parent.release();
+    assert.equal(getEventListeners(parent.signal, "abort").length, 0);
+    assert.deepEqual(warnings.map((w) => w.name), []);
+  } finally {
+    process.off("warning", onWarning);
+  }
+});
+
 test("withDeadline releases when the work settles, also when it throws", async () => {
   const parent = new AbortController();
   assert.equal(await withDeadline(parent.signal, 1000, async (s) => (s.aborted ? "aborted" : "ok")), "ok");
