@@ -58,3 +58,20 @@ export async function poll<T>(check: () => Promise<T | undefined | false> | T | 
     await sleep(Math.max(0, Math.min(o.intervalMs, until - Date.now())), o.signal);
   }
 }
+
+/**
+ * Resolves when the sender calls one of the `idle` callbacks (its queue is empty), or after timeoutMs, when
+ * onTimeout runs first (e.g. to drop and report what is still queued).
+ */
+export function untilIdle(idle: (() => void)[], timeoutMs: number, onTimeout: () => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      onTimeout();
+      resolve();
+    }, timeoutMs);
+    idle.push(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

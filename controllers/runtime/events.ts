@@ -7,6 +7,7 @@ import * as os from "node:os";
 import type { Logger } from "pino";
 import type { KubeClient, KubeObject, ResourceRef } from "./kube";
 import { fluxEvent, type EventSink } from "./fluxevents";
+import { untilIdle } from "../api/wait";
 
 export const EventsRef: ResourceRef = { kind: "Event", group: "events.k8s.io", version: "v1", plural: "events", namespaced: true };
 
@@ -115,16 +116,9 @@ export class EventRecorder {
 
   private flushKube(timeoutMs: number): Promise<void> {
     if (!this.queue.length && !this.sending) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        const dropped = this.queue.splice(0).length;
-        if (dropped) this.log.warn({ dropped }, "events not sent before shutdown");
-        resolve();
-      }, timeoutMs);
-      this.idle.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
+    return untilIdle(this.idle, timeoutMs, () => {
+      const dropped = this.queue.splice(0).length;
+      if (dropped) this.log.warn({ dropped }, "events not sent before shutdown");
     });
   }
 

@@ -8,6 +8,7 @@ import * as os from "node:os";
 import type { Logger } from "pino";
 import type { KubeObject } from "./kube";
 import { errorMessage } from "./errors";
+import { untilIdle } from "../api/wait";
 
 /** Flux's event severities; `trace` events stay Kubernetes Events and are never posted. */
 export type EventSeverity = "info" | "error" | "trace";
@@ -130,17 +131,10 @@ export class HttpEventSink implements EventSink {
 
   flush(timeoutMs = 5_000): Promise<void> {
     if (!this.queue.length && !this.sending) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        const dropped = this.queue.splice(0).length;
-        this.stop.abort();
-        if (dropped) this.o.log.warn({ dropped }, "events not posted to the notification-controller before shutdown");
-        resolve();
-      }, timeoutMs);
-      this.idle.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
+    return untilIdle(this.idle, timeoutMs, () => {
+      const dropped = this.queue.splice(0).length;
+      this.stop.abort();
+      if (dropped) this.o.log.warn({ dropped }, "events not posted to the notification-controller before shutdown");
     });
   }
 

@@ -1,7 +1,7 @@
 // The one wait util (controllers/api/wait.ts): backoff delays, polling to a deadline, abortable sleep.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { backoffDelay, poll, sleep } from "../../../controllers/api/wait";
+import { backoffDelay, poll, sleep, untilIdle } from "../../../controllers/api/wait";
 
 test("backoffDelay: base · factor^(attempt−1), capped; equal jitter stays within [d/2, d]", () => {
   const p = { baseMs: 100, maxMs: 1_000 };
@@ -29,4 +29,19 @@ test("poll and sleep end early when the signal aborts", async () => {
   setTimeout(() => ctl2.abort(), 20);
   await sleep(10_000, ctl2.signal);
   assert.ok(Date.now() - started < 1_000);
+});
+
+test("untilIdle: resolves when the sender reports idle, else runs onTimeout and resolves at the timeout", async () => {
+  const idle: (() => void)[] = [];
+  let timedOut = 0;
+  const drained = untilIdle(idle, 5_000, () => timedOut++);
+  assert.equal(idle.length, 1);
+  for (const done of idle.splice(0)) done();
+  await drained;
+  assert.equal(timedOut, 0);
+
+  const started = Date.now();
+  await untilIdle(idle, 30, () => timedOut++);
+  assert.equal(timedOut, 1);
+  assert.ok(Date.now() - started >= 25);
 });
