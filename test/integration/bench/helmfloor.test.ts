@@ -6,10 +6,9 @@ import * as assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { KubeClient, loadKubeConfig, type KubeObject } from "../../../controllers/runtime/kube";
-import { crds } from "../../../controllers/api";
 import { FluxFinalizer } from "../../../controllers/api/meta";
 import { helmReleases, loadFloorChart, runHelmFloor } from "../../../bench/helmfloor";
-import { apply, refs } from "../../../bench/cluster";
+import { apply, installCrds, refs } from "../../../bench/cluster";
 import { readRequestCounts, type RequestCounts } from "../../../bench/requests";
 import { projectRoot, toolPath } from "../../../local/tools";
 
@@ -31,13 +30,7 @@ describe("bench helm floor loop", () => {
     kubeconfig = process.env.MOORING_TEST_KUBECONFIG ?? "";
     if (!kubeconfig) throw new Error("MOORING_TEST_KUBECONFIG is not set: run via `npm test`");
     client = new KubeClient(await loadKubeConfig(kubeconfig));
-    for (const crd of crds()) await apply(client, crd as unknown as KubeObject, "mooring-test");
-    for (let i = 0; ; i++) {
-      const got = await client.get<{ status?: { conditions?: { type: string; status: string }[] } }>(refs.crd, undefined, "helmreleases.helm.toolkit.fluxcd.io");
-      if (got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
-      if (i > 100) throw new Error("HelmRelease CRD not Established");
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await installCrds(client, false);
     await apply(client, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }, "mooring-test");
     // The namespace's own ServiceAccount (kube-controller-manager's POST) must not land among the counted requests.
     for (let i = 0; ; i++) {
