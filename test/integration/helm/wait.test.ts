@@ -49,8 +49,10 @@ describe("Helm's wait from watch caches", { timeout: 600_000 }, () => {
   let ns: string;
 
   before(async () => {
-    env = await startHelmEnv();
     ns = await newNamespace("helmwait");
+    // The counts below are the apiserver's, for the whole cluster: the controller watches this namespace only, so
+    // HelmReleases that earlier tests left elsewhere (reconciled, retried, uninstalled) do not add to them.
+    env = await startHelmEnv({ watchNamespace: ns });
     const src = fs.mkdtempSync(path.join(os.tmpdir(), "waitdemo-"));
     for (const [file, text] of Object.entries(chartFiles)) {
       fs.mkdirSync(path.dirname(path.join(src, file)), { recursive: true });
