@@ -70,6 +70,8 @@ export function parseMttpArgs(argv: readonly string[], defaults: { out: string }
   }
   if (vsFlux && !systemsGiven) a.systems = allSystems.filter((s) => s !== "mooring-alert");
   a.ns = [...new Set(a.ns)].sort((x, y) => x - y);
-  a.systems = allSystems.filter((s) => a.systems.includes(s));
+  // Given systems run in the order given (e.g. to see whether going first or second matters); otherwise in the
+  // order of allSystems.
+  a.systems = systemsGiven ? [...new Set(a.systems)] : allSystems.filter((s) => a.systems.includes(s));
   return a;
 }

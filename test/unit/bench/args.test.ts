@@ -17,9 +17,10 @@ test("--vs flux adds Flux, Flux tuned and floor-gitops; --n is sorted and dedupl
   assert.deepEqual(a.systems, ["floor", "floor-gitops", "mooring", "flux", "flux-tuned"]);
 });
 
-test("--systems picks systems; bad values are refused with the reason", () => {
+test("--systems picks systems, run in the order given; bad values are refused with the reason", () => {
   assert.deepEqual(parseMttpArgs(["--systems=mooring", "--no-latency"], d).systems, ["mooring"]);
-  assert.deepEqual(parseMttpArgs(["--systems", "mooring,floor-gitops,floor"], d).systems, ["floor", "floor-gitops", "mooring"]);
+  assert.deepEqual(parseMttpArgs(["--systems", "mooring,floor-gitops,floor,mooring"], d).systems, ["mooring", "floor-gitops", "floor"]);
+  assert.deepEqual(parseMttpArgs(["--systems", "floor-gitops,mooring"], d).systems, ["floor-gitops", "mooring"]);
   assert.throws(() => parseMttpArgs(["--n", "0"], d), /--n: "0"/);
   assert.throws(() => parseMttpArgs(["--systems", "argo"], d), /unknown system "argo"/);
   assert.throws(() => parseMttpArgs(["--vs", "argo"], d), /only "flux"/);
