@@ -4,7 +4,7 @@
 // Mooring's source- and helm-controller against Flux's source-controller 1.7.3 and helm-controller 1.4.3, each
 // run on its own fresh control plane (one kwok node) on the same machine. Seconds until all N are Ready,
 // controller CPU (the helm-controller's includes its Helm helper) and peak RSS. `floor` is no controller: a loop
-// sending per release the least a Helm controller must (helmfloor.ts), the bound of what any controller reaches.
+// sending per release the least a Helm controller must (helmfloor.ts): what the guarantees cost, for reference.
 //
 //   npm run bench -- helm [--n 100,500,1000] [--vs flux] [--systems mooring,flux,floor] [--timeout 1200] [--out dir] [--profile dir]
 import { execFile } from "node:child_process";
