@@ -146,6 +146,10 @@ export function kwokArgs(l: Layout): string[] {
     `--manage-nodes-with-annotation-selector=${kwokNodeAnnotation.key}=${kwokNodeAnnotation.value}`,
     `--cidr=${l.network?.fakePodCidr ?? podCidr}`,
     "--node-ip=127.0.0.1",
+    // Heartbeats through a Lease, as a kubelet's: without one kwok patches the Node's status only about once
+    // a minute, past the node controller's 50 s grace, which then marks the Node NotReady and every pod on it
+    // Ready=False for good (kwok does not set a running pod Ready again).
+    "--node-lease-duration-seconds=40",
   ];
 }
 

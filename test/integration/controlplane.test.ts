@@ -75,6 +75,26 @@ describe("the shared control plane", () => {
     }
   });
 
+  test("a kwok node heartbeats through its Lease well inside the node controller's grace, so it never turns NotReady", { timeout: 60_000 }, async () => {
+    const kc = testKubeConfig();
+    const leases = kc.makeApiClient(k8s.CoordinationV1Api);
+    const renewed = async (): Promise<number> => {
+      const lease = await leases.readNamespacedLease({ name: "kwok-node-0", namespace: "kube-node-lease" });
+      return new Date(lease.spec?.renewTime ?? 0).getTime();
+    };
+    // The node controller's grace is 50 s; a kubelet renews every 10 s. Two renewals within 35 s.
+    const first = await renewed();
+    const after = (since: number) => async () => {
+      const at = await renewed();
+      return at > since ? at : undefined;
+    };
+    const second = await waitFor(after(first), { what: "a first renewal", timeoutMs: 20_000, intervalMs: 500 });
+    await waitFor(after(second), { what: "a second renewal", timeoutMs: 20_000, intervalMs: 500 });
+    const node = await kc.makeApiClient(k8s.CoreV1Api).readNode({ name: "kwok-node-0" });
+    assert.equal(node.status?.conditions?.find((c) => c.type === "Ready")?.status, "True");
+    assert.deepEqual(node.spec?.taints ?? [], [], "no not-ready/unreachable taint");
+  });
+
   test("up on the running directory reuses it", { timeout: 30_000 }, async () => {
     const dir = process.env.MOORING_TEST_DIR;
     assert.ok(dir, "MOORING_TEST_DIR is set by scripts/test.js");
