@@ -17,7 +17,7 @@ import { freePort } from "../local/ports";
 import { ensureTools, projectRoot, toolPath, toolsPathEnv } from "../local/tools";
 import { startRegistry } from "../test/fixtures/registry/registry";
 import { apply, installCrds, isReady, pool, refs, Tracker } from "./cluster";
-import { cpuDelta, readCpu, readPeakRssMiB, type CpuTimes } from "./procstat";
+import { cpuDelta, cpuWindow, hostDelta, readCpu, readHostCpu, readPeakRssMiB, type CpuTimes } from "./procstat";
 import { readRequestCounts, requestDelta, type RequestSummary } from "./requests";
 import { profileApiserver } from "./pprof";
 import { helmReleases, loadFloorChart, runHelmFloor } from "./helmfloor";
@@ -98,6 +98,8 @@ export interface HelmRun {
   cpuSeconds: Record<string, number | undefined>;
   /** CPU seconds of the rest of the control plane over the window: etcd, kube-controller-manager, kube-scheduler, kwok. */
   controlPlaneCpuSeconds?: Record<string, number | undefined>;
+  /** The whole machine over the window: busy, idle and stolen CPU seconds (a busy host shows as steal). */
+  host?: { busySeconds: number; idleSeconds: number; stealSeconds: number };
   peakRssMiB: Record<string, number | undefined>;
   loadavg?: { before: number[]; after: number[] };
   /** The apiserver's requests over the window, by verb and resource. */
@@ -228,8 +230,8 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
     const cpu0 = new Map<string, CpuTimes | undefined>();
     for (const c of controllers) cpu0.set(c.role, await readCpu(c.pid));
     const api0 = await readCpu(apiserverPid);
-    const others = cp.components.filter((x) => x.name !== "kube-apiserver");
-    const others0 = await Promise.all(others.map((x) => readCpu(x.pid)));
+    const restOfControlPlane = await cpuWindow(cp.components.filter((x) => x.name !== "kube-apiserver"));
+    const host0 = await readHostCpu();
     const helmPid = controllers.find((c) => c.role === "helm")?.pid;
     const benchCpu0 = process.cpuUsage();
     const requests0 = await readRequestCounts(client);
@@ -277,7 +279,8 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
       run.peakRssMiB["helm helper"] = Math.round(peaks.get(helper) ?? 0);
     }
     run.cpuSeconds.apiserver = cpuDelta(api0, await readCpu(apiserverPid));
-    run.controlPlaneCpuSeconds = Object.fromEntries(await Promise.all(others.map(async (x, k) => [x.name, cpuDelta(others0[k], await readCpu(x.pid))] as const)));
+    run.controlPlaneCpuSeconds = await restOfControlPlane();
+    run.host = hostDelta(host0, await readHostCpu());
     run.requests = requestDelta(requests0, await readRequestCounts(client));
     await apiserverProfile;
     for (const c of controllers) run.peakRssMiB[`${c.role}-controller`] = Math.round(peaks.get(c.pid) ?? 0);
@@ -320,18 +323,18 @@ export function renderHelmReport(r: HelmResults): string {
     `Measured ${String(r.machine.date)} on ${String(r.machine.cpus)} cores (${String(r.machine.cpuModel)}), Mooring's controllers on Node.js ${String(r.machine.controllersNode ?? r.machine.node)}. ` +
       "One OCIRepository (the bench-app chart pushed with `helm push` to Debian's docker-registry on loopback); N HelmReleases created at once with chartRef to it, " +
       "each installing a Deployment with 0 replicas, a ServiceAccount, a Service and an Ingress (Helm's wait on). Seconds from creation until all N are Ready and all 4N objects exist. " +
-      "CPU seconds over that window (the rest of the control plane: etcd, kube-controller-manager, kube-scheduler, kwok); Mooring's helm-controller CPU includes its Helm helper process. Peak RSS is VmHWM sampled every 5 s. Each run has its own fresh control plane with one kwok node. " +
+      "CPU seconds over that window (the rest of the control plane: etcd, kube-controller-manager, kube-scheduler, kwok); Mooring's helm-controller CPU includes its Helm helper process. Peak RSS is VmHWM sampled every 5 s. Host steal is the CPU time the hypervisor gave to other guests while this machine had work. Each run has its own fresh control plane with one kwok node. " +
       "Flux: source-controller 1.7.3 and helm-controller 1.4.3 built from their Go modules, out of cluster, helm-controller with --concurrent=20 --kube-api-qps=500 --kube-api-burst=1000. " +
       "`floor` is no controller but a loop (64 releases in flight, `bench/helmfloor.ts`) sending per release the least a controller keeping Flux's and Helm's guarantees must: " +
       "create the HelmRelease, add its finalizer, list the release's storage, write the release pending-install, create the 4 objects, wait for the Deployment's ReplicaSet (one shared watch), " +
       "mark the release deployed, write the status. Its CPU is the bench process's.",
     "",
-    "| system | N | seconds | vs Flux | ÷ floor | Ready | objects | helm-controller CPU s | source-controller CPU s | apiserver CPU s | rest of the control plane CPU s | helm-controller peak RSS MiB | of it helper MiB | source-controller peak RSS MiB | error |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| system | N | seconds | vs Flux | ÷ floor | Ready | objects | helm-controller CPU s | source-controller CPU s | apiserver CPU s | rest of the control plane CPU s | helm-controller peak RSS MiB | of it helper MiB | source-controller peak RSS MiB | host steal s | error |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ...rows.map(
       (x) =>
         `| ${x.system} | ${x.n} | ${x.seconds ?? "–"} | ${ratio(x, "flux", true)} | ${ratio(x, "floor", false)} | ${x.ready} | ${x.objects} | ${controllerCpu(x)} | ${cell(x.cpuSeconds["source-controller"])} | ${cell(x.cpuSeconds.apiserver)} | ${restOfControlPlane(x)} | ` +
-        `${x.peakRssMiB["helm-controller"] !== undefined ? x.peakRssMiB["helm-controller"]! + (x.peakRssMiB["helm helper"] ?? 0) : "–"} | ${cell(x.peakRssMiB["helm helper"])} | ${cell(x.peakRssMiB["source-controller"])} | ${x.error ?? ""} |`,
+        `${x.peakRssMiB["helm-controller"] !== undefined ? x.peakRssMiB["helm-controller"]! + (x.peakRssMiB["helm helper"] ?? 0) : "–"} | ${cell(x.peakRssMiB["helm helper"])} | ${cell(x.peakRssMiB["source-controller"])} | ${cell(x.host?.stealSeconds)} | ${x.error ?? ""} |`,
     ),
     "",
     "Mooring's helm-controller peak RSS is the Node process plus its helper. Raw numbers: the JSON file next to this one. Reproduce: `npm run bench -- helm --n 100,500,1000 --vs flux`.",

@@ -14,7 +14,7 @@ import { projectRoot } from "../local/tools";
 import { parseMttpArgs, type MttpArgs } from "./args";
 import { apply, installCrds, isReady, pool, refs, Tracker } from "./cluster";
 import { BenchRepo, gitCredentials } from "./gitrepo";
-import { cpuDelta, readCpu, type CpuTimes } from "./procstat";
+import { cpuDelta, cpuWindow, hostDelta, readCpu, readHostCpu, type CpuTimes } from "./procstat";
 import { readRequestCounts, requestDelta } from "./requests";
 import { profileApiserver } from "./pprof";
 import { createAlert, startAlertSink, type AlertSink } from "./alertsink";
@@ -225,8 +225,8 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     const cpu0 = new Map<string, CpuTimes | undefined>();
     for (const p of procs) cpu0.set(p.role, await readCpu(p.pid));
     const api0 = await readCpu(apiserverPid);
-    const others = cp.components.filter((x) => x.name !== "kube-apiserver");
-    const others0 = await Promise.all(others.map((x) => readCpu(x.pid)));
+    const restOfControlPlane = await cpuWindow(cp.components.filter((x) => x.name !== "kube-apiserver"));
+    const host0 = await readHostCpu();
     const requests0 = await readRequestCounts(client);
     const apiserverProfile = c.args.profileDir ? fs.mkdir(c.args.profileDir, { recursive: true }).then(() => profileApiserver(cp.kubeconfigPath, path.join(c.args.profileDir!, `apiserver-${c.system}-${c.n}.pprof`), 30, log)) : undefined;
     const self0 = process.cpuUsage();
@@ -257,7 +257,8 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     if (!done) run.error = `deadline ${c.args.timeoutSeconds}s`;
     for (const p of procs) run.cpuSeconds[p.role] = cpuDelta(cpu0.get(p.role), await readCpu(p.pid));
     run.cpuSeconds.apiserver = cpuDelta(api0, await readCpu(apiserverPid));
-    run.cpuSeconds.controlPlane = Object.fromEntries(await Promise.all(others.map(async (x, k) => [x.name, cpuDelta(others0[k], await readCpu(x.pid))] as const)));
+    run.cpuSeconds.controlPlane = await restOfControlPlane();
+    run.host = hostDelta(host0, await readHostCpu());
     run.requests = requestDelta(requests0, await readRequestCounts(client));
     await apiserverProfile;
     const u = process.cpuUsage(self0);
@@ -337,7 +338,7 @@ export function renderReport(r: Results): string {
     "",
     `Measured ${String(r.machine.date)} on ${String(r.machine.cpus)} cores (${String(r.machine.cpuModel)}), load average at the end ${JSON.stringify(r.machine.loadavg)}; Mooring's controllers on Node.js ${String(r.machine.controllersNode ?? r.machine.node)}, the bench and its floor loops on ${String(r.machine.node)}. `,
     "One GitRepository holding N app directories (Deployment with 0 replicas, ServiceAccount, headless Service, Ingress, each app in its own namespace); N Kustomizations created at once. " +
-      "Seconds from creation until all N are Ready and all 4N objects exist. CPU seconds are over that window; peak RSS is VmHWM. Each run has its own fresh control plane. " +
+      "Seconds from creation until all N are Ready and all 4N objects exist. CPU seconds are over that window; peak RSS is VmHWM; host steal is the CPU time the hypervisor gave to other guests while this machine had work (a busy host). Each run has its own fresh control plane. " +
       "`floor` is a plain server-side-apply loop (64 in flight) of the same 4N objects. " +
       "`floor-gitops` is a loop (64 apps in flight) sending per app the least a controller keeping Flux's guarantees must: create the Kustomization, add its finalizer, dry-run 3 objects, apply 4, write its status.",
     "",

@@ -48,3 +48,46 @@ export function cpuDelta(before: CpuTimes | undefined, after: CpuTimes | undefin
   if (!before || !after) return undefined;
   return Math.round((after.self + after.children - before.self - before.children) * 100) / 100;
 }
+
+/** The whole machine's CPU time from /proc/stat's first line, seconds summed over all CPUs. */
+export interface HostCpu {
+  /** user, nice, system, irq and softirq. */
+  busy: number;
+  /** idle and iowait. */
+  idle: number;
+  /** Time the hypervisor ran something else while a CPU of this machine had work: a busy host shows here. */
+  steal: number;
+}
+
+/** Parses /proc/stat's aggregate "cpu" line (user nice system idle iowait irq softirq steal …, in USER_HZ). */
+export function parseHostStat(text: string): HostCpu {
+  const line = text.split("\n").find((l) => l.startsWith("cpu "));
+  if (!line) throw new Error("unexpected /proc/stat format: no aggregate cpu line");
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  const t = (v: number | undefined) => (v ?? 0) / clockTicks;
+  return { busy: t(user) + t(nice) + t(system) + t(irq) + t(softirq), idle: t(idle) + t(iowait), steal: t(steal) };
+}
+
+export async function readHostCpu(): Promise<HostCpu | undefined> {
+  try {
+    return parseHostStat(await fs.readFile("/proc/stat", "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The machine's busy, idle and stolen CPU seconds between two readings. */
+export function hostDelta(before: HostCpu | undefined, after: HostCpu | undefined): { busySeconds: number; idleSeconds: number; stealSeconds: number } | undefined {
+  if (!before || !after) return undefined;
+  const d = (k: keyof HostCpu) => Math.round((after[k] - before[k]) * 100) / 100;
+  return { busySeconds: d("busy"), idleSeconds: d("idle"), stealSeconds: d("steal") };
+}
+
+/**
+ * Starts a CPU window over named processes (e.g. the control plane's components besides the apiserver); the
+ * function it returns reads them again and gives each one's CPU seconds since.
+ */
+export async function cpuWindow(processes: { name: string; pid: number }[]): Promise<() => Promise<Record<string, number | undefined>>> {
+  const before = await Promise.all(processes.map((p) => readCpu(p.pid)));
+  return async () => Object.fromEntries(await Promise.all(processes.map(async (p, k) => [p.name, cpuDelta(before[k], await readCpu(p.pid))] as const)));
+}

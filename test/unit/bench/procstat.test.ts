@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { cpuDelta, parsePeakRssMiB, parseStat } from "../../../bench/procstat";
+import { cpuDelta, cpuWindow, hostDelta, parseHostStat, parsePeakRssMiB, parseStat } from "../../../bench/procstat";
 
 test("parseStat reads utime+stime and cutime+cstime after a command name with spaces and parentheses", () => {
   const stat = "1234 (node (worker) x) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 30 20 20 0 11 0 555 0 0";
@@ -15,4 +15,24 @@ test("parsePeakRssMiB reads VmHWM in MiB", () => {
 test("cpuDelta includes reaped children and is undefined without both readings", () => {
   assert.equal(cpuDelta({ self: 1, children: 0.5 }, { self: 3.25, children: 1 }), 2.75);
   assert.equal(cpuDelta(undefined, { self: 1, children: 0 }), undefined);
+});
+
+test("parseHostStat sums busy and idle time and reads steal from /proc/stat's aggregate line", () => {
+  const stat = "cpu  1000 50 300 5000 100 20 30 400 0 0\ncpu0 500 25 150 2500 50 10 15 200 0 0\nintr 1 2 3\n";
+  assert.deepEqual(parseHostStat(stat), { busy: 14, idle: 51, steal: 4 });
+  assert.throws(() => parseHostStat("intr 1 2 3\n"), /no aggregate cpu line/);
+});
+
+test("hostDelta is the machine's CPU between two readings, undefined without both", () => {
+  assert.deepEqual(hostDelta({ busy: 10, idle: 5, steal: 1 }, { busy: 48.5, idle: 6.25, steal: 3.5 }), { busySeconds: 38.5, idleSeconds: 1.25, stealSeconds: 2.5 });
+  assert.equal(hostDelta(undefined, { busy: 1, idle: 1, steal: 0 }), undefined);
+});
+
+test("cpuWindow gives each named process its CPU seconds since the window began", async () => {
+  const end = await cpuWindow([{ name: "self", pid: process.pid }, { name: "gone", pid: 2 ** 22 + 1 }]);
+  const until = Date.now() + 50;
+  while (Date.now() < until) Math.sqrt(Math.random());
+  const spent = await end();
+  assert.ok((spent.self ?? -1) >= 0, `self: ${spent.self}`);
+  assert.equal(spent.gone, undefined, "a process that does not exist has no reading");
 });
