@@ -17,8 +17,8 @@ import { freePort } from "../local/ports";
 import { ensureTools, projectRoot, toolPath, toolsPathEnv } from "../local/tools";
 import { startRegistry } from "../test/fixtures/registry/registry";
 import { apply, installCrds, isReady, pool, refs, Tracker } from "./cluster";
-import { cpuDelta, cpuWindow, hostDelta, readCpu, readHostCpu, readPeakRssMiB, type CpuTimes } from "./procstat";
-import { readRequestCounts, requestDelta, type RequestSummary } from "./requests";
+import { cpuDelta, cpuWindow, hostDelta, readCpu, readHostCpu, readPeakRssMiB, type CpuTimes, type HostWindow } from "./procstat";
+import { readRequestCounts, readWatchCounts, requestDelta, watchDelta, type RequestSummary, type WatchSummary } from "./requests";
 import { profileApiserver } from "./pprof";
 import { helmReleases, loadFloorChart, runHelmFloor } from "./helmfloor";
 import { controllersNodeVersion, exitOnSignal, startMooringController, killAll, onInterrupt, start, stopControllers, trackControlPlane, waitHealthy, type ControllerProcess } from "./systems";
@@ -99,7 +99,9 @@ export interface HelmRun {
   /** CPU seconds of the rest of the control plane over the window: etcd, kube-controller-manager, kube-scheduler, kwok. */
   controlPlaneCpuSeconds?: Record<string, number | undefined>;
   /** The whole machine over the window: busy, idle and stolen CPU seconds (a busy host shows as steal). */
-  host?: { busySeconds: number; idleSeconds: number; stealSeconds: number };
+  host?: HostWindow;
+  /** Watch events the apiserver sent over the window (to every watcher), by resource. */
+  watchEvents?: WatchSummary;
   peakRssMiB: Record<string, number | undefined>;
   loadavg?: { before: number[]; after: number[] };
   /** The apiserver's requests over the window, by verb and resource. */
@@ -235,6 +237,7 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
     const helmPid = controllers.find((c) => c.role === "helm")?.pid;
     const benchCpu0 = process.cpuUsage();
     const requests0 = await readRequestCounts(client);
+    const watches0 = await readWatchCounts(client);
     const apiserverProfile = a.profile ? profileApiserver(cp.kubeconfigPath, path.join(a.profile, `apiserver-${system}-${n}.pprof`), 60, log) : undefined;
     const t0 = performance.now();
     const deadline = AbortSignal.timeout(a.timeoutSeconds * 1000);
@@ -282,6 +285,7 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
     run.controlPlaneCpuSeconds = await restOfControlPlane();
     run.host = hostDelta(host0, await readHostCpu());
     run.requests = requestDelta(requests0, await readRequestCounts(client));
+    run.watchEvents = watchDelta(watches0, await readWatchCounts(client));
     await apiserverProfile;
     for (const c of controllers) run.peakRssMiB[`${c.role}-controller`] = Math.round(peaks.get(c.pid) ?? 0);
     log(`${system} N=${n}: ${done ? `all Ready in ${run.seconds}s` : `NOT done (${run.ready} Ready, ${run.objects} objects)`}`);

@@ -15,7 +15,7 @@ import { parseMttpArgs, type MttpArgs } from "./args";
 import { apply, installCrds, isReady, pool, refs, Tracker } from "./cluster";
 import { BenchRepo, gitCredentials } from "./gitrepo";
 import { cpuDelta, cpuWindow, hostDelta, readCpu, readHostCpu, type CpuTimes } from "./procstat";
-import { readRequestCounts, requestDelta } from "./requests";
+import { readRequestCounts, readWatchCounts, requestDelta, watchDelta } from "./requests";
 import { profileApiserver } from "./pprof";
 import { createAlert, startAlertSink, type AlertSink } from "./alertsink";
 import { freePort } from "../local/ports";
@@ -228,6 +228,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     const restOfControlPlane = await cpuWindow(cp.components.filter((x) => x.name !== "kube-apiserver"));
     const host0 = await readHostCpu();
     const requests0 = await readRequestCounts(client);
+    const watches0 = await readWatchCounts(client);
     const apiserverProfile = c.args.profileDir ? fs.mkdir(c.args.profileDir, { recursive: true }).then(() => profileApiserver(cp.kubeconfigPath, path.join(c.args.profileDir!, `apiserver-${c.system}-${c.n}.pprof`), 30, log)) : undefined;
     const self0 = process.cpuUsage();
     const t0 = performance.now();
@@ -260,6 +261,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     run.cpuSeconds.controlPlane = await restOfControlPlane();
     run.host = hostDelta(host0, await readHostCpu());
     run.requests = requestDelta(requests0, await readRequestCounts(client));
+    run.watchEvents = watchDelta(watches0, await readWatchCounts(client));
     await apiserverProfile;
     const u = process.cpuUsage(self0);
     // The floors' loops are this process; for the others it is the trackers counting what is Ready.

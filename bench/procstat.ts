@@ -57,6 +57,17 @@ export interface HostCpu {
   idle: number;
   /** Time the hypervisor ran something else while a CPU of this machine had work: a busy host shows here. */
   steal: number;
+  /** TCP connections this machine opened (/proc/net/snmp ActiveOpens): a client that reconnects shows here. */
+  tcpOpens?: number;
+}
+
+/** ActiveOpens from /proc/net/snmp's Tcp lines (a header line, then a values line). */
+export function parseTcpOpens(text: string): number | undefined {
+  const [header, values] = text.split("\n").filter((l) => l.startsWith("Tcp:"));
+  if (!header || !values) return undefined;
+  const i = header.split(/\s+/).indexOf("ActiveOpens");
+  const v = Number(values.split(/\s+/)[i]);
+  return i > 0 && Number.isFinite(v) ? v : undefined;
 }
 
 /** Parses /proc/stat's aggregate "cpu" line (user nice system idle iowait irq softirq steal …, in USER_HZ). */
@@ -70,17 +81,28 @@ export function parseHostStat(text: string): HostCpu {
 
 export async function readHostCpu(): Promise<HostCpu | undefined> {
   try {
-    return parseHostStat(await fs.readFile("/proc/stat", "utf8"));
+    const host = parseHostStat(await fs.readFile("/proc/stat", "utf8"));
+    host.tcpOpens = parseTcpOpens(await fs.readFile("/proc/net/snmp", "utf8").catch(() => ""));
+    return host;
   } catch {
     return undefined;
   }
 }
 
 /** The machine's busy, idle and stolen CPU seconds between two readings. */
-export function hostDelta(before: HostCpu | undefined, after: HostCpu | undefined): { busySeconds: number; idleSeconds: number; stealSeconds: number } | undefined {
+export function hostDelta(before: HostCpu | undefined, after: HostCpu | undefined): HostWindow | undefined {
   if (!before || !after) return undefined;
-  const d = (k: keyof HostCpu) => Math.round((after[k] - before[k]) * 100) / 100;
-  return { busySeconds: d("busy"), idleSeconds: d("idle"), stealSeconds: d("steal") };
+  const d = (k: "busy" | "idle" | "steal") => Math.round((after[k] - before[k]) * 100) / 100;
+  const opens = before.tcpOpens !== undefined && after.tcpOpens !== undefined ? after.tcpOpens - before.tcpOpens : undefined;
+  return { busySeconds: d("busy"), idleSeconds: d("idle"), stealSeconds: d("steal"), ...(opens !== undefined ? { tcpOpens: opens } : {}) };
+}
+
+/** The machine over a window: busy, idle and stolen CPU seconds, and the TCP connections it opened. */
+export interface HostWindow {
+  busySeconds: number;
+  idleSeconds: number;
+  stealSeconds: number;
+  tcpOpens?: number;
 }
 
 /**

@@ -1,5 +1,6 @@
 // Renders MTTP results as a markdown table: rows system × N; columns seconds, ratio to Mooring, ratio to
 // the floor, peak RSS, CPU seconds.
+import type { HostWindow } from "./procstat";
 
 export type SystemName = "mooring" | "mooring-alert" | "flux" | "flux-tuned" | "floor-gitops" | "floor";
 export const systemOrder: SystemName[] = ["mooring", "mooring-alert", "flux", "flux-tuned", "floor-gitops", "floor"];
@@ -33,8 +34,10 @@ export interface Run {
   error?: string;
   /** apiserver requests during the run (watches excluded), by verb and resource. */
   requests?: { total: number; byKind: Record<string, number> };
+  /** Watch events the apiserver sent during the run (to every watcher), by resource. */
+  watchEvents?: { events: number; megabytes: number; byResource: Record<string, number> };
   /** The whole machine over the window: busy, idle and stolen CPU seconds (a busy host shows as steal). */
-  host?: { busySeconds: number; idleSeconds: number; stealSeconds: number };
+  host?: HostWindow;
   /** 1/5/15-minute load averages of the machine before and after the run (others share it). */
   loadavg?: { before: number[]; after: number[] };
   /** mooring-alert: what the Alert's provider received. */
@@ -67,8 +70,8 @@ export function renderTable(runs: readonly Run[]): string {
   const find = (system: SystemName, n: number) => runs.find((r) => r.system === system && r.n === n);
   const ns = [...new Set(runs.map((r) => r.n))].sort((a, b) => a - b);
   const lines = [
-    "| system | N | seconds | ÷ Mooring | ÷ floor | peak RSS MiB (source / kustomize) | CPU s (source / kustomize) | apiserver CPU s | requests ÷ N | load 1m before | host steal s |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| system | N | seconds | ÷ Mooring | ÷ floor | peak RSS MiB (source / kustomize) | CPU s (source / kustomize) | apiserver CPU s | requests ÷ N | watch events ÷ N | load 1m before | host steal s |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const n of ns) {
     for (const system of systemOrder) {
@@ -78,7 +81,7 @@ export function renderTable(runs: readonly Run[]): string {
       const seconds = r.seconds === null ? `timed out${r.error ? ` (${r.error}${progress})` : ""}` : fmt(r.seconds);
       const cpu = isLoop(system) ? `${fmt(r.cpuSeconds.floor)} (loop)` : pair(r.cpuSeconds, 1);
       lines.push(
-        `| ${system} | ${n} | ${seconds} | ${ratio(r.seconds, find("mooring", n)?.seconds)} | ${ratio(r.seconds, find("floor", n)?.seconds)} | ${pair(r.peakRssMiB, 0)} | ${cpu} | ${fmt(r.cpuSeconds.apiserver)} | ${r.requests ? fmt(r.requests.total / r.n) : "–"} | ${fmt(r.loadavg?.before[0])} | ${fmt(r.host?.stealSeconds)} |`,
+        `| ${system} | ${n} | ${seconds} | ${ratio(r.seconds, find("mooring", n)?.seconds)} | ${ratio(r.seconds, find("floor", n)?.seconds)} | ${pair(r.peakRssMiB, 0)} | ${cpu} | ${fmt(r.cpuSeconds.apiserver)} | ${r.requests ? fmt(r.requests.total / r.n) : "–"} | ${r.watchEvents ? fmt(r.watchEvents.events / r.n) : "–"} | ${fmt(r.loadavg?.before[0])} | ${fmt(r.host?.stealSeconds)} |`,
       );
     }
   }
