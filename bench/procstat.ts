@@ -59,6 +59,8 @@ export interface HostCpu {
   steal: number;
   /** TCP connections this machine opened (/proc/net/snmp ActiveOpens): a client that reconnects shows here. */
   tcpOpens?: number;
+  /** Context switches of all CPUs (/proc/stat ctxt): many short wake-ups cost every process cache and time. */
+  contextSwitches?: number;
 }
 
 /** ActiveOpens from /proc/net/snmp's Tcp lines (a header line, then a values line). */
@@ -76,7 +78,8 @@ export function parseHostStat(text: string): HostCpu {
   if (!line) throw new Error("unexpected /proc/stat format: no aggregate cpu line");
   const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
   const t = (v: number | undefined) => (v ?? 0) / clockTicks;
-  return { busy: t(user) + t(nice) + t(system) + t(irq) + t(softirq), idle: t(idle) + t(iowait), steal: t(steal) };
+  const ctxt = /^ctxt (\d+)$/m.exec(text);
+  return { busy: t(user) + t(nice) + t(system) + t(irq) + t(softirq), idle: t(idle) + t(iowait), steal: t(steal), ...(ctxt ? { contextSwitches: Number(ctxt[1]) } : {}) };
 }
 
 export async function readHostCpu(): Promise<HostCpu | undefined> {
@@ -93,8 +96,8 @@ export async function readHostCpu(): Promise<HostCpu | undefined> {
 export function hostDelta(before: HostCpu | undefined, after: HostCpu | undefined): HostWindow | undefined {
   if (!before || !after) return undefined;
   const d = (k: "busy" | "idle" | "steal") => Math.round((after[k] - before[k]) * 100) / 100;
-  const opens = before.tcpOpens !== undefined && after.tcpOpens !== undefined ? after.tcpOpens - before.tcpOpens : undefined;
-  return { busySeconds: d("busy"), idleSeconds: d("idle"), stealSeconds: d("steal"), ...(opens !== undefined ? { tcpOpens: opens } : {}) };
+  const count = (k: "tcpOpens" | "contextSwitches") => (before[k] !== undefined && after[k] !== undefined ? { [k]: after[k]! - before[k]! } : {});
+  return { busySeconds: d("busy"), idleSeconds: d("idle"), stealSeconds: d("steal"), ...count("tcpOpens"), ...count("contextSwitches") };
 }
 
 /** The machine over a window: busy, idle and stolen CPU seconds, and the TCP connections it opened. */
@@ -103,6 +106,7 @@ export interface HostWindow {
   idleSeconds: number;
   stealSeconds: number;
   tcpOpens?: number;
+  contextSwitches?: number;
 }
 
 /**

@@ -18,8 +18,9 @@ test("cpuDelta includes reaped children and is undefined without both readings",
 });
 
 test("parseHostStat sums busy and idle time and reads steal from /proc/stat's aggregate line", () => {
-  const stat = "cpu  1000 50 300 5000 100 20 30 400 0 0\ncpu0 500 25 150 2500 50 10 15 200 0 0\nintr 1 2 3\n";
-  assert.deepEqual(parseHostStat(stat), { busy: 14, idle: 51, steal: 4 });
+  const stat = "cpu  1000 50 300 5000 100 20 30 400 0 0\ncpu0 500 25 150 2500 50 10 15 200 0 0\nintr 1 2 3\nctxt 987654\n";
+  assert.deepEqual(parseHostStat(stat), { busy: 14, idle: 51, steal: 4, contextSwitches: 987654 });
+  assert.deepEqual(hostDelta(parseHostStat(stat), parseHostStat(stat.replace("ctxt 987654", "ctxt 1000000"))), { busySeconds: 0, idleSeconds: 0, stealSeconds: 0, contextSwitches: 12346 });
   assert.throws(() => parseHostStat("intr 1 2 3\n"), /no aggregate cpu line/);
 });
 
