@@ -14,7 +14,7 @@ import { projectRoot } from "../local/tools";
 import { parseMttpArgs, type MttpArgs } from "./args";
 import { apply, installCrds, isReady, pool, refs, Tracker } from "./cluster";
 import { BenchRepo, gitCredentials } from "./gitrepo";
-import { cpuDelta, cpuWindow, hostDelta, readCpu, readHostCpu, type CpuTimes } from "./procstat";
+import { calibrate, cpuDelta, cpuWindow, hostDelta, readCpu, readHostCpu, type CpuTimes } from "./procstat";
 import { readRequestCounts, readWatchCounts, requestDelta, watchDelta } from "./requests";
 import { profileApiserver } from "./pprof";
 import { createAlert, startAlertSink, type AlertSink } from "./alertsink";
@@ -230,6 +230,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     const requests0 = await readRequestCounts(client);
     const watches0 = await readWatchCounts(client);
     const apiserverProfile = c.args.profileDir ? fs.mkdir(c.args.profileDir, { recursive: true }).then(() => profileApiserver(cp.kubeconfigPath, path.join(c.args.profileDir!, `apiserver-${c.system}-${c.n}.pprof`), 30, log)) : undefined;
+    const calibrationBefore = calibrate();
     const self0 = process.cpuUsage();
     const t0 = performance.now();
     if (c.system === "floor") {
@@ -260,6 +261,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     run.cpuSeconds.apiserver = cpuDelta(api0, await readCpu(apiserverPid));
     run.cpuSeconds.controlPlane = await restOfControlPlane();
     run.host = hostDelta(host0, await readHostCpu());
+    if (run.host) run.host.calibrationMs = [calibrationBefore, calibrate()];
     run.requests = requestDelta(requests0, await readRequestCounts(client));
     run.watchEvents = watchDelta(watches0, await readWatchCounts(client));
     await apiserverProfile;
@@ -340,7 +342,7 @@ export function renderReport(r: Results): string {
     "",
     `Measured ${String(r.machine.date)} on ${String(r.machine.cpus)} cores (${String(r.machine.cpuModel)}), load average at the end ${JSON.stringify(r.machine.loadavg)}; Mooring's controllers on Node.js ${String(r.machine.controllersNode ?? r.machine.node)}, the bench and its floor loops on ${String(r.machine.node)}. `,
     "One GitRepository holding N app directories (Deployment with 0 replicas, ServiceAccount, headless Service, Ingress, each app in its own namespace); N Kustomizations created at once. " +
-      "Seconds from creation until all N are Ready and all 4N objects exist. CPU seconds are over that window; peak RSS is VmHWM; host steal is the CPU time the hypervisor gave to other guests while this machine had work (a busy host). Each run has its own fresh control plane. " +
+      "Seconds from creation until all N are Ready and all 4N objects exist. CPU seconds are over that window; peak RSS is VmHWM; host steal is the CPU time the hypervisor gave to other guests while this machine had work (a busy host); the speed probe is the best of five SHA-256 passes over 32 MiB in the bench process right before and after the window (higher is a slower machine). Each run has its own fresh control plane. " +
       "`floor` is a plain server-side-apply loop (64 in flight) of the same 4N objects. " +
       "`floor-gitops` is a loop (64 apps in flight) sending per app the least a controller keeping Flux's guarantees must: create the Kustomization, add its finalizer, dry-run 3 objects, apply 4, write its status.",
     "",

@@ -1,4 +1,5 @@
 // Reading a process's CPU time and peak RSS from /proc (Linux).
+import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 
 /** Clock ticks per second of /proc/<pid>/stat times; 100 on every Linux this runs on (USER_HZ). */
@@ -107,6 +108,8 @@ export interface HostWindow {
   stealSeconds: number;
   tcpOpens?: number;
   contextSwitches?: number;
+  /** calibrate() right before and right after the window, ms. */
+  calibrationMs?: [number, number];
 }
 
 /**
@@ -116,4 +119,21 @@ export interface HostWindow {
 export async function cpuWindow(processes: { name: string; pid: number }[]): Promise<() => Promise<Record<string, number | undefined>>> {
   const before = await Promise.all(processes.map((p) => readCpu(p.pid)));
   return async () => Object.fromEntries(await Promise.all(processes.map(async (p, k) => [p.name, cpuDelta(before[k], await readCpu(p.pid))] as const)));
+}
+
+/**
+ * Milliseconds this process takes to hash a fixed 32 MiB with SHA-256, the best of five: the machine's speed at
+ * that moment. Taken right before and after a window, it tells a slow host from a slow system.
+ */
+export function calibrate(): number {
+  const block = Buffer.alloc(1 << 20, 0x5a);
+  let best = Infinity;
+  for (let round = 0; round < 5; round++) {
+    const t0 = performance.now();
+    const h = createHash("sha256");
+    for (let i = 0; i < 32; i++) h.update(block);
+    h.digest();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return Math.round(best * 10) / 10;
 }

@@ -70,8 +70,8 @@ export function renderTable(runs: readonly Run[]): string {
   const find = (system: SystemName, n: number) => runs.find((r) => r.system === system && r.n === n);
   const ns = [...new Set(runs.map((r) => r.n))].sort((a, b) => a - b);
   const lines = [
-    "| system | N | seconds | ÷ Mooring | ÷ floor | peak RSS MiB (source / kustomize) | CPU s (source / kustomize) | apiserver CPU s | requests ÷ N | watch events ÷ N | load 1m before | host steal s |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| system | N | seconds | ÷ Mooring | ÷ floor | peak RSS MiB (source / kustomize) | CPU s (source / kustomize) | apiserver CPU s | requests ÷ N | watch events ÷ N | load 1m before | host steal s | speed probe ms before / after |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const n of ns) {
     for (const system of systemOrder) {
@@ -81,7 +81,7 @@ export function renderTable(runs: readonly Run[]): string {
       const seconds = r.seconds === null ? `timed out${r.error ? ` (${r.error}${progress})` : ""}` : fmt(r.seconds);
       const cpu = isLoop(system) ? `${fmt(r.cpuSeconds.floor)} (loop)` : pair(r.cpuSeconds, 1);
       lines.push(
-        `| ${system} | ${n} | ${seconds} | ${ratio(r.seconds, find("mooring", n)?.seconds)} | ${ratio(r.seconds, find("floor", n)?.seconds)} | ${pair(r.peakRssMiB, 0)} | ${cpu} | ${fmt(r.cpuSeconds.apiserver)} | ${r.requests ? fmt(r.requests.total / r.n) : "–"} | ${r.watchEvents ? fmt(r.watchEvents.events / r.n) : "–"} | ${fmt(r.loadavg?.before[0])} | ${fmt(r.host?.stealSeconds)} |`,
+        `| ${system} | ${n} | ${seconds} | ${ratio(r.seconds, find("mooring", n)?.seconds)} | ${ratio(r.seconds, find("floor", n)?.seconds)} | ${pair(r.peakRssMiB, 0)} | ${cpu} | ${fmt(r.cpuSeconds.apiserver)} | ${r.requests ? fmt(r.requests.total / r.n) : "–"} | ${r.watchEvents ? fmt(r.watchEvents.events / r.n) : "–"} | ${fmt(r.loadavg?.before[0])} | ${fmt(r.host?.stealSeconds)} | ${r.host?.calibrationMs ? r.host.calibrationMs.map((v) => fmt(v)).join(" / ") : "–"} |`,
       );
     }
   }

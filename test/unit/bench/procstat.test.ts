@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { cpuDelta, cpuWindow, hostDelta, parseHostStat, parsePeakRssMiB, parseStat, parseTcpOpens } from "../../../bench/procstat";
+import { calibrate, cpuDelta, cpuWindow, hostDelta, parseHostStat, parsePeakRssMiB, parseStat, parseTcpOpens } from "../../../bench/procstat";
 
 test("parseStat reads utime+stime and cutime+cstime after a command name with spaces and parentheses", () => {
   const stat = "1234 (node (worker) x) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 30 20 20 0 11 0 555 0 0";
@@ -43,4 +43,9 @@ test("parseTcpOpens reads ActiveOpens from /proc/net/snmp's Tcp lines; hostDelta
   assert.equal(parseTcpOpens(snmp), 270856);
   assert.equal(parseTcpOpens("Ip: Forwarding\nIp: 1\n"), undefined);
   assert.deepEqual(hostDelta({ busy: 1, idle: 1, steal: 0, tcpOpens: 100 }, { busy: 2, idle: 1, steal: 0, tcpOpens: 350 }), { busySeconds: 1, idleSeconds: 0, stealSeconds: 0, tcpOpens: 250 });
+});
+
+test("calibrate times a fixed amount of hashing: a positive number of milliseconds", () => {
+  const ms = calibrate();
+  assert.ok(Number.isFinite(ms) && ms > 0, `calibrate() = ${ms}`);
 });

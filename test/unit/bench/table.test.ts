@@ -28,25 +28,31 @@ test("a timed-out run shows why and no ratio", () => {
 
 test("each row shows the 1-minute load average before its run", () => {
   const table = renderTable([{ ...run("mooring", 100, 20), loadavg: { before: [3.25, 4, 5], after: [6, 6, 6] } }, run("floor", 100, 10)]);
-  assert.match(table, /\| mooring \| 100 \| 20\.0 \|.*\| 3\.3 \| – \|\n/);
-  assert.match(table, /\| floor \| 100 \| 10\.0 \|.*\| – \| – \|\n/);
+  assert.match(table, /\| mooring \| 100 \| 20\.0 \|.*\| 3\.3 \| – \| – \|\n/);
+  assert.match(table, /\| floor \| 100 \| 10\.0 \|.*\| – \| – \| – \|\n/);
 });
 
 test("requests per Kustomization come from the run's request total", () => {
   const table = renderTable([{ ...run("mooring", 100, 20), requests: { total: 1250, byKind: { "APPLY deployments": 1250 } } }, run("floor", 100, 10)]);
-  assert.match(table, /\| mooring \| 100 \|.*\| 40\.0 \| 12\.5 \| – \| – \| – \|\n/);
-  assert.match(table, /\| floor \| 100 \|.*\| 20\.0 \| – \| – \| – \| – \|\n/);
+  assert.match(table, /\| mooring \| 100 \|.*\| 40\.0 \| 12\.5 \| – \| – \| – \| – \|\n/);
+  assert.match(table, /\| floor \| 100 \|.*\| 20\.0 \| – \| – \| – \| – \| – \|\n/);
 });
 
 test("each row shows the CPU seconds the hypervisor stole from the machine during its window", () => {
   const table = renderTable([{ ...run("mooring", 100, 20), host: { busySeconds: 38, idleSeconds: 2, stealSeconds: 4.26 } }, run("floor", 100, 10)]);
-  assert.match(table, /\| host steal s \|\n/);
-  assert.match(table, /\| mooring \| 100 \| 20\.0 \|.*\| 4\.3 \|\n/);
-  assert.match(table, /\| floor \| 100 \| 10\.0 \|.*\| – \|\n/);
+  assert.match(table, /\| host steal s \| speed probe ms before \/ after \|\n/);
+  assert.match(table, /\| mooring \| 100 \| 20\.0 \|.*\| 4\.3 \| – \|\n/);
+  assert.match(table, /\| floor \| 100 \| 10\.0 \|.*\| – \| – \|\n/);
 });
 
 test("watch events per Kustomization come from the run's watch event total", () => {
   const table = renderTable([{ ...run("mooring", 100, 20), requests: { total: 1250, byKind: {} }, watchEvents: { events: 3125, megabytes: 4.2, byResource: { "kustomizations.kustomize.toolkit.fluxcd.io": 3125 } } }, run("floor", 100, 10)]);
   assert.match(table, /\| requests ÷ N \| watch events ÷ N \|/);
-  assert.match(table, /\| mooring \| 100 \|.*\| 12\.5 \| 31\.3 \| – \| – \|\n/);
+  assert.match(table, /\| mooring \| 100 \|.*\| 12\.5 \| 31\.3 \| – \| – \| – \|\n/);
+});
+
+test("each row shows the speed probe taken right before and after its window", () => {
+  const table = renderTable([{ ...run("mooring", 100, 20), host: { busySeconds: 38, idleSeconds: 2, stealSeconds: 0.1, calibrationMs: [22.6, 31.25] } }]);
+  assert.match(table, /\| speed probe ms before \/ after \|\n/);
+  assert.match(table, /\| mooring \| 100 \| 20\.0 \|.*\| 0\.1 \| 22\.6 \/ 31\.3 \|\n/);
 });
