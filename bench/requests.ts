@@ -4,20 +4,27 @@ import type { KubeClient } from "../controllers/runtime/kube";
 
 export type RequestCounts = Map<string, number>;
 
-const line = /^apiserver_request_total\{([^}]*)\}\s+([0-9.eE+-]+)$/;
+const line = /^apiserver_request_total\{(?<labels>[^}]*)\}\s+(?<value>[0-9.eE+-]+)$/;
 const label = /(\w+)="((?:[^"\\]|\\.)*)"/g;
+
+/** The lines of Prometheus text that `pattern` matches (named groups `labels` and `value`), parsed. */
+function* samples(text: string, pattern: RegExp): Generator<{ match: RegExpExecArray; labels: Record<string, string>; value: number }> {
+  for (const raw of text.split("\n")) {
+    const match = pattern.exec(raw.trim());
+    if (!match) continue;
+    const labels: Record<string, string> = {};
+    for (const [, k, v] of match.groups!.labels!.matchAll(label)) labels[k!] = v!;
+    yield { match, labels, value: Number(match.groups!.value) };
+  }
+}
 
 /** "VERB resource[/subresource][ (dry run)]" → count, from the Prometheus text of /metrics. */
 export function parseRequestCounts(text: string): RequestCounts {
   const out: RequestCounts = new Map();
-  for (const raw of text.split("\n")) {
-    const m = line.exec(raw.trim());
-    if (!m) continue;
-    const l: Record<string, string> = {};
-    for (const [, k, v] of m[1]!.matchAll(label)) l[k!] = v!;
+  for (const { labels: l, value } of samples(text, line)) {
     if (l.verb === "WATCH" || l.verb === "CONNECT") continue; // long-running: one per stream, not per change
     const key = `${l.verb} ${l.resource ?? ""}${l.subresource ? `/${l.subresource}` : ""}${l.dry_run ? " (dry run)" : ""}`;
-    out.set(key, (out.get(key) ?? 0) + Number(m[2]));
+    out.set(key, (out.get(key) ?? 0) + value);
   }
   return out;
 }
@@ -32,28 +39,38 @@ export interface RequestSummary {
   byKind: Record<string, number>;
 }
 
-/** after − before, largest groups first; groups under 1 % of the total are summed as "other". */
-export function requestDelta(before: RequestCounts, after: RequestCounts): RequestSummary {
+/** The positive after − before of each key, largest first. */
+function growth(keys: Iterable<string>, delta: (key: string) => number): [string, number][] {
   const diff: [string, number][] = [];
-  for (const [k, v] of after) {
-    const d = Math.round(v - (before.get(k) ?? 0));
+  for (const k of keys) {
+    const d = Math.round(delta(k));
     if (d > 0) diff.push([k, d]);
   }
-  diff.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  return diff.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+}
+
+/** The groups as a record with their total; groups under 1 % of the total are summed as "other". */
+function largest(diff: [string, number][]): { total: number; groups: Record<string, number> } {
   const total = diff.reduce((s, [, d]) => s + d, 0);
-  const byKind: Record<string, number> = {};
+  const groups: Record<string, number> = {};
   let other = 0;
   for (const [k, d] of diff) {
-    if (d >= total / 100) byKind[k] = d;
+    if (d >= total / 100) groups[k] = d;
     else other += d;
   }
-  if (other) byKind.other = other;
-  return { total, byKind };
+  if (other) groups.other = other;
+  return { total, groups };
+}
+
+/** after − before, largest groups first; groups under 1 % of the total are summed as "other". */
+export function requestDelta(before: RequestCounts, after: RequestCounts): RequestSummary {
+  const { total, groups } = largest(growth(after.keys(), (k) => after.get(k)! - (before.get(k) ?? 0)));
+  return { total, byKind: groups };
 }
 
 export type WatchCounts = Map<string, { events: number; bytes: number }>;
 
-const watchEvents = /^apiserver_watch_events_(total|sizes_sum)\{([^}]*)\}\s+([0-9.eE+-]+)$/;
+const watchEvents = /^apiserver_watch_events_(total|sizes_sum)\{(?<labels>[^}]*)\}\s+(?<value>[0-9.eE+-]+)$/;
 
 /**
  * Watch events the apiserver sent, and their bytes, by resource (apiserver_watch_events_total and
@@ -62,16 +79,12 @@ const watchEvents = /^apiserver_watch_events_(total|sizes_sum)\{([^}]*)\}\s+([0-
  */
 export function parseWatchCounts(text: string): WatchCounts {
   const out: WatchCounts = new Map();
-  for (const raw of text.split("\n")) {
-    const m = watchEvents.exec(raw.trim());
-    if (!m) continue;
-    const l: Record<string, string> = {};
-    for (const [, k, v] of m[2]!.matchAll(label)) l[k!] = v!;
+  for (const { match, labels: l, value } of samples(text, watchEvents)) {
     const name = l.resource ?? l.kind ?? "";
     const key = l.group ? `${name}.${l.group}` : name;
     const entry = out.get(key) ?? { events: 0, bytes: 0 };
-    if (m[1] === "total") entry.events += Number(m[3]);
-    else entry.bytes += Number(m[3]);
+    if (match[1] === "total") entry.events += value;
+    else entry.bytes += value;
     out.set(key, entry);
   }
   return out;
@@ -90,20 +103,8 @@ export interface WatchSummary {
 
 /** after − before of the watch events. */
 export function watchDelta(before: WatchCounts, after: WatchCounts): WatchSummary {
-  const diff: [string, number, number][] = [];
-  for (const [k, v] of after) {
-    const events = Math.round(v.events - (before.get(k)?.events ?? 0));
-    const bytes = v.bytes - (before.get(k)?.bytes ?? 0);
-    if (events > 0) diff.push([k, events, bytes]);
-  }
-  diff.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-  const events = diff.reduce((s, [, e]) => s + e, 0);
-  const byResource: Record<string, number> = {};
-  let other = 0;
-  for (const [k, e] of diff) {
-    if (e >= events / 100) byResource[k] = e;
-    else other += e;
-  }
-  if (other) byResource.other = other;
-  return { events, megabytes: Math.round(diff.reduce((s, [, , b]) => s + b, 0) / 1e4) / 100, byResource };
+  const diff = growth(after.keys(), (k) => after.get(k)!.events - (before.get(k)?.events ?? 0));
+  const bytes = diff.reduce((s, [k]) => s + after.get(k)!.bytes - (before.get(k)?.bytes ?? 0), 0);
+  const { total, groups } = largest(diff);
+  return { events: total, megabytes: Math.round(bytes / 1e4) / 100, byResource: groups };
 }
