@@ -17,6 +17,13 @@ export const defaultLimits: ExtractLimits = { maxBytes: 256 << 20, maxEntries: 5
 
 export class ArtifactError extends Error {
   override name = "ArtifactError";
+  constructor(
+    message: string,
+    /** source-controller answered 404: the artifact is announced but not (yet) in the storage that serves it. */
+    readonly notFound = false,
+  ) {
+    super(message);
+  }
 }
 
 /** How often a failed download is retried (Flux's `--http-retry`, default 9), with exponential backoff. */
@@ -61,7 +68,7 @@ export async function downloadArtifact(url: string, digest: string | undefined, 
     if (signal.aborted || attempt >= retry.retries) throw new ArtifactError(attempt > 0 ? `${failure} (after ${attempt + 1} attempts)` : failure);
     await pause(Math.min(retry.maxDelayMs, retry.firstDelayMs * 2 ** attempt), signal);
   }
-  if (res.status !== 200) throw new ArtifactError(`failed to download artifact from ${url}, status: ${res.status} ${res.statusText}`);
+  if (res.status !== 200) throw new ArtifactError(`failed to download artifact from ${url}, status: ${res.status} ${res.statusText}`, res.status === 404);
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {

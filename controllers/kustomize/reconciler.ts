@@ -6,6 +6,7 @@ import { withDeadline } from "../runtime/abort";
 import type { Action, ErrorPolicy, Reconciler } from "../runtime/controller";
 import type { Session } from "../runtime/session";
 import { ReconcileError, errorMessage } from "../runtime/errors";
+import { ArtifactError } from "./artifact";
 import { getCondition, markReady, markReconciling, markTrue, markFalse, markUnknown, removeCondition } from "../runtime/conditions";
 import { isNotFound, type KubeClient } from "../runtime/kube";
 import { FluxFinalizer, ProgressingReason, ReadyCondition, SucceededReason } from "../api/meta";
@@ -139,7 +140,20 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     status.lastAttemptedRevision = revision;
     if (isNew || s.requested) s.progressing(ProgressingReason, `Fetching manifests for revision ${revision} with a timeout of ${formatDuration(run.timeoutMs)}`);
     const vars = await substitutionVars(obj, s.client, run.signal);
-    const { manifests, digest } = await this.build(obj, artifact, vars, run.signal, s);
+    let built: Awaited<ReturnType<typeof this.build>>;
+    try {
+      built = await this.build(obj, artifact, vars, run.signal, s);
+    } catch (err) {
+      // A new source-controller pod rebuilds the artifacts its storage lost; no event brings the same revision
+      // back, so ask again soon rather than at the retry interval.
+      if (!(err instanceof ReconcileError && err.cause instanceof ArtifactError && err.cause.notFound)) throw err;
+      const message = `Source is not ready, artifact not found, retrying in ${formatDuration(this.opts.requeueDependencyMs)}`;
+      markFalse(obj, ReadyCondition, ArtifactFailedReason, message);
+      status.observedGeneration = obj.metadata.generation;
+      s.log.info({ reason: ArtifactFailedReason, error: err.message, retryInMs: this.opts.requeueDependencyMs }, "artifact not found");
+      return { requeueAfter: this.opts.requeueDependencyMs };
+    }
+    const { manifests, digest } = built;
     const client = await this.opts.clientFor(obj.spec.serviceAccountName || this.opts.defaultServiceAccount, obj.metadata.namespace!);
     const record = (reason: string) => {
       status.history = recordHistory(status.history, { digest, at: new Date(), durationMs: Date.now() - s.startedAt, status: reason, revision, originRevision: originRevisionOf(artifact) });

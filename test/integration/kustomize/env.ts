@@ -58,6 +58,8 @@ export interface KustomizeEnv {
   source: RunningControllers;
   kustomize: RunningControllers;
   controllerNamespace: string;
+  /** The source-controller's artifact storage directory. */
+  storagePath: string;
   logs: Record<string, unknown>[];
   kubeconfigPath: string;
   stop(): Promise<void>;
@@ -116,6 +118,7 @@ export async function startKustomizeEnv(extra: Partial<ControllersOptions> = {})
     source,
     kustomize,
     controllerNamespace,
+    storagePath,
     logs,
     kubeconfigPath: process.env.MOORING_TEST_KUBECONFIG!,
     stop: async () => {

@@ -2,7 +2,10 @@
 // or a failing stage is applied.
 import { after, before, describe, test } from "node:test";
 import * as assert from "node:assert/strict";
-import { ConfigMaps, Deployments, cond, configMap, createKustomization, deployment, getOrUndefined, newFleet, startKustomizeEnv, waitKs, type KustomizeEnv } from "./env";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ConfigMaps, Deployments, GitRepos, cond, configMap, createKustomization, deployment, getOrUndefined, newFleet, startKustomizeEnv, waitKs, type KustomizeEnv } from "./env";
+import type { GitRepository } from "../../../controllers/api/source";
 
 describe("Kustomization failures", () => {
   let env: KustomizeEnv;
@@ -52,6 +55,26 @@ describe("Kustomization failures", () => {
     assert.equal(await getOrUndefined(env.admin, ConfigMaps, ns, "from-yaml"), undefined, "nothing applied from the failing build");
     assert.equal(await getOrUndefined(env.admin, ConfigMaps, ns, "from-kerr"), undefined);
     assert.equal(cond(yaml, "Reconciling")?.reason, "ProgressingWithRetry");
+  });
+
+  test("an artifact announced but missing from storage (404) is asked for again after requeueDependency, not the interval", async (t) => {
+    const fleet = await newFleet(t, env, { "app/cm.yaml": configMap("back", { a: "1" }, "placeholder") });
+    const ns = fleet.ns;
+    const rev = await fleet.commit({ "app/cm.yaml": configMap("back", { a: "1" }, ns) });
+    // As after a source-controller restart with an empty storage: the status still names the artifact.
+    const url = (await env.admin.get<GitRepository>(GitRepos, ns, "fleet")).status!.artifact!.url;
+    const file = path.join(env.storagePath, new URL(url).pathname);
+    const saved = fs.readFileSync(file);
+    fs.rmSync(file);
+    await createKustomization(env, ns, "app", { path: "./app", interval: "1h" });
+    const missing = await waitKs(env, ns, "app", "False");
+    assert.equal(cond(missing, "Ready")!.reason, "ArtifactFailed");
+    assert.equal(cond(missing, "Ready")!.message, "Source is not ready, artifact not found, retrying in 2s");
+    // The artifact is back (the new source-controller rebuilt it): applied within seconds, though the interval is 1h.
+    fs.writeFileSync(file, saved);
+    const ready = await waitKs(env, ns, "app", "True", (k) => k.status?.lastAppliedRevision === rev, 20_000);
+    assert.equal(cond(ready, "Ready")!.reason, "ReconciliationSucceeded");
+    assert.ok(await getOrUndefined(env.admin, ConfigMaps, ns, "back"));
   });
 
   test("unknown kinds and apiserver validation errors name the object and apply nothing of the stage", async (t) => {
