@@ -18,7 +18,7 @@ import { ensureTools, projectRoot, toolPath, toolsPathEnv } from "../local/tools
 import { startRegistry } from "../test/fixtures/registry/registry";
 import { apply, installCrds, isReady, pool, refs, Tracker } from "./cluster";
 import { cpuDelta, cpuWindow, hostDelta, readCpu, readHostCpu, readPeakRssMiB, type CpuTimes, type HostWindow } from "./procstat";
-import { readRequestCounts, readWatchCounts, requestDelta, watchDelta, type RequestSummary, type WatchSummary } from "./requests";
+import { readApiserverCounts, requestDelta, watchDelta, type RequestSummary, type WatchSummary } from "./requests";
 import { profileApiserver } from "./pprof";
 import { helmReleases, loadFloorChart, runHelmFloor } from "./helmfloor";
 import { controllersNodeVersion, exitOnSignal, startMooringController, killAll, onInterrupt, start, stopControllers, trackControlPlane, waitHealthy, type ControllerProcess } from "./systems";
@@ -236,8 +236,7 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
     const host0 = await readHostCpu();
     const helmPid = controllers.find((c) => c.role === "helm")?.pid;
     const benchCpu0 = process.cpuUsage();
-    const requests0 = await readRequestCounts(client);
-    const watches0 = await readWatchCounts(client);
+    const counts0 = await readApiserverCounts(client);
     const apiserverProfile = a.profile ? profileApiserver(cp.kubeconfigPath, path.join(a.profile, `apiserver-${system}-${n}.pprof`), 60, log) : undefined;
     const t0 = performance.now();
     const deadline = AbortSignal.timeout(a.timeoutSeconds * 1000);
@@ -284,8 +283,9 @@ async function runOne(a: HelmArgs, system: HelmSystem, n: number): Promise<HelmR
     run.cpuSeconds.apiserver = cpuDelta(api0, await readCpu(apiserverPid));
     run.controlPlaneCpuSeconds = await restOfControlPlane();
     run.host = hostDelta(host0, await readHostCpu());
-    run.requests = requestDelta(requests0, await readRequestCounts(client));
-    run.watchEvents = watchDelta(watches0, await readWatchCounts(client));
+    const counts1 = await readApiserverCounts(client);
+    run.requests = requestDelta(counts0.requests, counts1.requests);
+    run.watchEvents = watchDelta(counts0.watches, counts1.watches);
     await apiserverProfile;
     for (const c of controllers) run.peakRssMiB[`${c.role}-controller`] = Math.round(peaks.get(c.pid) ?? 0);
     log(`${system} N=${n}: ${done ? `all Ready in ${run.seconds}s` : `NOT done (${run.ready} Ready, ${run.objects} objects)`}`);

@@ -15,7 +15,7 @@ import { parseMttpArgs, type MttpArgs } from "./args";
 import { apply, installCrds, isReady, pool, refs, Tracker } from "./cluster";
 import { BenchRepo, gitCredentials } from "./gitrepo";
 import { calibrate, cpuDelta, cpuWindow, hostDelta, readCpu, readHostCpu, type CpuTimes } from "./procstat";
-import { readRequestCounts, readWatchCounts, requestDelta, watchDelta } from "./requests";
+import { readApiserverCounts, requestDelta, watchDelta } from "./requests";
 import { profileApiserver } from "./pprof";
 import { createAlert, startAlertSink, type AlertSink } from "./alertsink";
 import { freePort } from "../local/ports";
@@ -227,8 +227,7 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     const api0 = await readCpu(apiserverPid);
     const restOfControlPlane = await cpuWindow(cp.components.filter((x) => x.name !== "kube-apiserver"));
     const host0 = await readHostCpu();
-    const requests0 = await readRequestCounts(client);
-    const watches0 = await readWatchCounts(client);
+    const counts0 = await readApiserverCounts(client);
     const apiserverProfile = c.args.profileDir ? fs.mkdir(c.args.profileDir, { recursive: true }).then(() => profileApiserver(cp.kubeconfigPath, path.join(c.args.profileDir!, `apiserver-${c.system}-${c.n}.pprof`), 30, log)) : undefined;
     const calibrationBefore = calibrate();
     const self0 = process.cpuUsage();
@@ -262,8 +261,9 @@ async function runOne(c: RunContext, latency: LatencyResults): Promise<Run> {
     run.cpuSeconds.controlPlane = await restOfControlPlane();
     run.host = hostDelta(host0, await readHostCpu());
     if (run.host) run.host.calibrationMs = [calibrationBefore, calibrate()];
-    run.requests = requestDelta(requests0, await readRequestCounts(client));
-    run.watchEvents = watchDelta(watches0, await readWatchCounts(client));
+    const counts1 = await readApiserverCounts(client);
+    run.requests = requestDelta(counts0.requests, counts1.requests);
+    run.watchEvents = watchDelta(counts0.watches, counts1.watches);
     await apiserverProfile;
     const u = process.cpuUsage(self0);
     // The floors' loops are this process; for the others it is the trackers counting what is Ready.

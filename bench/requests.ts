@@ -90,8 +90,10 @@ export function parseWatchCounts(text: string): WatchCounts {
   return out;
 }
 
-export async function readWatchCounts(client: KubeClient): Promise<WatchCounts> {
-  return parseWatchCounts(await client.text("GET", "/metrics"));
+/** The request and the watch event counters from one scrape of the apiserver's metrics (one reading, one instant). */
+export async function readApiserverCounts(client: KubeClient): Promise<{ requests: RequestCounts; watches: WatchCounts }> {
+  const text = await client.text("GET", "/metrics");
+  return { requests: parseRequestCounts(text), watches: parseWatchCounts(text) };
 }
 
 export interface WatchSummary {

@@ -140,17 +140,17 @@ export class KustomizationReconciler implements Reconciler<Kustomization> {
     status.lastAttemptedRevision = revision;
     if (isNew || s.requested) s.progressing(ProgressingReason, `Fetching manifests for revision ${revision} with a timeout of ${formatDuration(run.timeoutMs)}`);
     const vars = await substitutionVars(obj, s.client, run.signal);
-    let built: Awaited<ReturnType<typeof this.build>>;
-    try {
-      built = await this.build(obj, artifact, vars, run.signal, s);
-    } catch (err) {
-      // A new source-controller pod rebuilds the artifacts its storage lost; no event brings the same revision
-      // back, so ask again soon rather than at the retry interval.
-      if (!(err instanceof ReconcileError && err.cause instanceof ArtifactError && err.cause.notFound)) throw err;
+    // A new source-controller pod rebuilds the artifacts its storage lost; no event brings the same revision
+    // back, so a 404 asks again soon rather than at the retry interval.
+    const built = await this.build(obj, artifact, vars, run.signal, s).catch((err: unknown) => {
+      if (err instanceof ReconcileError && err.cause instanceof ArtifactError && err.cause.notFound) return err;
+      throw err;
+    });
+    if (built instanceof ReconcileError) {
       const message = `Source is not ready, artifact not found, retrying in ${formatDuration(this.opts.requeueDependencyMs)}`;
       markFalse(obj, ReadyCondition, ArtifactFailedReason, message);
       status.observedGeneration = obj.metadata.generation;
-      s.log.info({ reason: ArtifactFailedReason, error: err.message, retryInMs: this.opts.requeueDependencyMs }, "artifact not found");
+      s.log.info({ reason: ArtifactFailedReason, error: built.message, retryInMs: this.opts.requeueDependencyMs }, "artifact not found");
       return { requeueAfter: this.opts.requeueDependencyMs };
     }
     const { manifests, digest } = built;
